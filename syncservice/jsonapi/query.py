@@ -1,0 +1,197 @@
+"""Parsing and validation of the JSON:API query string, once per request.
+
+The grammar (``../shared/reference/sync-api-exports-jobs.txt`` and the design card):
+``page[number]``, ``page[size]``, ``count``, ``sort``, ``filter[...]`` (validated by the
+filter backend), ``include``/``included``, ``fields``/``fields[type]``. Anything else is a
+400 naming the parameter, unless the view lists it in ``extra_query_params``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rest_framework_json_api.utils import get_resource_type_from_serializer
+
+from syncservice.jsonapi.errors import ParameterError
+
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 1000
+
+_FIELDS_TYPE = re.compile(r"^fields\[(?P<type>[A-Za-z0-9_\-]+)\]$")
+_FILTER = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_\.\-]+)\]$")
+_POSITIVE_INT = re.compile(r"^[0-9]+$")
+
+# Which parameters each kind of request accepts.
+LIST_PARAMS = frozenset({"page[number]", "page[size]", "count", "sort", "include", "included",
+                         "fields"})
+DETAIL_PARAMS = frozenset({"include", "included", "fields"})
+
+
+@dataclass
+class JsonApiQuery:
+    page_number: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+    count: bool = False
+    sort: list[str] = field(default_factory=list)        # API names, "-" for descending
+    include: list[str] = field(default_factory=list)     # dotted relationship paths
+    fields: dict[str, list[str]] = field(default_factory=dict)  # type -> field names
+    filters: dict[str, str] = field(default_factory=dict)       # name -> raw value
+
+
+def _single(params, name: str) -> str:
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise ParameterError(name, f"`{name}` may be given only once.")
+    return values[0]
+
+
+def _positive_int(params, name: str, default: int, maximum: int | None = None) -> int:
+    if name not in params:
+        return default
+    raw = _single(params, name).strip()
+    if not _POSITIVE_INT.match(raw) or int(raw) < 1:
+        raise ParameterError(name, f"`{name}` must be a positive integer, not {raw!r}.")
+    value = int(raw)
+    if maximum is not None and value > maximum:
+        raise ParameterError(name, f"`{name}` must be at most {maximum}, not {value}.")
+    return value
+
+
+def _comma_list(params, name: str) -> list[str]:
+    raw = _single(params, name)
+    items = [item.strip() for item in raw.split(",")]
+    if any(not item for item in items):
+        raise ParameterError(name, f"`{name}` is a comma-separated list without empty items.")
+    return items
+
+
+def included_serializers(serializer_class: Any) -> Mapping[str, Any]:
+    return getattr(serializer_class, "included_serializers", None) or {}
+
+
+def readable_field_names(serializer_class: Any) -> set[str]:
+    """The names a sparse fieldset may list: attributes and relationships (not id/url)."""
+    serializer = serializer_class()
+    return {name for name, f in serializer.fields.items()
+            if not f.write_only and name not in ("id", "url")}
+
+
+def resource_types(serializer_class: Any, seen: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every resource type reachable from a serializer through its includes."""
+    seen = {} if seen is None else seen
+    type_name = get_resource_type_from_serializer(serializer_class)
+    if type_name in seen:
+        return seen
+    seen[type_name] = serializer_class
+    for related in included_serializers(serializer_class).values():
+        resource_types(related, seen)
+    return seen
+
+
+def _validate_include(serializer_class: Any, paths: Iterable[str], parameter: str) -> None:
+    for path in paths:
+        current = serializer_class
+        for segment in path.split("."):
+            related = included_serializers(current).get(segment)
+            if related is None:
+                allowed = ", ".join(sorted(included_serializers(current))) or "none"
+                raise ParameterError(
+                    parameter,
+                    f"Unknown relationship path {path!r} in `{parameter}`; "
+                    f"allowed at this level: {allowed}.",
+                )
+            current = related
+
+
+def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
+    """Validate every query parameter of ``request`` for ``view`` and return the parsed query.
+
+    Raises ``ParameterError`` (400 with ``source.parameter``) on the first problem.
+    """
+    params = request.query_params
+    allowed = set(LIST_PARAMS if collection else DETAIL_PARAMS)
+    allowed |= set(view.get_extra_query_params())
+    filters: dict[str, str] = {}
+    for name in params.keys():
+        if name in allowed or _FIELDS_TYPE.match(name):
+            continue
+        match = _FILTER.match(name)
+        if collection and match:
+            filters[match["name"]] = _single(params, name)
+            continue
+        if name.startswith("filter") and collection:
+            raise ParameterError(name, f"Malformed filter parameter {name!r}; "
+                                       "use filter[<name>]=<value>.")
+        raise ParameterError(name, f"Unknown query parameter {name!r}.")
+
+    query = JsonApiQuery(filters=filters)
+    if collection:
+        query.page_number = _positive_int(params, "page[number]", 1)
+        query.page_size = _positive_int(params, "page[size]", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        if "count" in params:
+            raw = _single(params, "count").strip().lower()
+            if raw not in ("true", "false"):
+                raise ParameterError("count", f"`count` must be true or false, not {raw!r}.")
+            query.count = raw == "true"
+        if "sort" in params:
+            query.sort = _comma_list(params, "sort")
+            allowed_sort = set(view.get_ordering_fields())
+            for term in query.sort:
+                name = term[1:] if term.startswith("-") else term
+                if name not in allowed_sort:
+                    raise ParameterError(
+                        "sort", f"Cannot sort by {name!r}; sortable fields: "
+                                f"{', '.join(sorted(allowed_sort))}.")
+
+    serializer_class = view.get_serializer_class()
+    if "include" in params and "included" in params:
+        raise ParameterError("included", "Give `included` or `include`, not both.")
+    for parameter in ("included", "include"):
+        if parameter in params:
+            query.include = _comma_list(params, parameter)
+            _validate_include(serializer_class, query.include, parameter)
+
+    types = resource_types(serializer_class)
+    primary_type = get_resource_type_from_serializer(serializer_class)
+    for name in params.keys():
+        match = _FIELDS_TYPE.match(name)
+        if name == "fields":
+            type_name = primary_type
+        elif match:
+            type_name = match["type"]
+            if type_name not in types:
+                raise ParameterError(name, f"Unknown resource type {type_name!r} in {name}; "
+                                           f"known here: {', '.join(sorted(types))}.")
+        else:
+            continue
+        raw = _single(params, name).strip()
+        names = [item.strip() for item in raw.split(",")] if raw else []
+        known = readable_field_names(types[type_name])
+        for item in names:
+            if item not in known:
+                raise ParameterError(name, f"Unknown field {item!r} of {type_name}; "
+                                           f"fields: {', '.join(sorted(known))}.")
+        if type_name in query.fields:
+            raise ParameterError(name, f"Sparse fields of {type_name} given twice.")
+        query.fields[type_name] = names
+    return query
+
+
+def normalized_query_params(params, query: JsonApiQuery):
+    """The query string in the spec's own form (``include``, ``fields[type]``), which
+    DRF-JSONAPI's serializers and renderer read."""
+    normalized = params.copy()
+    for name in ("included", "include", "fields"):
+        normalized.pop(name, None)
+    for name in list(normalized.keys()):
+        if _FIELDS_TYPE.match(name):
+            normalized.pop(name)
+    if query.include:
+        normalized["include"] = ",".join(query.include)
+    for type_name, names in query.fields.items():
+        normalized[f"fields[{type_name}]"] = ",".join(names)
+    normalized._mutable = False
+    return normalized

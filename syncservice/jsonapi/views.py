@@ -1,0 +1,98 @@
+"""The base viewset every JSON:API collection uses: tenancy scoping, the query grammar,
+include-driven prefetching, filtering and stable sorting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rest_framework import mixins, viewsets
+
+from syncservice.jsonapi.filters import apply_filters
+from syncservice.jsonapi.prefetch import plan_related
+from syncservice.jsonapi.query import JsonApiQuery, normalized_query_params, parse_query
+
+
+class JsonApiViewSet(viewsets.GenericViewSet):
+    """Subclasses set ``queryset``, ``serializer_class``, ``filterset_class``,
+    ``ordering_fields`` (the sort allow-list: API name → ORM path, or a list of names) and
+    ``ordering`` (the default sort). ``project_field`` is the ORM path to the owning project,
+    used to scope every query to the caller's projects."""
+
+    filterset_class = None
+    ordering_fields: Sequence[str] | dict[str, str] = ()
+    ordering: Sequence[str] = ("-created_at",)
+    project_field: str = "project_id"
+    # Relationships whose linkage is rendered on every row (to-many): always prefetched.
+    prefetch_always: Sequence[str] = ()
+    # API relationship name → model field, where they differ.
+    relationship_sources: dict[str, str] = {}
+    # Extra query parameters accepted per action, e.g. {"download": ["file"]}.
+    extra_query_params: dict[str, Sequence[str]] = {}
+    lookup_value_regex = "[^/]+"
+
+    jsonapi_query: JsonApiQuery
+
+    # --- grammar -----------------------------------------------------------------------------
+    def get_extra_query_params(self) -> Sequence[str]:
+        return self.extra_query_params.get(self.action, ())
+
+    def get_ordering_fields(self) -> dict[str, str]:
+        fields = self.ordering_fields
+        return dict(fields) if isinstance(fields, dict) else {name: name for name in fields}
+
+    @property
+    def is_collection(self) -> bool:
+        return self.action == "list"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.jsonapi_query = parse_query(request, self, collection=self.is_collection)
+        # DRF-JSONAPI reads `include` and `fields[type]`; hand it the normalized form.
+        request._request.GET = normalized_query_params(request.query_params, self.jsonapi_query)
+
+    # --- queryset ----------------------------------------------------------------------------
+    def scope_queryset(self, queryset):
+        access = getattr(self.request, "auth", None)
+        project_ids = getattr(access, "project_ids", ())
+        if project_ids is None:  # operators (staff sessions) see every project
+            return queryset
+        return queryset.filter(**{f"{self.project_field}__in": list(project_ids)})
+
+    def get_queryset(self):
+        queryset = self.scope_queryset(super().get_queryset())
+        query = getattr(self, "jsonapi_query", None)
+        includes = query.include if query else []
+        selects, prefetches = plan_related(queryset.model, includes, self.relationship_sources)
+        if selects:
+            queryset = queryset.select_related(*selects)
+        prefetches = sorted(set(prefetches) | set(self.prefetch_always))
+        if prefetches:
+            queryset = queryset.prefetch_related(*prefetches)
+        return queryset
+
+    def filter_queryset(self, queryset):
+        if not self.is_collection:
+            return queryset
+        query = self.jsonapi_query
+        queryset = apply_filters(queryset, self.filterset_class, query.filters, self.request)
+        return queryset.order_by(*self.order_by_terms(query.sort))
+
+    def order_by_terms(self, sort: Sequence[str]) -> list[str]:
+        """The ORM ordering for ``sort`` (or the default), with the primary key appended as a
+        tie-breaker so pages are stable."""
+        mapping = self.get_ordering_fields()
+        terms = []
+        for term in sort or self.ordering:
+            descending = term.startswith("-")
+            name = term.lstrip("-")
+            path = mapping.get(name, name)
+            terms.append(f"-{path}" if descending else path)
+        pk_names = {"pk", "id", "-pk", "-id"}
+        if not any(term in pk_names for term in terms):
+            last_descending = terms[-1].startswith("-") if terms else False
+            terms.append("-pk" if last_descending else "pk")
+        return terms
+
+
+class ReadOnlyJsonApiViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewSet):
+    pass

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from syncservice.health import healthz
+from syncservice.jsonapi.errors import not_found
+
+api_v1 = [
+    path("", include("syncservice.accounts.api.urls")),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    # Last: anything else (but the admin and static files) is a JSON:API 404.
+    re_path(r"^(?!admin/|static/|media/)", not_found),
+]
+
+handler400 = "syncservice.jsonapi.errors.handler400"
+handler403 = "syncservice.jsonapi.errors.handler403"
+handler404 = "syncservice.jsonapi.errors.handler404"
+handler500 = "syncservice.jsonapi.errors.handler500"

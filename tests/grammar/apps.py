@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GrammarConfig(AppConfig):
+    name = "tests.grammar"
+    label = "grammar"
