@@ -1,8 +1,15 @@
-"""Test settings: the service's own, plus a tiny test-only app that exercises the JSON:API
-grammar on nested relationships (authors → books → chapters)."""
+"""Test settings: the service's own, plus a tiny test-only app (tests.testapp): models that
+exercise the JSON:API grammar on nested relationships, and job handlers for the tests."""
 
 from syncservice.settings import *  # noqa: F401,F403
 from syncservice.settings import INSTALLED_APPS
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.grammar"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Worker subprocesses started by the tests must see the test database: on SQLite that needs a
+# file, not the default in-memory database.
+from syncservice.settings import DATABASES, VAR_DIR  # noqa: E402
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}

@@ -3,13 +3,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.grammar.models import Author, Book, Chapter
+from tests.testapp.models import Author, Book, Chapter
 
 
 @pytest.fixture(autouse=True)
-def grammar_urls(settings):
+def testapp_urls(settings):
     """Serve the test-only `books` collection beside the service's own routes."""
-    settings.ROOT_URLCONF = "tests.grammar.urls"
+    settings.ROOT_URLCONF = "tests.testapp.urls"
 
 BASE_TIME = timezone.now().replace(microsecond=0) - timedelta(days=30)
 

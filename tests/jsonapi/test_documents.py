@@ -68,7 +68,7 @@ def test_method_not_allowed_is_405(api, library):
 
 
 def test_unhandled_exception_is_a_500_document_without_traceback(api, library, monkeypatch):
-    from tests.grammar.api import BookViewSet
+    from tests.testapp.api import BookViewSet
 
     def explode(self, *args, **kwargs):
         raise RuntimeError("secret internals")

@@ -91,7 +91,7 @@ def test_no_count_query_without_count(api, library):
 
 
 def test_next_link_decided_by_one_extra_row(api, library):
-    limits = [sql for sql in _sql(api, "/api/v1/books?page[size]=4") if "GRAMMAR_BOOK" in sql]
+    limits = [sql for sql in _sql(api, "/api/v1/books?page[size]=4") if "TESTAPP_BOOK" in sql]
     assert any("LIMIT 5" in sql for sql in limits), limits
     assert "next" not in body(api.get("/api/v1/books?page[size]=12"))["links"]
     assert "next" in body(api.get("/api/v1/books?page[size]=11"))["links"]

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import body
-from tests.grammar.models import Author, Book, Chapter
+from tests.testapp.models import Author, Book, Chapter
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import pytest
 
 from tests.conftest import body, error_of
-from tests.grammar.models import Book
+from tests.testapp.models import Book
 
 
 def titles(response) -> list[str]:

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                 ('genre', models.CharField(choices=[('novel', 'novel'), ('essay', 'essay')], default='novel', max_length=20)),
                 ('published_at', models.DateTimeField(null=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='books', to='grammar.author')),
+                ('author', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='books', to='testapp.author')),
                 ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='accounts.project')),
             ],
         ),
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
                 ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
                 ('title', models.CharField(max_length=100)),
                 ('number', models.IntegerField()),
-                ('book', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chapters', to='grammar.book')),
+                ('book', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chapters', to='testapp.book')),
             ],
         ),
     ]

@@ -5,7 +5,7 @@ from syncservice.accounts.api.serializers import ProjectSerializer
 from syncservice.jsonapi.filters import JsonApiFilterSet
 from syncservice.jsonapi.routers import ApiRouter
 from syncservice.jsonapi.views import ReadOnlyJsonApiViewSet
-from tests.grammar.models import Author, Book, Chapter
+from tests.testapp.models import Author, Book, Chapter
 
 
 class AuthorSerializer(serializers.ModelSerializer):
@@ -19,7 +19,7 @@ class AuthorSerializer(serializers.ModelSerializer):
 
 class ChapterSerializer(serializers.ModelSerializer):
     book = ResourceRelatedField(read_only=True)
-    included_serializers = {"book": "tests.grammar.api.BookSerializer"}
+    included_serializers = {"book": "tests.testapp.api.BookSerializer"}
 
     class Meta:
         model = Chapter
