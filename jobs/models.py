@@ -40,7 +40,8 @@ class Job(TimestampedModel):
     # A short, filterable reason ("heartbeat_timeout", "ValueError: ..."); details beside it.
     error = models.CharField(max_length=500, blank=True, default="")
     error_details = models.JSONField(null=True, blank=True)
-    unicity = models.CharField(max_length=255, null=True, blank=True, db_index=True,
+    # NULL (not "") means "no key": the partial unique index ignores it.
+    unicity = models.CharField(max_length=255, null=True, blank=True, db_index=True,  # noqa: DJ001
                                help_text="At most one pending or running job per key")
     scheduled_at = models.DateTimeField(default=timezone.now, db_index=True,
                                         help_text="Not run before this time")
@@ -52,7 +53,8 @@ class Job(TimestampedModel):
     result = models.JSONField(null=True, blank=True)
     checkpoint = models.JSONField(null=True, blank=True,
                                   help_text="Last state saved by the handler (ctx.checkpoint)")
-    created_by_id = models.CharField(max_length=64, null=True, blank=True)
+    # The API key or user that enqueued it; NULL for the system (schedulers, sweeps).
+    created_by_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["-created_at"]
@@ -62,7 +64,8 @@ class Job(TimestampedModel):
                 condition=Q(status__in=["pending", "running"]) & Q(unicity__isnull=False),
                 name="jobs_job_one_active_per_unicity",
             ),
-            models.CheckConstraint(condition=Q(progress__lte=100), name="jobs_job_progress_lte_100"),
+            models.CheckConstraint(condition=Q(progress__lte=100),
+                                   name="jobs_job_progress_lte_100"),
         ]
         indexes = [
             # The claim query: due pending jobs by priority, then schedule, then age.

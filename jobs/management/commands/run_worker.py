@@ -1,0 +1,36 @@
+import logging
+import signal
+
+from django.core.management.base import BaseCommand
+
+from jobs.worker import Worker
+
+
+class Command(BaseCommand):
+    help = ("Run jobs from the database queue. SIGTERM/SIGINT: stop claiming and finish running "
+            "jobs; a second signal releases them back to the queue.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--concurrency", type=int, default=1,
+                            help="Jobs run at once (threads), default 1")
+        parser.add_argument("--burst", action="store_true",
+                            help="Exit once no job is due instead of waiting for more")
+        parser.add_argument("--queue", action="append", default=[], dest="queues",
+                            help="Only this queue (repeatable); default: every queue")
+        parser.add_argument("--worker-id", default=None, help="Name shown on claimed jobs")
+
+    def handle(self, *args, concurrency, burst, queues, worker_id, **options):
+        if concurrency < 1:
+            self.stderr.write("--concurrency must be at least 1")
+            raise SystemExit(2)
+        logging.getLogger("jobs").setLevel(logging.INFO)
+        kwargs = {"worker_id": worker_id} if worker_id else {}
+        worker = Worker(queues=queues, concurrency=concurrency, burst=burst, **kwargs)
+
+        def stop(signum, frame):
+            worker.request_stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        processed = worker.run()
+        self.stdout.write(f"Worker {worker.worker_id} processed {processed} job(s).")

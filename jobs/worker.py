@@ -1,0 +1,227 @@
+"""The native worker: N threads claim and run jobs; one thread heartbeats the running jobs,
+relays cancel requests and reaps stalled jobs; on PostgreSQL a listener wakes idle threads
+on NOTIFY."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, connection, connections
+from django.utils import timezone
+
+from jobs import services
+from jobs.backends import NOTIFY_CHANNEL
+from jobs.context import JobCancelled, JobContext, JobLost, WorkerShuttingDown
+from jobs.models import Job, JobStatus
+from jobs.registry import UnknownJobClass, get_handler
+
+logger = logging.getLogger("jobs.worker")
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def execute(job: Job, worker_id: str, shutdown: threading.Event | None = None,
+            contexts: dict | None = None) -> str:
+    """Run a claimed job's handler and record the outcome; returns the final status.
+
+    Shared by the native worker and the Celery task: the same handler, the same rules.
+    """
+    ctx = JobContext(job, worker_id, shutdown)
+    if contexts is not None:
+        contexts[job.pk] = ctx
+    try:
+        handler = get_handler(job.job_class)
+        ctx.raise_if_cancelled()
+        result = handler.func(ctx, job.payload)
+    except JobCancelled:
+        services.mark_cancelled(job)
+        return JobStatus.CANCELLED
+    except WorkerShuttingDown:
+        services.release(job)
+        return JobStatus.PENDING
+    except JobLost:
+        logger.warning("Job %s was taken from worker %s while running", job.pk, worker_id)
+        return "lost"
+    except UnknownJobClass as exc:
+        # No retry can fix a missing handler.
+        job.max_retries = job.retry_count
+        services.mark_failed(job, exc)
+        return JobStatus.FAILED
+    except Exception as exc:  # noqa: BLE001 - a handler's failure is the job's, not ours
+        logger.exception("Job %s (%s) failed", job.pk, job.job_class)
+        after = services.mark_failed(job, exc)
+        return after.status if after else "lost"
+    finally:
+        if contexts is not None:
+            contexts.pop(job.pk, None)
+    if not services.mark_succeeded(job, result):
+        return "lost"
+    return JobStatus.SUCCEEDED
+
+
+@dataclass
+class Worker:
+    queues: list[str] = field(default_factory=list)
+    concurrency: int = 1
+    burst: bool = False
+    worker_id: str = field(default_factory=new_worker_id)
+    poll_seconds: float = field(default_factory=lambda: settings.JOBS_POLL_SECONDS)
+    heartbeat_seconds: float = field(default_factory=lambda: settings.JOBS_HEARTBEAT_SECONDS)
+    reap_every_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        self.stopping = threading.Event()      # stop claiming; finish what runs
+        self.shutdown = threading.Event()      # ask running jobs to yield (second signal)
+        self.wake = threading.Event()
+        self.contexts: dict = {}
+        self.idle: set[int] = set()
+        self.processed = 0
+        self._lock = threading.Lock()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        if self.stopping.is_set():
+            logger.warning("Second stop request: releasing running jobs back to the queue")
+            self.shutdown.set()
+        self.stopping.set()
+        self.wake.set()
+
+    def run(self) -> int:
+        logger.info("Worker %s starting: concurrency=%s queues=%s burst=%s", self.worker_id,
+                    self.concurrency, self.queues or "all", self.burst)
+        threads = [threading.Thread(target=self._claim_loop, args=(index,),
+                                    name=f"job-runner-{index}", daemon=True)
+                   for index in range(self.concurrency)]
+        keeper = threading.Thread(target=self._keeper_loop, name="job-keeper", daemon=True)
+        listener = None
+        if connection.vendor == "postgresql" and not self.burst:
+            listener = threading.Thread(target=self._listen_loop, name="job-listener",
+                                        daemon=True)
+            listener.start()
+        keeper.start()
+        for thread in threads:
+            thread.start()
+        try:
+            while any(thread.is_alive() for thread in threads):
+                for thread in threads:
+                    thread.join(timeout=0.2)
+        finally:
+            self.stopping.set()
+            keeper.join(timeout=self.heartbeat_seconds + 5)
+        logger.info("Worker %s stopped after %s job(s)", self.worker_id, self.processed)
+        return self.processed
+
+    # --- runner threads ----------------------------------------------------------------------
+    def _claim_loop(self, index: int) -> None:
+        try:
+            while not self.stopping.is_set():
+                close_old_connections()
+                job = services.claim_next(self.worker_id, self.queues or None)
+                if job is None:
+                    if self.burst and self._all_idle(index):
+                        break
+                    self.wake.wait(self.poll_seconds)
+                    self.wake.clear()
+                    continue
+                with self._lock:
+                    self.idle.discard(index)
+                status = execute(job, self.worker_id, self.shutdown, self.contexts)
+                with self._lock:
+                    self.processed += 1
+                logger.info("Job %s (%s) -> %s", job.pk, job.job_class, status)
+        finally:
+            connections.close_all()
+
+    def _all_idle(self, index: int) -> bool:
+        """Burst mode ends when no runner holds a job and none is due."""
+        with self._lock:
+            self.idle.add(index)
+            if len(self.idle) < self.concurrency:
+                return False
+        due = Job.objects.filter(status=JobStatus.PENDING, scheduled_at__lte=timezone.now())
+        if self.queues:
+            due = due.filter(queue__in=self.queues)
+        if due.exists():
+            with self._lock:
+                self.idle.discard(index)
+            return False
+        return True
+
+    # --- keeper: heartbeats, cancel relay, reaping ---------------------------------------------
+    def _keeper_loop(self) -> None:
+        last_reap = 0.0
+        try:
+            while True:
+                self._beat()
+                if time.monotonic() - last_reap >= self.reap_every_seconds:
+                    last_reap = time.monotonic()
+                    self._reap()
+                if self.stopping.wait(self.heartbeat_seconds) and not self.contexts:
+                    break
+        finally:
+            connections.close_all()
+
+    def _beat(self) -> None:
+        running = list(self.contexts)
+        if not running:
+            return
+        try:
+            close_old_connections()
+            now = timezone.now()
+            Job.objects.filter(pk__in=running, status=JobStatus.RUNNING,
+                               worker_id=self.worker_id).update(heartbeat_at=now)
+            for pk in Job.objects.filter(pk__in=running,
+                                         cancel_requested_at__isnull=False).values_list(
+                                             "pk", flat=True):
+                ctx = self.contexts.get(pk)
+                if ctx is not None:
+                    ctx.mark_cancel_requested()
+        except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
+            logger.exception("Heartbeat failed")
+
+    def _reap(self) -> None:
+        try:
+            close_old_connections()
+            if connection.vendor == "postgresql":
+                from django.db import transaction
+
+                # One reaper at a time across all workers: a transaction-level advisory lock.
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REAPER_LOCK_KEY])
+                    if not cursor.fetchone()[0]:
+                        return
+                    services.reap_stalled()
+            else:
+                services.reap_stalled()
+        except Exception:  # noqa: BLE001
+            logger.exception("Reaping failed")
+
+    # --- PostgreSQL LISTEN ---------------------------------------------------------------------
+    def _listen_loop(self) -> None:
+        import psycopg
+
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(**params, autocommit=True) as listen_conn:
+                    listen_conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while not self.stopping.is_set():
+                        for _ in listen_conn.notifies(timeout=1.0, stop_after=1):
+                            self.wake.set()
+            except Exception:  # noqa: BLE001 - fall back to polling, try again shortly
+                logger.exception("LISTEN connection failed; polling until it is back")
+                self.stopping.wait(5)
+
+
+REAPER_LOCK_KEY = 0x5EED_10B5
