@@ -9,7 +9,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Worker subprocesses started by the tests must see the test database: on SQLite that needs a
 # file, not the default in-memory database.
-from syncservice.settings import DATABASES, VAR_DIR  # noqa: E402
+# TEST_SQLITE_NAME lets two test runs share a checkout without sharing a database.
+from syncservice.settings import DATABASES, VAR_DIR, env  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": env.str("TEST_SQLITE_NAME", default=str(VAR_DIR / "test-db.sqlite3"))}
