@@ -6,4 +6,4 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self) -> None:
-        from jobs import handlers  # noqa: F401 - registers the built-in handlers
+        from jobs import demo, handlers  # noqa: F401 - registers handlers and the demo seeder

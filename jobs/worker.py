@@ -76,7 +76,9 @@ class Worker:
     worker_id: str = field(default_factory=new_worker_id)
     poll_seconds: float = field(default_factory=lambda: settings.JOBS_POLL_SECONDS)
     heartbeat_seconds: float = field(default_factory=lambda: settings.JOBS_HEARTBEAT_SECONDS)
-    reap_every_seconds: float = 10.0
+    # Reap at least twice per timeout, so a stalled job waits at most 1.5 timeouts.
+    reap_every_seconds: float = field(
+        default_factory=lambda: min(10.0, settings.JOBS_HEARTBEAT_TIMEOUT_SECONDS / 2))
 
     def __post_init__(self) -> None:
         self.stopping = threading.Event()      # stop claiming; finish what runs

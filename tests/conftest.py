@@ -78,3 +78,77 @@ def error_of(response, status: int) -> dict:
     assert error["status"] == str(status)
     assert {"status", "code", "title", "detail"} <= set(error)
     return error
+
+
+@pytest.fixture
+def make_job(db):
+    """Create a Job row directly (no handler runs): ``make_job(project, status="failed")``."""
+    from jobs.models import Job
+
+    def make(project: Project | None, job_class: str = "jobs.noop", **fields):
+        return Job.objects.create(project=project, job_class=job_class, **fields)
+
+    return make
+
+
+def is_postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL that reaches the test database from another process."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    auth = settings["USER"] or "postgres"
+    if settings.get("PASSWORD"):
+        auth += f":{settings['PASSWORD']}"
+    host = settings["HOST"] or "127.0.0.1"
+    return f"postgres://{auth}@{host}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+@pytest.fixture
+def spawn_worker(transactional_db):
+    """Start ``manage.py run_worker`` processes on the test database; all are killed at the
+    end of the test. ``spawn_worker("--burst", env={"JOBS_...": "1"})`` returns the Popen."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    processes: list[subprocess.Popen] = []
+
+    def spawn(*args: str, env: dict | None = None) -> subprocess.Popen:
+        full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings",
+                    "DATABASE_URL": test_database_url(), "JOBS_BACKEND": "native",
+                    **(env or {})}
+        process = subprocess.Popen([sys.executable, "manage.py", "run_worker", *args],
+                                   cwd=root, env=full_env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        processes.append(process)
+        return process
+
+    yield spawn
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
+    """Poll ``predicate`` until it returns a truthy value or ``timeout`` seconds pass."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout}s waiting for {predicate}")
+        time.sleep(interval)

@@ -56,6 +56,17 @@ def test_make_run_serves_the_api_with_the_printed_key(tmp_path):
         assert response.headers["content-type"] == "application/vnd.api+json"
         assert [p["attributes"]["name"] for p in response.json()["data"]] == ["demo"]
         assert httpx.get(f"{base}/api/v1/projects", timeout=5).status_code == 401
+        # The worker started beside the server runs the demo jobs.
+        statuses = {}
+        while time.monotonic() < deadline:
+            jobs = httpx.get(f"{base}/api/v1/jobs", headers={"X-API-Key": key}, timeout=5)
+            statuses = {j["attributes"]["job_class"]: j["attributes"]["status"]
+                        for j in jobs.json()["data"]}
+            if statuses.get("jobs.noop") == "succeeded" and statuses.get("jobs.fail") == "failed":
+                break
+            time.sleep(0.2)
+        assert statuses.get("jobs.noop") == "succeeded", statuses
+        assert statuses.get("jobs.fail") == "failed", statuses
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

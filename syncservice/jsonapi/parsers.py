@@ -22,4 +22,9 @@ class JsonApiParser(DjaJSONParser):
             raise ParseError(f"The request body is not valid JSON: {exc}") from exc
         if not isinstance(result, dict) or not isinstance(result.get("data"), dict):
             raise ParseError("The request body must be a JSON:API document with a `data` object.")
+        if not isinstance(result["data"].get("type"), str):
+            raise ParseError("The resource object in `data` needs a `type`.")
+        attributes = result["data"].get("attributes", {})
+        if not isinstance(attributes, dict):
+            raise ParseError("`data.attributes` must be an object.")
         return self.parse_data(result, parser_context)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ParseError
 
 from syncservice.jsonapi.filters import apply_filters
 from syncservice.jsonapi.prefetch import plan_related
@@ -46,6 +47,9 @@ class JsonApiViewSet(viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if request.method in ("POST", "PATCH", "PUT") and not request.stream:
+            # DRF skips the parser for an empty body; every write here takes a document.
+            raise ParseError("The request body must be a JSON:API document.")
         self.jsonapi_query = parse_query(request, self, collection=self.is_collection)
         # DRF-JSONAPI reads `include` and `fields[type]`; hand it the normalized form.
         request._request.GET = normalized_query_params(request.query_params, self.jsonapi_query)

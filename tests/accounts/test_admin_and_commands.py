@@ -64,6 +64,9 @@ def test_seed_demo_is_repeatable_and_prints_a_working_key(db, capsys, make_clien
     second = capsys.readouterr().out.strip()
     assert first != second
     assert Project.objects.filter(name="demo").count() == 1
+    from jobs.models import Job
+
+    assert Job.objects.filter(project__name="demo").count() == 3  # seeded once
     assert make_client(second).get("/api/v1/projects").status_code == 200
 
 

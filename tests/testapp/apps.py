@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class TestAppConfig(AppConfig):
     name = "tests.testapp"
     label = "testapp"
+
+    def ready(self) -> None:
+        from tests.testapp import handlers  # noqa: F401 - registers the test job handlers

@@ -38,3 +38,13 @@ class Chapter(models.Model):
 
     class JSONAPIMeta:
         resource_name = "chapters"
+
+
+class SideEffect(models.Model):
+    """One row per handler execution: lets tests count how often each job really ran."""
+
+    job_id = models.UUIDField(db_index=True)
+    worker_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=50, default="ran")
+    attempt = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
