@@ -47,7 +47,8 @@ class JsonApiViewSet(viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if request.method in ("POST", "PATCH", "PUT") and not request.stream:
+        allowed = hasattr(self, request.method.lower())  # else DRF answers 405 next
+        if allowed and request.method in ("POST", "PATCH", "PUT") and not request.stream:
             # DRF skips the parser for an empty body; every write here takes a document.
             raise ParseError("The request body must be a JSON:API document.")
         self.jsonapi_query = parse_query(request, self, collection=self.is_collection)
