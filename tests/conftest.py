@@ -152,3 +152,33 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"Timed out after {timeout}s waiting for {predicate}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def media_storage(settings, tmp_path):
+    """Local file storage under a temporary folder (never the repository's var/media)."""
+    location = tmp_path / "media"
+    location.mkdir()
+    settings.MEDIA_ROOT = str(location)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(location), "base_url": "/media/"}},
+    }
+    return location
+
+
+@pytest.fixture
+def run_job(db):
+    """Run one job inline, as a worker would: ``run_job(job_id)`` returns the final row."""
+    from jobs.models import Job
+    from jobs.services import claim_by_id
+    from jobs.worker import execute
+
+    def run(job_id, worker_id: str = "test-worker"):
+        job = claim_by_id(job_id, worker_id)
+        assert job is not None, f"job {job_id} is not pending"
+        execute(job, worker_id)
+        return Job.objects.get(pk=job_id)
+
+    return run

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rest_framework import mixins, viewsets
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, PermissionDenied
 
 from syncservice.jsonapi.filters import apply_filters
 from syncservice.jsonapi.prefetch import plan_related
@@ -62,6 +62,22 @@ class JsonApiViewSet(viewsets.GenericViewSet):
         if project_ids is None:  # operators (staff sessions) see every project
             return queryset
         return queryset.filter(**{f"{self.project_field}__in": list(project_ids)})
+
+    def owning_project(self):
+        """The project a resource created by this request belongs to: the API key's, or the
+        session's only project."""
+        from syncservice.accounts.models import Project
+
+        access = self.request.auth
+        if access.api_key is not None:
+            return access.api_key.project
+        projects = Project.objects.all() if access.project_ids is None else \
+            Project.objects.filter(pk__in=access.project_ids)
+        candidates = list(projects[:2])
+        if len(candidates) != 1:
+            raise PermissionDenied("Create resources with an API key of the project: this "
+                                   "session reaches several projects (or none).")
+        return candidates[0]
 
     def get_queryset(self):
         queryset = self.scope_queryset(super().get_queryset())

@@ -1,0 +1,71 @@
+from rest_framework import serializers as drf_serializers
+from rest_framework.reverse import reverse
+from rest_framework_json_api import serializers
+from rest_framework_json_api.relations import ResourceRelatedField
+
+from exports.models import Export, ExportFile, ExportStatus
+from jobs.api.serializers import JobSerializer
+from syncservice.accounts.api.serializers import ProjectSerializer
+from syncservice.jsonapi.relations import ToOneField
+from syncservice.jsonapi.serializers import ResourceSerializer
+
+
+def download_url(request, export_id, index: int | None = None) -> str:
+    url = reverse("export-download", kwargs={"pk": export_id}, request=request)
+    return f"{url}?file={index}" if index is not None else url
+
+
+class ExportFileSerializer(serializers.ModelSerializer):
+    download_url = drf_serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExportFile
+        fields = ["index", "filename", "size", "records_count", "sha256", "mime_type",
+                  "download_url", "created_at"]
+
+    def get_download_url(self, export_file: ExportFile) -> str:
+        return download_url(self.context.get("request"), export_file.export_id,
+                            export_file.index)
+
+
+class ExportSerializer(ResourceSerializer):
+    project = ToOneField(related_view="project-detail")
+    job = ToOneField(related_view="job-detail")
+    files = ResourceRelatedField(many=True, read_only=True)
+    attachment_url = drf_serializers.SerializerMethodField()
+
+    included_serializers = {"project": ProjectSerializer, "job": JobSerializer,
+                            "files": ExportFileSerializer}
+
+    class Meta:
+        model = Export
+        fields = ["url", "resource_type", "format", "status", "filters", "fields", "includes",
+                  "dry_data", "compress", "records_count", "size", "filename", "mime_type",
+                  "attachment_url", "started_at", "completed_at", "interrupted_at",
+                  "expires_at", "errors_log", "reference", "reference_origin", "metadata",
+                  "created_by_id", "created_at", "updated_at", "project", "job", "files"]
+
+    def get_attachment_url(self, export: Export) -> str | None:
+        if export.status != ExportStatus.SUCCESS:
+            return None
+        return download_url(self.context.get("request"), export.pk)
+
+
+class ExportCreateSerializer(serializers.Serializer):
+    """The attributes of ``POST /exports/export`` (type ``exports``)."""
+
+    resource_type = drf_serializers.CharField()
+    format = drf_serializers.CharField(default="jsonl")
+    filters = drf_serializers.JSONField(required=False, default=dict)
+    fields = drf_serializers.JSONField(required=False, default=list)
+    includes = drf_serializers.JSONField(required=False, default=list)
+    dry_data = drf_serializers.BooleanField(required=False, default=False)
+    compress = drf_serializers.BooleanField(required=False, default=False)
+    reference = drf_serializers.CharField(required=False, allow_blank=True, default="",
+                                          max_length=255)
+    reference_origin = drf_serializers.CharField(required=False, allow_blank=True, default="",
+                                                 max_length=255)
+    metadata = drf_serializers.DictField(required=False, default=dict)
+
+    class Meta:
+        resource_name = "exports"

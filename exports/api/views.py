@@ -1,0 +1,97 @@
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.http import FileResponse, HttpResponseRedirect
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from exports import services
+from exports.api.serializers import ExportCreateSerializer, ExportSerializer
+from exports.filters import ExportFilterSet
+from exports.formats import MODALITIES, formats_for
+from exports.models import Export
+from syncservice.jsonapi.errors import Conflict, ParameterError
+from syncservice.jsonapi.views import JsonApiViewSet
+
+
+class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                    JsonApiViewSet):
+    queryset = Export.objects.all()
+    serializer_class = ExportSerializer
+    filterset_class = ExportFilterSet
+    ordering_fields = ["id", "resource_type", "format", "status", "started_at", "completed_at",
+                       "interrupted_at", "records_count", "size", "created_at", "updated_at",
+                       "reference", "reference_origin"]
+    ordering = ["-created_at"]
+    prefetch_always = ["files"]
+    extra_query_params = {"download": ["file"], "formats": ["modalities"]}
+
+    def get_serializer_class(self):
+        if self.action == "export":
+            return ExportCreateSerializer
+        return ExportSerializer
+
+    def perform_destroy(self, instance: Export) -> None:
+        try:
+            services.delete_export(instance)
+        except services.ExportStateError as exc:
+            raise Conflict(str(exc)) from exc
+
+    @action(detail=False, methods=["post"])
+    def export(self, request):
+        """Start an export: 202 with the pending export; its job builds the files."""
+        attributes = ExportCreateSerializer(data=request.data)
+        attributes.is_valid(raise_exception=True)
+        export = services.create_export(
+            self.owning_project(), services.ExportRequest(**attributes.validated_data),
+            created_by_id=request.auth.actor_id)
+        self.resource_name = "exports"
+        export = self.get_queryset().get(pk=export.pk)
+        return Response(ExportSerializer(export, context=self.get_serializer_context()).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        """One file of a successful export: streamed from local storage, or a redirect to a
+        signed, expiring URL on object storage. ``file=N`` picks one of several files."""
+        export = self.get_object()
+        raw = request.query_params.get("file")
+        index = None
+        if raw is not None:
+            if not raw.isdigit() or int(raw) < 1:
+                raise ParameterError("file", "`file` is a file number, 1 or more.")
+            index = int(raw)
+        try:
+            export_file = services.file_for_download(export, index)
+        except services.ExportStateError as exc:
+            raise Conflict(str(exc)) from exc
+        if not isinstance(default_storage, FileSystemStorage):
+            return HttpResponseRedirect(default_storage.url(export_file.storage_name))
+        response = FileResponse(default_storage.open(export_file.storage_name, "rb"),
+                                as_attachment=True, filename=export_file.filename,
+                                content_type=export_file.mime_type)
+        response["Content-Length"] = str(export_file.size)
+        response["X-Checksum-SHA256"] = export_file.sha256
+        return response
+
+    @action(detail=False, methods=["get"])
+    def formats(self, request):
+        """The formats for the given ``modalities`` (required; comma list)."""
+        raw = request.query_params.get("modalities")
+        if raw is None or not raw.strip():
+            raise ParameterError("modalities", "`modalities` is required, e.g. "
+                                               f"modalities=tabular; known: "
+                                               f"{', '.join(sorted(MODALITIES))}.")
+        wanted = [m.strip() for m in raw.split(",")]
+        unknown = [m for m in wanted if m not in MODALITIES]
+        if unknown:
+            raise ParameterError("modalities", f"Unknown modalities {unknown}; known: "
+                                               f"{', '.join(sorted(MODALITIES))}.")
+        self.resource_name = False  # a hand-built document
+        data = [{"type": "export-formats", "id": f.name,
+                 "attributes": {"name": f.name, "mime_type": f.mime_type,
+                                "extension": f.extension, "modalities": sorted(f.modalities),
+                                "available": f.available, "notes": f.notes,
+                                "compressible": True}}
+                for f in formats_for(wanted)]
+        return Response({"data": data})
+

@@ -1,0 +1,14 @@
+from exports import services
+from exports.models import Export
+from jobs.registry import job_handler
+
+
+@job_handler(services.BUILD_JOB, max_retries=0)
+def build(ctx, payload: dict) -> dict:
+    export = Export.objects.select_related("project").get(pk=payload["export_id"])
+    return services.build_export(ctx, export)
+
+
+@job_handler(services.EXPIRE_JOB, max_retries=0)
+def expire(ctx, payload: dict) -> dict:
+    return {"expired": [str(pk) for pk in services.expire_exports()]}

@@ -1,0 +1,377 @@
+"""Exports: creation (validation, one active export per type), the build job, downloads'
+bookkeeping, deletion and expiry."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from exports.formats import FORMATS, GZIP_MIME_TYPE, CountingFile, ExportFormat, open_compressed
+from exports.models import ACTIVE_EXPORT_STATUSES, Export, ExportFile, ExportStatus
+from exports.resources import get_resource, resource_names
+from jobs import services as job_services
+from jobs.context import JobInterrupted
+from jobs.models import FINISHED_STATUSES, Job
+from syncservice.jsonapi.errors import Conflict, InvalidAttribute
+
+logger = logging.getLogger("exports")
+
+BUILD_JOB = "exports.build"
+EXPIRE_JOB = "exports.expire"
+BATCH_SIZE = 2000
+
+
+class ExportStateError(Exception):
+    """The export's status forbids the request (the API answers 409)."""
+
+
+# --- creation -----------------------------------------------------------------------------
+
+@dataclass
+class ExportRequest:
+    resource_type: str
+    format: str = "jsonl"
+    filters: dict[str, str] | None = None
+    fields: list[str] | None = None
+    includes: list[str] | None = None
+    dry_data: bool = False
+    compress: bool = False
+    reference: str = ""
+    reference_origin: str = ""
+    metadata: dict | None = None
+
+
+def _string_filters(filters: Any) -> dict[str, str]:
+    if filters is None:
+        return {}
+    if not isinstance(filters, Mapping):
+        raise InvalidAttribute("filters", "`filters` must be an object of filter names and "
+                                          "values, as filter[name]=value on the list endpoint.")
+    result = {}
+    for name, value in filters.items():
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (dict, type(None))):
+            raise InvalidAttribute("filters", f"Filter {name!r} needs a string, number or list.",
+                                   pointer=f"/data/attributes/filters/{name}")
+        result[str(name)] = str(value)
+    return result
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidAttribute(name, f"`{name}` must be a list of names.")
+    return value
+
+
+def validate_request(request: ExportRequest) -> tuple[ExportFormat, dict, list, list]:
+    resource = get_resource(request.resource_type)
+    if resource is None:
+        raise InvalidAttribute("resource_type", f"Unknown resource type "
+                                                f"{request.resource_type!r}; exportable: "
+                                                f"{', '.join(resource_names())}.")
+    export_format = FORMATS.get(request.format)
+    if export_format is None:
+        raise InvalidAttribute("format", f"Unknown format {request.format!r}; formats: "
+                                         f"{', '.join(FORMATS)}.")
+    if not export_format.available:
+        raise InvalidAttribute("format", f"The {export_format.name} format needs the optional "
+                                         f"dependency {export_format.requires!r}: install "
+                                         f"syncservice[{export_format.extra}].",
+                               code="format_unavailable")
+    filters = _string_filters(request.filters)
+    fields = _string_list(request.fields, "fields")
+    includes = _string_list(request.includes, "includes")
+    resource.validate(filters, fields, includes)
+    return export_format, filters, fields, includes
+
+
+def create_export(project, request: ExportRequest, *, created_by_id: str | None = None) -> Export:
+    """Validate, create the pending export and enqueue its build job.
+
+    Raises ``InvalidAttribute`` (422) on a mistake and ``Conflict`` (409) while a pending or
+    processing export of the same project and resource type exists.
+    """
+    export_format, filters, fields, includes = validate_request(request)
+    if Export.objects.filter(project=project, resource_type=request.resource_type,
+                             status__in=ACTIVE_EXPORT_STATUSES).exists():
+        raise _active_conflict(request.resource_type)
+    try:
+        with transaction.atomic():
+            export = Export.objects.create(
+                project=project, created_by_id=created_by_id,
+                resource_type=request.resource_type, format=export_format.name,
+                filters=filters, fields=fields, includes=includes, dry_data=request.dry_data,
+                compress=request.compress, reference=request.reference or "",
+                reference_origin=request.reference_origin or "",
+                metadata=request.metadata or {},
+                mime_type=GZIP_MIME_TYPE if request.compress else export_format.mime_type)
+            export.job = job_services.enqueue(BUILD_JOB, {"export_id": str(export.pk)},
+                                              project=project, unicity=f"export:{export.pk}",
+                                              created_by_id=created_by_id, max_retries=0)
+            export.save(update_fields=["job"])
+    except IntegrityError:
+        raise _active_conflict(request.resource_type) from None
+    return export
+
+
+def _active_conflict(resource_type: str) -> Conflict:
+    return Conflict(f"An export of {resource_type} is already pending or processing for this "
+                    "project; wait for it to finish.")
+
+
+# --- building (the exports.build job) ------------------------------------------------------
+
+def _dry(row: dict) -> dict:
+    """dry_data: no ids, no timestamps, no blank values."""
+    return {key: value for key, value in row.items()
+            if key != "id" and not key.endswith("_id") and key not in ("created_at", "updated_at")
+            and value not in (None, "", [], {})}
+
+
+class _FileSink:
+    """Writes rows into a series of files, each under a temporary name until complete."""
+
+    def __init__(self, export: Export, export_format: ExportFormat, columns: list[str]) -> None:
+        self.export = export
+        self.format = export_format
+        self.columns = columns
+        self.max_records = settings.EXPORTS_MAX_RECORDS_PER_FILE
+        self.max_bytes = settings.EXPORTS_MAX_BYTES_PER_FILE
+        self.published: list[ExportFile] = []
+        self.temporary: list[str] = []
+        self._open = None
+
+    def _start(self) -> None:
+        tmp_dir = _tmp_dir()
+        handle, path = tempfile.mkstemp(prefix=".export-", suffix=".part", dir=tmp_dir)
+        raw = os.fdopen(handle, "wb")
+        counting = CountingFile(raw)
+        stream = open_compressed(counting, self.export.compress)
+        self._open = {"path": path, "raw": raw, "counting": counting, "stream": stream,
+                      "writer": self.format.open(stream, self.columns), "records": 0}
+        self.temporary.append(path)
+
+    def write(self, rows: list[dict]) -> None:
+        while rows:
+            if self._open is None:
+                self._start()
+            room = self.max_records - self._open["records"]
+            chunk, rows = rows[:room], rows[room:]
+            self._open["writer"].write(chunk)
+            self._open["records"] += len(chunk)
+            full = self._open["records"] >= self.max_records or (
+                self.format.splittable_by_bytes
+                and self._open["counting"].count >= self.max_bytes)
+            if full:
+                self._publish()
+
+    def close(self) -> None:
+        if self._open is not None or not self.published:
+            if self._open is None:
+                self._start()  # an empty export still gets one (empty) file
+            self._publish()
+
+    def _publish(self) -> None:
+        current, self._open = self._open, None
+        current["writer"].close()
+        if current["stream"] is not current["counting"]:
+            current["stream"].close()
+        current["raw"].close()
+        index = len(self.published) + 1
+        extension = self.format.extension + (".gz" if self.export.compress else "")
+        filename = f"{self.export.resource_type}-{str(self.export.pk)[:8]}-{index}.{extension}"
+        name = f"exports/{self.export.project_id}/{self.export.pk}/{filename}"
+        digest = hashlib.sha256()
+        with open(current["path"], "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        size = os.path.getsize(current["path"])
+        stored = publish_file(current["path"], name)
+        self.temporary.remove(current["path"])
+        self.published.append(ExportFile.objects.create(
+            export=self.export, index=index, storage_name=stored, filename=filename, size=size,
+            records_count=current["records"], sha256=digest.hexdigest(),
+            mime_type=GZIP_MIME_TYPE if self.export.compress else self.format.mime_type))
+
+    def discard(self) -> None:
+        """Remove everything written: temporary files and already published ones."""
+        if self._open is not None:
+            for key in ("stream", "raw"):
+                try:
+                    self._open[key].close()
+                except Exception:  # noqa: BLE001 - best effort while cleaning up
+                    pass
+            self._open = None
+        for path in self.temporary:
+            _unlink(path)
+        self.temporary = []
+        delete_files(self.published)
+        self.published = []
+
+
+def _tmp_dir() -> str:
+    # On the local storage, temporary files live beside the published ones, so publishing is
+    # an atomic rename on the same filesystem.
+    if isinstance(default_storage, FileSystemStorage):
+        path = os.path.join(default_storage.location, "exports", ".tmp")
+    else:
+        path = os.path.join(tempfile.gettempdir(), "syncservice-exports")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def publish_file(local_path: str, name: str) -> str:
+    """Make a complete local file visible under ``name`` in the storage, all at once."""
+    if isinstance(default_storage, FileSystemStorage):
+        target = default_storage.path(name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(local_path, target)
+        return name
+    with open(local_path, "rb") as fh:  # object stores show an object only once uploaded
+        stored = default_storage.save(name, File(fh))
+    _unlink(local_path)
+    return stored
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def delete_files(files: Iterable[ExportFile]) -> None:
+    for export_file in files:
+        try:
+            default_storage.delete(export_file.storage_name)
+        except FileNotFoundError:
+            pass
+        if export_file.pk:
+            export_file.delete()
+
+
+def build_export(ctx, export: Export) -> dict:
+    """Write the export's files. Progress goes to the job; a cancel or failure removes every
+    file written and records why."""
+    resource = get_resource(export.resource_type)
+    export_format = FORMATS[export.format]
+    now = timezone.now()
+    Export.objects.filter(pk=export.pk).update(status=ExportStatus.PROCESSING, started_at=now,
+                                               updated_at=now)
+    project = export.project
+    columns = resource.columns(export.fields, export.includes)
+    if export.dry_data:
+        columns = [c for c in columns if c != "id" and not c.endswith("_id")
+                   and c not in ("created_at", "updated_at")]
+    sink = _FileSink(export, export_format, columns)
+    written = 0
+    try:
+        total = resource.count(project, export.filters)
+        for batch in resource.batches(project, export.filters, export.fields, export.includes,
+                                      BATCH_SIZE):
+            if export.dry_data:
+                batch = [_dry(row) for row in batch]
+            sink.write(batch)
+            written += len(batch)
+            ctx.progress(min(99, written * 100 // max(total, 1)))
+        sink.close()
+    except JobInterrupted as exc:
+        sink.discard()
+        _interrupt(export, ExportStatus.CANCELLED, {"cancelled": str(exc) or "cancelled"})
+        raise
+    except Exception as exc:
+        sink.discard()
+        _interrupt(export, ExportStatus.FAILED, {type(exc).__name__: str(exc)})
+        raise
+    finished = timezone.now()
+    first = sink.published[0]
+    Export.objects.filter(pk=export.pk).update(
+        status=ExportStatus.SUCCESS, completed_at=finished, updated_at=finished,
+        records_count=written, size=sum(f.size for f in sink.published),
+        filename=first.filename, mime_type=first.mime_type,
+        expires_at=finished + timedelta(seconds=settings.EXPORTS_EXPIRY_SECONDS))
+    return {"export_id": str(export.pk), "records_count": written,
+            "files": len(sink.published)}
+
+
+def _interrupt(export: Export, status: str, errors_log: dict) -> None:
+    now = timezone.now()
+    Export.objects.filter(pk=export.pk).update(status=status, interrupted_at=now, updated_at=now,
+                                               errors_log=errors_log)
+
+
+# --- deletion, expiry ----------------------------------------------------------------------
+
+def delete_export(export: Export) -> None:
+    if export.status in ACTIVE_EXPORT_STATUSES:
+        raise ExportStateError("A pending or processing export cannot be deleted; cancel its "
+                               "job first (POST /api/v1/jobs/{id}/signal).")
+    with transaction.atomic():
+        files = list(export.files.all())
+        Export.objects.filter(pk=export.pk).delete()
+    delete_files(files)
+
+
+def expire_exports(now=None) -> list[uuid.UUID]:
+    """Delete the files of exports past ``expires_at`` and mark them expired; fail exports
+    whose build job ended without finishing them (a crashed or reaped worker)."""
+    now = now or timezone.now()
+    expired = []
+    for export in Export.objects.filter(status=ExportStatus.SUCCESS, expires_at__lte=now):
+        files = list(export.files.all())
+        for export_file in files:
+            try:
+                default_storage.delete(export_file.storage_name)
+            except FileNotFoundError:
+                pass
+        if Export.objects.filter(pk=export.pk, status=ExportStatus.SUCCESS).update(
+                status=ExportStatus.EXPIRED, updated_at=now):
+            expired.append(export.pk)
+    orphans = Export.objects.filter(status__in=ACTIVE_EXPORT_STATUSES,
+                                    job__status__in=FINISHED_STATUSES)
+    for export in orphans.select_related("job"):
+        job: Job = export.job
+        status = ExportStatus.CANCELLED if job.status == "cancelled" else ExportStatus.FAILED
+        _interrupt(export, status, {"job": job.error or job.status})
+        delete_files(export.files.all())
+    return expired
+
+
+def file_for_download(export: Export, index: int | None) -> ExportFile:
+    from syncservice.jsonapi.errors import Gone, ParameterError
+
+    if export.status == ExportStatus.EXPIRED:
+        raise Gone("This export has expired and its files were deleted.")
+    if export.status != ExportStatus.SUCCESS:
+        raise ExportStateError(f"The export is {export.status}; files can be downloaded once "
+                               "it succeeds.")
+    files = list(export.files.all())
+    if index is None:
+        if len(files) > 1:
+            raise ParameterError("file", f"This export has {len(files)} files; choose one with "
+                                         f"file=1..{len(files)}.")
+        index = 1
+    for export_file in files:
+        if export_file.index == index:
+            return export_file
+    raise ParameterError("file", f"No file {index}; this export has {len(files)} file(s).")
