@@ -1,5 +1,8 @@
+from django.conf import settings
+
 from exports import services
 from exports.models import Export
+from jobs.periodic import periodic_job
 from jobs.registry import job_handler
 
 
@@ -12,3 +15,7 @@ def build(ctx, payload: dict) -> dict:
 @job_handler(services.EXPIRE_JOB, max_retries=0)
 def expire(ctx, payload: dict) -> dict:
     return {"expired": [str(pk) for pk in services.expire_exports()]}
+
+
+# Expired exports lose their files within an hour of expires_at (EXPORTS_EXPIRE_EVERY_SECONDS).
+periodic_job(services.EXPIRE_JOB, every_seconds=settings.EXPORTS_EXPIRE_EVERY_SECONDS)

@@ -20,6 +20,7 @@ from jobs import services
 from jobs.backends import NOTIFY_CHANNEL
 from jobs.context import JobCancelled, JobContext, JobLost, WorkerShuttingDown
 from jobs.models import Job, JobStatus
+from jobs.periodic import ensure_periodic_jobs
 from jobs.registry import UnknownJobClass, get_handler
 
 logger = logging.getLogger("jobs.worker")
@@ -193,6 +194,7 @@ class Worker:
     def _reap(self) -> None:
         try:
             close_old_connections()
+            ensure_periodic_jobs()
             if connection.vendor == "postgresql":
                 from django.db import transaction
 

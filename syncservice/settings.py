@@ -173,5 +173,6 @@ LOGGING = {
 
 # --- Exports --------------------------------------------------------------------------------
 EXPORTS_EXPIRY_SECONDS = env.int("EXPORTS_EXPIRY_SECONDS", default=7 * 24 * 3600)
+EXPORTS_EXPIRE_EVERY_SECONDS = env.int("EXPORTS_EXPIRE_EVERY_SECONDS", default=3600)
 EXPORTS_MAX_RECORDS_PER_FILE = env.int("EXPORTS_MAX_RECORDS_PER_FILE", default=1_000_000)
 EXPORTS_MAX_BYTES_PER_FILE = env.int("EXPORTS_MAX_BYTES_PER_FILE", default=256 * 1024 * 1024)
