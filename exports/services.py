@@ -323,12 +323,15 @@ def _interrupt(export: Export, status: str, errors_log: dict) -> None:
 # --- deletion, expiry ----------------------------------------------------------------------
 
 def delete_export(export: Export) -> None:
-    if export.status in ACTIVE_EXPORT_STATUSES:
+    """Delete an export and its files; refused while pending or processing (the check and the
+    delete are one conditional statement, so a build starting meanwhile is never lost)."""
+    with transaction.atomic():
+        files = list(ExportFile.objects.filter(export_id=export.pk))
+        deleted, _ = Export.objects.filter(pk=export.pk).exclude(
+            status__in=ACTIVE_EXPORT_STATUSES).delete()
+    if not deleted:
         raise ExportStateError("A pending or processing export cannot be deleted; cancel its "
                                "job first (POST /api/v1/jobs/{id}/signal).")
-    with transaction.atomic():
-        files = list(export.files.all())
-        Export.objects.filter(pk=export.pk).delete()
     delete_files(files)
 
 
