@@ -25,6 +25,8 @@ def dispatch(job) -> None:
         from jobs.celery import send_job
 
         job_id, eta = str(job.pk), job.scheduled_at
-        transaction.on_commit(lambda: send_job(job_id, eta))
+        # robust: a broker outage is logged, not turned into an error of the request that
+        # enqueued; the row stays pending until dispatched again (the run_now signal does).
+        transaction.on_commit(lambda: send_job(job_id, eta), robust=True)
     else:
         raise ValueError(f"JOBS_BACKEND must be 'native' or 'celery', not {backend!r}")
