@@ -16,7 +16,6 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from jobs import services
 from jobs.celery import REAP_EVERY_SECONDS, app, reap, run_job, send_job
@@ -301,7 +300,7 @@ def test_worker_runs_the_enqueued_jobs(live):
 
 
 @pytest.mark.slow
-def test_each_send_uses_the_broker_configured_at_that_time(live, settings):
+def test_each_send_uses_the_broker_configured_at_that_time(live, settings, caplog):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CELERY_BROKER_URL = NO_BROKER
     here = services.enqueue("jobs.noop")  # runs at once, in this process: no broker needed
@@ -316,9 +315,10 @@ def test_each_send_uses_the_broker_configured_at_that_time(live, settings):
     assert f":{live.pid}:" in row.worker_id
 
     settings.CELERY_BROKER_URL = NO_BROKER
-    with pytest.raises(OperationalError):
+    with caplog.at_level("ERROR"):
         services.enqueue("jobs.noop")  # the commit hook's send fails: nothing listens there
-    stranded = Job.objects.get(status="pending")
+    assert "OperationalError" in caplog.text or "Connection refused" in caplog.text
+    stranded = Job.objects.get(status="pending")  # logged, not lost: still pending
     settings.CELERY_BROKER_URL = live.broker_url
     send_job(str(stranded.pk))
     row = wait_for(lambda: Job.objects.filter(pk=stranded.pk, status="succeeded").first(), 20,
