@@ -16,6 +16,7 @@ from django.utils import timezone
 from jobs import backends
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.registry import get_handler
+from jobs.signals import job_reaped
 
 logger = logging.getLogger("jobs")
 
@@ -282,4 +283,5 @@ def reap_stalled(timeout_seconds: float | None = None) -> list[Job]:
             if job.status == JobStatus.PENDING:
                 backends.dispatch(job)
             reaped.append(job)
+            job_reaped.send(sender=Job, job=job)
     return reaped

@@ -176,3 +176,19 @@ EXPORTS_EXPIRY_SECONDS = env.int("EXPORTS_EXPIRY_SECONDS", default=7 * 24 * 3600
 EXPORTS_EXPIRE_EVERY_SECONDS = env.int("EXPORTS_EXPIRE_EVERY_SECONDS", default=3600)
 EXPORTS_MAX_RECORDS_PER_FILE = env.int("EXPORTS_MAX_RECORDS_PER_FILE", default=1_000_000)
 EXPORTS_MAX_BYTES_PER_FILE = env.int("EXPORTS_MAX_BYTES_PER_FILE", default=256 * 1024 * 1024)
+
+# --- Syncs ----------------------------------------------------------------------------------
+# Fernet keys for connection secrets, newest first (see syncs/secrets.py for rotation).
+SYNCS_SECRETS_KEYS = env.list("SYNCS_SECRETS_KEYS", default=[])
+# Database alias that holds synced tables (WAREHOUSE_DATABASE_URL, default: the main one).
+WAREHOUSE_DATABASE_ALIAS = "default"
+if env.str("WAREHOUSE_DATABASE_URL", default=""):
+    DATABASES["warehouse"] = env.db_url("WAREHOUSE_DATABASE_URL")
+    WAREHOUSE_DATABASE_ALIAS = "warehouse"
+# External execution backends are accepted only when configured here, e.g.
+# SYNCS_EXECUTION_BACKENDS=native,prefect with PREFECT_API_URL set.
+SYNCS_EXECUTION_BACKENDS = env.list("SYNCS_EXECUTION_BACKENDS", default=["native"])
+SYNCS_RUN_HEARTBEAT_TIMEOUT_SECONDS = env.float("SYNCS_RUN_HEARTBEAT_TIMEOUT_SECONDS",
+                                                default=120.0)
+SYNCS_SCHEDULER_EVERY_SECONDS = env.int("SYNCS_SCHEDULER_EVERY_SECONDS", default=30)
+DATABASE_ROUTERS = ["syncservice.routers.WarehouseRouter"]

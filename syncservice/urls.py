@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("syncservice.accounts.api.urls")),
     path("", include("jobs.api.urls")),
     path("", include("exports.api.urls")),
+    path("", include("syncs.api.urls")),
 ]
 
 urlpatterns = [

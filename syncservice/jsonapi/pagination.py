@@ -24,7 +24,7 @@ class JsonApiPagination(BasePagination):
         self.number = query.page_number
         self.size = query.page_size
         self.record_count = queryset.count() if query.count else None
-        offset = (self.number - 1) * self.size
+        offset = query.offset if query.offset is not None else (self.number - 1) * self.size
         rows = list(queryset[offset: offset + self.size + 1])
         self.has_next = len(rows) > self.size
         return rows[: self.size]

@@ -34,6 +34,7 @@ DETAIL_PARAMS = frozenset({"include", "included", "fields"})
 class JsonApiQuery:
     page_number: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
+    offset: int | None = None   # set by compatibility parameters (limit/offset); else derived
     count: bool = False
     sort: list[str] = field(default_factory=list)        # API names, "-" for descending
     include: list[str] = field(default_factory=list)     # dotted relationship paths

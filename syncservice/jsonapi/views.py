@@ -24,7 +24,11 @@ class JsonApiViewSet(viewsets.GenericViewSet):
     ordering: Sequence[str] = ("-created_at",)
     project_field: str = "project_id"
     # Relationships whose linkage is rendered on every row (to-many): always prefetched.
-    prefetch_always: Sequence[str] = ()
+    prefetch_always: Sequence = ()
+    # To-one relations read on every row (e.g. for a derived attribute): always joined.
+    select_always: Sequence[str] = ()
+    # Include paths (first segment) the view prefetches itself (derived relationships).
+    custom_includes: Sequence[str] = ()
     # API relationship name → model field, where they differ.
     relationship_sources: dict[str, str] = {}
     # Extra query parameters accepted per action, e.g. {"download": ["file"]}.
@@ -41,17 +45,26 @@ class JsonApiViewSet(viewsets.GenericViewSet):
         fields = self.ordering_fields
         return dict(fields) if isinstance(fields, dict) else {name: name for name in fields}
 
+    collection_actions: Sequence[str] = ("list",)
+    # POST actions that take no request document (e.g. a connection check).
+    bodyless_actions: Sequence[str] = ()
+
     @property
     def is_collection(self) -> bool:
-        return self.action == "list"
+        return self.action in self.collection_actions
+
+    def translate_query(self, request, query: JsonApiQuery) -> None:
+        """Hook: map a resource's compatibility parameters onto the grammar."""
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         allowed = hasattr(self, request.method.lower())  # else DRF answers 405 next
-        if allowed and request.method in ("POST", "PATCH", "PUT") and not request.stream:
+        if allowed and request.method in ("POST", "PATCH", "PUT") and not request.stream \
+                and self.action not in self.bodyless_actions:
             # DRF skips the parser for an empty body; every write here takes a document.
             raise ParseError("The request body must be a JSON:API document.")
         self.jsonapi_query = parse_query(request, self, collection=self.is_collection)
+        self.translate_query(request, self.jsonapi_query)
         # DRF-JSONAPI reads `include` and `fields[type]`; hand it the normalized form.
         request._request.GET = normalized_query_params(request.query_params, self.jsonapi_query)
 
@@ -82,13 +95,16 @@ class JsonApiViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         queryset = self.scope_queryset(super().get_queryset())
         query = getattr(self, "jsonapi_query", None)
-        includes = query.include if query else []
+        includes = [path for path in (query.include if query else [])
+                    if path.split(".")[0] not in self.custom_includes]
         selects, prefetches = plan_related(queryset.model, includes, self.relationship_sources)
+        selects = sorted(set(selects) | set(self.select_always))
         if selects:
             queryset = queryset.select_related(*selects)
-        prefetches = sorted(set(prefetches) | set(self.prefetch_always))
         if prefetches:
             queryset = queryset.prefetch_related(*prefetches)
+        if self.prefetch_always:
+            queryset = queryset.prefetch_related(*self.prefetch_always)
         return queryset
 
     def filter_queryset(self, queryset):

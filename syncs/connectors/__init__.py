@@ -1,0 +1,60 @@
+"""Source connectors: per provider, ``check()`` and ``read(entity, cursor)`` yielding batches of
+records with the cursor reached after each batch. The catalog (syncs.providers) describes the
+providers; this registry holds the code that talks to them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class CheckFailed(Exception):
+    """The connection check failed; the message says why, for the user."""
+
+
+class ConnectorUnavailable(Exception):
+    """No connector is installed for this provider in this build."""
+
+
+@dataclass
+class Batch:
+    records: list[dict]
+    cursor: Any = None          # the cursor reached after this batch (JSON-serializable)
+    meta: dict = field(default_factory=dict)
+
+
+class Source(Protocol):
+    def check(self) -> None: ...
+
+    def read(self, entity: str, *, cursor: Any = None, window: tuple | None = None,
+             entity_config: dict | None = None) -> Iterator[Batch]: ...
+
+
+SourceFactory = Callable[[dict, dict], Source]  # (config, secrets) -> Source
+_factories: dict[str, SourceFactory] = {}
+
+
+def register_source(provider: str) -> Callable[[SourceFactory], SourceFactory]:
+    def register(factory: SourceFactory) -> SourceFactory:
+        _factories[provider] = factory
+        return factory
+
+    return register
+
+
+def open_source(provider: str, config: dict, secrets: dict) -> Source:
+    factory = _factories.get(provider)
+    if factory is None:
+        raise ConnectorUnavailable(
+            f"The {provider} connector is not available on this server yet; its catalog is, "
+            "so syncs can be configured, but runs fail until the connector is installed.")
+    return factory(config, secrets)
+
+
+def available_connectors() -> list[str]:
+    return sorted(_factories)
+
+
+def load_builtin_connectors() -> None:
+    from syncs.connectors import http_api  # noqa: F401

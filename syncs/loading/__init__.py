@@ -1,0 +1,203 @@
+"""Writes records into warehouse tables, exactly once.
+
+Each batch is written in one transaction of the warehouse database together with the entity's
+cursor checkpoint (``SyncState``): either both commit or neither, so re-running after a crash
+resumes after the last committed batch and never duplicates rows.
+
+Load modes: ``append_event`` inserts; ``upsert`` merges on the binding's primary key columns
+(INSERT … ON CONFLICT DO UPDATE, on PostgreSQL and SQLite alike); ``replace`` loads into a
+staging table and swaps it in when the entity finishes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from syncs.models import SyncState, TableBinding
+
+# Every table also keeps the whole record (``_record``), when and by which run it was written.
+META_COLUMNS = {"_record": "json", "_synced_at": "timestamp", "_run_id": "text"}
+_IDENTIFIER = re.compile(r"[^a-z0-9_]+")
+
+
+def column_name(key: str) -> str:
+    name = _IDENTIFIER.sub("_", str(key).lower()).strip("_") or "column"
+    if name[0].isdigit():
+        name = f"c_{name}"
+    return name[:63]
+
+
+def kind_of(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, (dict, list)):
+        return "json"
+    return "text"
+
+
+SQL_TYPES = {
+    "postgresql": {"boolean": "boolean", "bigint": "bigint", "double": "double precision",
+                   "json": "jsonb", "text": "text", "timestamp": "timestamptz"},
+    "sqlite": {"boolean": "integer", "bigint": "integer", "double": "real", "json": "text",
+               "text": "text", "timestamp": "text"},
+}
+
+
+class TableLoader:
+    """Loads one entity of one run into the binding's table."""
+
+    def __init__(self, binding: TableBinding, run_id: str, *, using: str | None = None,
+                 staging: bool | None = None) -> None:
+        self.binding = binding
+        self.run_id = str(run_id)
+        self.using = using or settings.WAREHOUSE_DATABASE_ALIAS
+        self.connection = connections[self.using]
+        self.vendor = self.connection.vendor
+        self.replace = binding.load_mode == TableBinding.LoadMode.REPLACE if staging is None \
+            else staging
+        self.table = binding.physical_table_name
+        self.target = f"{self.table}__staging" if self.replace else self.table
+        self.key_columns = [column_name(c) for c in binding.primary_key_columns or []]
+        self._columns: dict[str, str] | None = None
+        self._json_columns: set[str] = set()
+
+    # --- schema -------------------------------------------------------------------------------
+    def q(self, name: str) -> str:
+        return self.connection.ops.quote_name(name)
+
+    def _existing_columns(self, table: str) -> dict[str, str] | None:
+        with self.connection.cursor() as cursor:
+            if table not in self.connection.introspection.table_names(cursor):
+                return None
+            description = self.connection.introspection.get_table_description(cursor, table)
+            if self.vendor == "postgresql":
+                cursor.execute("SELECT column_name FROM information_schema.columns WHERE "
+                               "table_name = %s AND data_type = 'jsonb'", [table])
+                self._json_columns = {row[0] for row in cursor.fetchall()}
+        return {col.name: "" for col in description}
+
+    def begin(self) -> None:
+        """Prepare the target (for replace: a fresh staging table)."""
+        if self.replace:
+            with self.connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.q(self.target)}")
+        self._columns = self._existing_columns(self.target)
+
+    def _ensure_columns(self, records: Sequence[dict]) -> None:
+        kinds: dict[str, str] = {}
+        for record in records:
+            for key, value in record.items():
+                name = column_name(key)
+                if name in META_COLUMNS:
+                    continue  # a source field named like ours stays in _record only
+                kind = kind_of(value)
+                if kind and name not in kinds:
+                    kinds[name] = kind
+        types = SQL_TYPES[self.vendor]
+        with self.connection.cursor() as cursor:
+            if self._columns is None:
+                columns = {**{k: "text" for k in self.key_columns}, **kinds, **META_COLUMNS}
+                ddl = ", ".join(f"{self.q(n)} {types[k]}" for n, k in columns.items())
+                cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.q(self.target)} ({ddl})")
+                if self.key_columns:
+                    # Index names are schema-wide on PostgreSQL and survive the replace
+                    # swap's rename: make each one unique.
+                    index = f"{self.target[:40]}_{self.run_id.replace('-', '')[:12]}_key"
+                    cols = ", ".join(self.q(c) for c in self.key_columns)
+                    cursor.execute(f"CREATE UNIQUE INDEX {self.q(index)} "
+                                   f"ON {self.q(self.target)} ({cols})")
+                self._columns = dict.fromkeys(columns, "")
+                self._json_columns = {n for n, k in columns.items() if k == "json"}
+                return
+            for name, kind in kinds.items():
+                if name not in self._columns:
+                    cursor.execute(f"ALTER TABLE {self.q(self.target)} ADD COLUMN "
+                                   f"{self.q(name)} {types[kind]}")
+                    self._columns[name] = ""
+                    if kind == "json":
+                        self._json_columns.add(name)
+
+    # --- writing ------------------------------------------------------------------------------
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, (dict, list)):
+            return orjson.dumps(value).decode()
+        if isinstance(value, bool) and self.vendor == "sqlite":
+            return int(value)
+        return value
+
+    def write(self, records: Sequence[dict], cursor_value: Any, *, state_key: str | None = None
+              ) -> int:
+        """Write ``records`` and the checkpoint ``cursor_value`` in one transaction."""
+        if self._columns is None:
+            self.begin()
+        with transaction.atomic(using=self.using):
+            written = 0
+            if records:
+                self._ensure_columns(records)
+                written = self._insert(records)
+            if not self.replace:
+                self.save_checkpoint(cursor_value, state_key)
+        return written
+
+    def _insert(self, records: Sequence[dict]) -> int:
+        names = list(self._columns)
+        now = timezone.now()
+        rows = []
+        for record in records:
+            values = {column_name(k): self._value(v) for k, v in record.items()
+                      if column_name(k) not in META_COLUMNS}
+            values["_record"] = orjson.dumps(record, default=str).decode()
+            values["_synced_at"] = now if self.vendor == "postgresql" else now.isoformat()
+            values["_run_id"] = self.run_id
+            rows.append([values.get(n) for n in names])
+        placeholders = ", ".join(
+            "%s::jsonb" if self.vendor == "postgresql" and n in self._json_columns else "%s"
+            for n in names)
+        sql = (f"INSERT INTO {self.q(self.target)} ({', '.join(self.q(n) for n in names)}) "
+               f"VALUES ({placeholders})")
+        if self.key_columns and self.binding.load_mode != TableBinding.LoadMode.APPEND_EVENT:
+            keys = ", ".join(self.q(c) for c in self.key_columns)
+            updates = ", ".join(f"{self.q(n)} = excluded.{self.q(n)}" for n in names
+                                if n not in self.key_columns)
+            sql += f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        with self.connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+        return len(rows)
+
+    def save_checkpoint(self, cursor_value: Any, state_key: str | None = None) -> None:
+        SyncState.objects.using(self.using).update_or_create(
+            sync_id=self.binding.sync_id, entity_key=state_key or self.binding.entity_key,
+            source_instance_key=self.binding.source_instance_key,
+            defaults={"cursor": cursor_value})
+
+    def finish(self, cursor_value: Any) -> None:
+        """replace: swap the staging table in, with the checkpoint, in one transaction."""
+        if not self.replace:
+            return
+        if self._columns is None:  # nothing was read: an empty table replaces the old one
+            self.begin()
+        self._ensure_columns([])
+        with transaction.atomic(using=self.using), self.connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.q(self.table)}")
+            cursor.execute(f"ALTER TABLE {self.q(self.target)} RENAME TO {self.q(self.table)}")
+            self.save_checkpoint(cursor_value)
+
+
+def read_checkpoint(binding: TableBinding, state_key: str | None = None) -> Any:
+    state = SyncState.objects.using(settings.WAREHOUSE_DATABASE_ALIAS).filter(
+        sync_id=binding.sync_id, entity_key=state_key or binding.entity_key,
+        source_instance_key=binding.source_instance_key).first()
+    return state.cursor if state else None

@@ -1,0 +1,51 @@
+"""The provider catalog: one module per provider, each registering its ``ProviderSpec``.
+
+Importing this package registers all 21 providers of the syncs reference; ``base`` holds the
+data classes, the registry and config/secrets validation.
+"""
+
+# One module per provider, in the reference's order; importing registers the spec.
+from syncs.providers import (  # noqa: E402, F401, I001
+    amazon_sp,
+    bullhorn,
+    dropbox,
+    flexiroam,
+    gmail_inbox,
+    google_drive,
+    gorgias,
+    http_api,
+    klaviyo,
+    mlflow,
+    msft_sharepoint,
+    netsuite,
+    postgres,
+    redo,
+    rydership,
+    s3,
+    salesforce,
+    sftp,
+    shopify,
+    sqlserver,
+    starlink,
+)
+from syncs.providers.base import (
+    LOAD_MODES,
+    PROVIDER_KEYS,
+    SIZE_CLASSES,
+    STORAGE_KINDS,
+    ProviderSpec,
+    ResourceSpec,
+    all_providers,
+    get_provider,
+    provider_keys,
+    register,
+    validate_config,
+    validate_resource_config,
+    validate_secrets,
+)
+
+__all__ = [
+    "LOAD_MODES", "PROVIDER_KEYS", "SIZE_CLASSES", "STORAGE_KINDS", "ProviderSpec",
+    "ResourceSpec", "all_providers", "get_provider", "provider_keys", "register",
+    "validate_config", "validate_resource_config", "validate_secrets",
+]

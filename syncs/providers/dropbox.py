@@ -1,0 +1,77 @@
+"""Dropbox: files of a folder through the Dropbox API v2.
+
+``POST /2/files/list_folder`` (``path``, ``recursive``, ``limit`` up to 2000) and
+``/2/files/list_folder/continue`` with the returned cursor; entries carry ``id``
+(``id:...``), ``path_display``, ``rev``, ``size``, ``content_hash``, ``client_modified`` and
+``server_modified``. Files are downloaded from the content host (``POST
+https://content.dropboxapi.com/2/files/download`` with ``Dropbox-API-Arg``). Auth: a
+long-lived refresh token of the app (app key/secret) exchanged at ``/oauth2/token``; team apps
+act as a member through ``Dropbox-API-Select-User``. ``files`` is the metadata table,
+``file_contents`` the blobs, and each configured stream is a dynamic entity.
+"""
+
+from syncs.providers.base import ProviderSpec, ResourceSpec, register
+from syncs.providers.schemas import (
+    base_url,
+    boolean,
+    defaults_from,
+    file_streams,
+    http_url,
+    obj,
+    page_size,
+    secret,
+    start_date,
+    string,
+)
+
+CONFIG_SCHEMA = obj({
+    "path": string("Folder read: \"\" is the root, otherwise a path like /Reports.",
+                   pattern=r"^(|/.*[^/])$", default=""),
+    "recursive": boolean("Walk subfolders.", default=True),
+    "team_member_id": string("Team member acted as (team apps; dbmid:...).", minLength=1),
+    "streams": file_streams("/Reports/*.csv"),
+    "base_url": base_url("https://api.dropboxapi.com"),
+    "content_url": http_url("Override of the content host.",
+                            default="https://content.dropboxapi.com"),
+    "page_size": page_size(2000, 2000, "limit of list_folder requests."),
+    "start_date": start_date("Only files modified on the server at or after this instant on "
+                             "the first run; null reads every file."),
+}, title="Dropbox connection", examples=[{"path": "/Reports", "recursive": True}])
+
+SECRETS_SCHEMA = obj({
+    "app_key": secret("App key of the Dropbox app."),
+    "app_secret": secret("App secret of the Dropbox app."),
+    "refresh_token": secret("Refresh token (offline access) granted to the app."),
+}, required=["app_key", "app_secret", "refresh_token"], title="Dropbox secrets",
+    examples=[{"app_key": "example-key", "app_secret": "example-secret",
+               "refresh_token": "example-refresh-token"}])
+
+RESOURCES = [
+    ResourceSpec(entity_key="files", display_name="Files", source_name="/2/files/list_folder",
+                 description="Files under the folder: id, name, path, rev, size, content_hash, "
+                             "client_modified, server_modified; deletions are flagged.",
+                 cursor_field="server_modified", primary_key=["id"], load_mode="upsert",
+                 size_class="s"),
+    ResourceSpec(entity_key="file_contents", display_name="File contents",
+                 source_name="/2/files/download",
+                 description="The content of each file changed in the run.",
+                 primary_key=["id"], load_mode="upsert", depends_on=["files"],
+                 size_class="l", storage_kind="object_storage",
+                 storage_description="One blob per file in object storage, keyed by file id "
+                                     "and replaced when its rev changes.",
+                 config_schema=obj({
+                     "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
+                                          "description": "Larger files are skipped."},
+                 })),
+]
+
+SPEC = register(ProviderSpec(
+    key="dropbox",
+    display_name="Dropbox",
+    description="Files of a Dropbox folder: metadata, contents and tabular streams.",
+    config_schema=CONFIG_SCHEMA,
+    secrets_schema=SECRETS_SCHEMA,
+    defaults=defaults_from(CONFIG_SCHEMA),
+    resources=RESOURCES,
+    dynamic_resources=True,
+))

@@ -1,0 +1,97 @@
+"""Gmail inbox: messages of one mailbox through the Gmail API v1.
+
+``users.messages.list`` (``q`` = Gmail search syntax, ``labelIds``, ``maxResults`` up to 500,
+``pageToken``) then ``users.messages.get`` per id (``format=full``: headers, body parts,
+``labelIds``, ``snippet``, ``historyId``, ``internalDate`` in epoch milliseconds). Incremental
+reads add ``after:<epoch seconds>`` to the query; windows use ``after:``/``before:``.
+Attachments are fetched with ``users.messages.attachments.get`` and stored as blobs
+(``attachmentId`` changes on every fetch, so they are keyed by message id and MIME part id).
+Authentication: a service account with domain-wide delegation impersonating ``user_email``
+(Workspace), or an OAuth client with a refresh token granting ``gmail.readonly``.
+"""
+
+from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers.schemas import (
+    base_url,
+    boolean,
+    defaults_from,
+    enum,
+    obj,
+    page_size,
+    secret,
+    start_date,
+    string,
+    string_list,
+)
+
+CONFIG_SCHEMA = obj({
+    "user_email": string("Mailbox read (the user impersonated with a service account).",
+                         format="email"),
+    "query": string("Gmail search query selecting the messages, e.g. "
+                    "\"label:invoices has:attachment\" (empty: every message).", default=""),
+    "label_ids": string_list("Only messages with all these label ids (INBOX, Label_123...)."),
+    "include_spam_trash": boolean("Include messages in SPAM and TRASH.", default=False),
+    "message_format": enum(["full", "metadata", "raw"], "users.messages.get format.",
+                           default="full"),
+    "base_url": base_url("https://gmail.googleapis.com"),
+    "page_size": page_size(500, 500, "maxResults of message list requests."),
+    "start_date": start_date("Messages received at or after this instant on the first run; "
+                             "null reads the whole mailbox."),
+}, required=["user_email"], title="Gmail connection",
+    examples=[{"user_email": "invoices@example.com", "query": "has:attachment"}])
+
+SECRETS_SCHEMA = obj({
+    "service_account_json": secret("Service account key file (JSON) with domain-wide "
+                                   "delegation of the gmail.readonly scope."),
+    "client_id": secret("OAuth client id (instead of a service account)."),
+    "client_secret": secret("OAuth client secret."),
+    "refresh_token": secret("OAuth refresh token of the mailbox's user."),
+}, title="Gmail secrets",
+    **{"if": {"required": ["service_account_json"]},
+       "else": {"required": ["client_id", "client_secret", "refresh_token"]}},
+    examples=[{"client_id": "123.apps.googleusercontent.com", "client_secret": "example",
+               "refresh_token": "1//example"}])
+
+RESOURCES = [
+    ResourceSpec(entity_key="messages", display_name="Messages",
+                 source_name="users.messages",
+                 description="Messages: id, threadId, labelIds, snippet, historyId, "
+                             "internalDate, sizeEstimate, headers (From, To, Subject, Date) and "
+                             "text/HTML bodies.",
+                 cursor_field="internalDate", primary_key=["id"], load_mode="upsert",
+                 size_class="l", slicing=cursor_window("internalDate", "P7D", "epoch_ms")),
+    ResourceSpec(entity_key="threads", display_name="Threads", source_name="users.threads",
+                 description="Threads of the messages read: id, historyId, snippet, message "
+                             "ids.",
+                 primary_key=["id"], load_mode="upsert", depends_on=["messages"],
+                 size_class="m", default_selected=False),
+    ResourceSpec(entity_key="labels", display_name="Labels", source_name="users.labels",
+                 description="System and user labels: id, name, type, visibility.",
+                 primary_key=["id"], load_mode="replace", size_class="xs"),
+    ResourceSpec(entity_key="attachments", display_name="Attachments",
+                 source_name="users.messages.attachments",
+                 description="Attachments of the messages read: file name, MIME type, size and "
+                             "content.",
+                 primary_key=["message_id", "part_id"], load_mode="upsert",
+                 depends_on=["messages"], size_class="l", storage_kind="object_storage",
+                 storage_description="One blob per attachment in object storage, keyed by "
+                                     "message id and MIME part id.",
+                 config_schema=obj({
+                     "mime_types": string_list("Only attachments of these MIME types (default "
+                                               "all)."),
+                     "max_size_mb": {"type": "integer", "minimum": 1, "maximum": 25,
+                                     "default": 25,
+                                     "description": "Larger attachments are skipped."},
+                 })),
+]
+
+SPEC = register(ProviderSpec(
+    key="gmail_inbox",
+    display_name="Gmail inbox",
+    description="Messages, threads, labels and attachments of a Gmail or Google Workspace "
+                "mailbox.",
+    config_schema=CONFIG_SCHEMA,
+    secrets_schema=SECRETS_SCHEMA,
+    defaults=defaults_from(CONFIG_SCHEMA),
+    resources=RESOURCES,
+))

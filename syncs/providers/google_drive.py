@@ -1,0 +1,98 @@
+"""Google Drive: files of a folder (or a shared drive), through the Drive API v3.
+
+``files.list`` with ``q="'<folder>' in parents and trashed = false and modifiedTime > '...'"``
+(``pageSize`` up to 1000, ``nextPageToken``; ``supportsAllDrives``/``includeItemsFromAllDrives``
+with ``corpora=drive`` for shared drives). Subfolders are walked when ``include_subfolders``.
+Binary files are downloaded with ``alt=media``; Google Docs, Sheets and Slides are exported
+(``files.export``) in ``export_formats``. ``files`` is the metadata table, ``file_contents``
+the blobs in object storage; each configured stream (files matching globs, parsed as tables)
+is a dynamic entity. Authentication: a service account key (optionally impersonating a
+Workspace user through domain-wide delegation) or an OAuth client with a refresh token.
+"""
+
+from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers.schemas import (
+    base_url,
+    boolean,
+    defaults_from,
+    enum,
+    file_streams,
+    obj,
+    page_size,
+    secret,
+    start_date,
+    string,
+    string_list,
+)
+
+CONFIG_SCHEMA = obj({
+    "folder_id": string("Id of the folder synced (from its URL: .../folders/<id>); 'root' "
+                        "is My Drive.", pattern=r"^[A-Za-z0-9_-]+$"),
+    "shared_drive_id": string("Id of the shared drive holding the folder, if any.",
+                              pattern=r"^[A-Za-z0-9_-]+$"),
+    "include_subfolders": boolean("Walk subfolders recursively.", default=True),
+    "mime_types": string_list("Only files of these MIME types (default all)."),
+    "export_formats": obj({
+        "document": enum(["docx", "pdf", "txt", "html", "md"], "Google Docs export format.",
+                         default="docx"),
+        "spreadsheet": enum(["xlsx", "csv", "pdf", "ods"], "Google Sheets export format.",
+                            default="xlsx"),
+        "presentation": enum(["pptx", "pdf"], "Google Slides export format.", default="pdf"),
+    }, description="Formats Google Workspace files are exported in.",
+        default={"document": "docx", "spreadsheet": "xlsx", "presentation": "pdf"}),
+    "delegated_user": string("Workspace user impersonated by the service account "
+                             "(domain-wide delegation).", format="email"),
+    "streams": file_streams("reports/*.csv"),
+    "base_url": base_url("https://www.googleapis.com"),
+    "page_size": page_size(1000, 1000),
+    "start_date": start_date("Only files modified at or after this instant on the first run; "
+                             "null reads every file."),
+}, required=["folder_id"], title="Google Drive connection",
+    examples=[{"folder_id": "1AbCdEfGhIjKlMnOpQrStUvWxYz012345", "include_subfolders": True}])
+
+SECRETS_SCHEMA = obj({
+    "service_account_json": secret("Service account key file (JSON) content."),
+    "client_id": secret("OAuth client id (instead of a service account)."),
+    "client_secret": secret("OAuth client secret."),
+    "refresh_token": secret("OAuth refresh token with the drive.readonly scope."),
+}, title="Google Drive secrets",
+    **{"if": {"required": ["service_account_json"]},
+       "else": {"required": ["client_id", "client_secret", "refresh_token"]}},
+    examples=[{"service_account_json": '{"type": "service_account", "project_id": "acme"}'}])
+
+RESOURCES = [
+    ResourceSpec(entity_key="files", display_name="Files",
+                 source_name="files.list",
+                 description="Metadata of the folder's files: id, name, path, MIME type, size, "
+                             "md5Checksum, owners, createdTime, modifiedTime, webViewLink.",
+                 cursor_field="modifiedTime", primary_key=["id"], load_mode="upsert",
+                 size_class="s", slicing=cursor_window("modifiedTime", "P30D")),
+    ResourceSpec(entity_key="file_contents", display_name="File contents",
+                 source_name="files.get?alt=media / files.export",
+                 description="The content of each file changed in the run (Workspace files "
+                             "exported in export_formats).",
+                 primary_key=["id"], load_mode="upsert", depends_on=["files"],
+                 size_class="l", storage_kind="object_storage",
+                 storage_description="One blob per file in object storage, keyed by file id "
+                                     "and replaced when the file changes; the files table "
+                                     "references it.",
+                 config_schema=obj({
+                     "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
+                                          "description": "Larger files are skipped."},
+                 })),
+    ResourceSpec(entity_key="drives", display_name="Shared drives", source_name="drives.list",
+                 description="Shared drives visible to the account.",
+                 primary_key=["id"], load_mode="replace", size_class="xs",
+                 default_selected=False),
+]
+
+SPEC = register(ProviderSpec(
+    key="google_drive",
+    display_name="Google Drive",
+    description="Files of a Google Drive folder: metadata, contents and tabular streams.",
+    config_schema=CONFIG_SCHEMA,
+    secrets_schema=SECRETS_SCHEMA,
+    defaults=defaults_from(CONFIG_SCHEMA),
+    resources=RESOURCES,
+    dynamic_resources=True,
+))

@@ -1,0 +1,86 @@
+"""Gorgias: the helpdesk REST API of one Gorgias account.
+
+Host ``https://{subdomain}.gorgias.com/api``, HTTP basic auth with a user's email and API key.
+Lists page with cursors (``limit`` up to 100, ``cursor``, ``meta.next_cursor``) and sort with
+``order_by`` (``updated_datetime:desc`` for tickets and customers, ``created_datetime`` for
+messages and events); there is no modified-since filter, so incremental reads walk the newest
+first and stop at the checkpoint, and windows are not available. Rate limit: a leaky bucket
+per account (about 2 requests/s for API keys; 429 with ``Retry-after``). Timestamps are
+ISO 8601 ``*_datetime`` fields.
+"""
+
+from syncs.providers.base import ProviderSpec, ResourceSpec, register
+from syncs.providers.schemas import (
+    base_url,
+    defaults_from,
+    obj,
+    page_size,
+    secret,
+    start_date,
+    string,
+)
+
+CONFIG_SCHEMA = obj({
+    "subdomain": string("Account subdomain (the <subdomain> of <subdomain>.gorgias.com).",
+                        pattern=r"^[a-z0-9][a-z0-9-]*$"),
+    "base_url": base_url("https://{subdomain}.gorgias.com/api"),
+    "page_size": page_size(100, 100),
+    "start_date": start_date(),
+}, required=["subdomain"], title="Gorgias connection", examples=[{"subdomain": "acme"}])
+
+SECRETS_SCHEMA = obj({
+    "username": secret("Email of the Gorgias user owning the API key.", format="email"),
+    "api_key": secret("REST API key (Settings > REST API)."),
+}, required=["username", "api_key"], title="Gorgias secrets",
+    examples=[{"username": "ops@example.com", "api_key": "example-api-key"}])
+
+
+def _snapshot(key: str, display: str, path: str, description: str,
+              default: bool = True) -> ResourceSpec:
+    return ResourceSpec(entity_key=key, display_name=display, source_name=path,
+                        description=description, primary_key=["id"], load_mode="replace",
+                        size_class="xs", default_selected=default)
+
+
+RESOURCES = [
+    ResourceSpec(entity_key="tickets", display_name="Tickets", source_name="/api/tickets",
+                 description="Tickets: subject, status, channel, priority, customer, assignee "
+                             "user and team, tags, created/updated/closed datetimes.",
+                 cursor_field="updated_datetime", primary_key=["id"], load_mode="upsert",
+                 size_class="l"),
+    ResourceSpec(entity_key="messages", display_name="Messages", source_name="/api/messages",
+                 description="Messages of all tickets: ticket_id, channel, via, sender, "
+                             "receiver, subject, body_text, from_agent, sent_datetime.",
+                 cursor_field="created_datetime", primary_key=["id"], load_mode="upsert",
+                 size_class="xl"),
+    ResourceSpec(entity_key="customers", display_name="Customers",
+                 source_name="/api/customers",
+                 description="Customers: email, name, channels, external_id, integration data "
+                             "(e.g. Shopify customer).",
+                 cursor_field="updated_datetime", primary_key=["id"], load_mode="upsert",
+                 size_class="m"),
+    ResourceSpec(entity_key="satisfaction_surveys", display_name="Satisfaction surveys",
+                 source_name="/api/satisfaction-surveys",
+                 description="CSAT surveys: ticket, customer, score, comment, sent and scored "
+                             "datetimes; re-read in full since scores arrive later.",
+                 primary_key=["id"], load_mode="upsert", size_class="s"),
+    _snapshot("users", "Users", "/api/users", "Agents and admins: name, email, role."),
+    _snapshot("teams", "Teams", "/api/teams", "Teams of agents."),
+    _snapshot("tags", "Tags", "/api/tags", "Ticket tags with usage counts."),
+    _snapshot("macros", "Macros", "/api/macros", "Saved replies and their actions.",
+              default=False),
+    ResourceSpec(entity_key="events", display_name="Events", source_name="/api/events",
+                 description="Audit events: type (ticket-updated, ...), object, user, data.",
+                 cursor_field="created_datetime", primary_key=["id"],
+                 load_mode="append_event", size_class="xl", default_selected=False),
+]
+
+SPEC = register(ProviderSpec(
+    key="gorgias",
+    display_name="Gorgias",
+    description="Tickets, messages, customers and satisfaction surveys of a Gorgias helpdesk.",
+    config_schema=CONFIG_SCHEMA,
+    secrets_schema=SECRETS_SCHEMA,
+    defaults=defaults_from(CONFIG_SCHEMA),
+    resources=RESOURCES,
+))

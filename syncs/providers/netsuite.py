@@ -1,0 +1,100 @@
+"""Oracle NetSuite: records read with SuiteQL over the REST web services.
+
+``POST https://{account}.suitetalk.api.netsuite.com/services/rest/query/v1/suiteql`` with
+``Prefer: transient`` and ``{"q": "SELECT ... FROM transaction WHERE lastmodifieddate > ..."}``;
+pages with ``limit`` (max 1000) and ``offset`` (one query returns at most 100,000 rows, so
+large tables are read in cursor windows). Authentication is Token-Based Authentication: OAuth
+1.0a signed with HMAC-SHA256 from an integration's consumer key/secret and a user's token
+id/secret, ``realm`` = the account id (``1234567_SB1`` for a sandbox, ``1234567-sb1`` in the
+host). Record and column names are SuiteQL's (lowercase): ``id``, ``lastmodifieddate``.
+"""
+
+from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers.schemas import (
+    base_url,
+    defaults_from,
+    obj,
+    page_size,
+    secret,
+    start_date,
+    string,
+)
+
+CONFIG_SCHEMA = obj({
+    "account_id": string("Account id (Setup > Company > Company Information), e.g. 1234567 "
+                         "or 1234567_SB1 for a sandbox.",
+                         pattern=r"^[0-9A-Za-z]+(_[A-Za-z0-9]+)?$"),
+    "base_url": base_url("https://{account}.suitetalk.api.netsuite.com"),
+    "page_size": page_size(1000, 1000, "SuiteQL rows per page (limit)."),
+    "start_date": start_date(),
+}, required=["account_id"], title="NetSuite connection", examples=[{"account_id": "1234567"}])
+
+SECRETS_SCHEMA = obj({
+    "consumer_key": secret("Consumer key of the integration record."),
+    "consumer_secret": secret("Consumer secret of the integration record."),
+    "token_id": secret("Token id of the access token (user + role)."),
+    "token_secret": secret("Token secret of the access token."),
+}, required=["consumer_key", "consumer_secret", "token_id", "token_secret"],
+    title="NetSuite secrets", examples=[{"consumer_key": "ck", "consumer_secret": "cs",
+                                         "token_id": "ti", "token_secret": "ts"}])
+
+RECORD_CONFIG = obj({
+    "where": string("Extra SuiteQL condition, e.g. \"isinactive = 'F'\"."),
+})
+
+
+def _modified(key: str, display: str, record: str, description: str, size: str = "m",
+              window: str = "P30D", default: bool = True) -> ResourceSpec:
+    return ResourceSpec(entity_key=key, display_name=display, source_name=record,
+                        description=description, cursor_field="lastmodifieddate",
+                        primary_key=["id"], load_mode="upsert", size_class=size,
+                        slicing=cursor_window("lastmodifieddate", window),
+                        default_selected=default, config_schema=RECORD_CONFIG)
+
+
+def _reference(key: str, display: str, record: str, description: str) -> ResourceSpec:
+    return ResourceSpec(entity_key=key, display_name=display, source_name=record,
+                        description=description, primary_key=["id"], load_mode="replace",
+                        size_class="xs", config_schema=RECORD_CONFIG)
+
+
+RESOURCES = [
+    _modified("transaction", "Transactions", "transaction",
+              "Every transaction (sales orders, invoices, payments, bills, journal entries, "
+              "...): type, tranid, trandate, entity, status, totals, currency.",
+              size="xl", window="P7D"),
+    ResourceSpec(entity_key="transaction_line", display_name="Transaction lines",
+                 source_name="transactionline",
+                 description="Lines of the transactions changed in the run: item, quantity, "
+                             "rate, amount, account, department, class, location.",
+                 primary_key=["transaction", "id"], load_mode="upsert",
+                 depends_on=["transaction"], size_class="xl", config_schema=RECORD_CONFIG),
+    _modified("customer", "Customers", "customer", "Customers: entityid, company name, "
+              "email, subsidiary, terms, balance."),
+    _modified("vendor", "Vendors", "vendor", "Vendors (suppliers).", size="s"),
+    _modified("employee", "Employees", "employee", "Employees.", size="s"),
+    _modified("contact", "Contacts", "contact", "Contacts of customers and vendors.",
+              default=False),
+    _modified("item", "Items", "item", "Items of every type (inventory, non-inventory, "
+              "service, kit, assembly): itemid, displayname, type, prices, accounts."),
+    _modified("account", "Accounts", "account", "The chart of accounts.", size="xs",
+              window="P365D"),
+    _reference("subsidiary", "Subsidiaries", "subsidiary", "Subsidiaries (OneWorld)."),
+    _reference("department", "Departments", "department", "Departments."),
+    _reference("classification", "Classes", "classification", "Classes."),
+    _reference("location", "Locations", "location", "Locations."),
+    _reference("currency", "Currencies", "currency", "Currencies and their symbols."),
+    _reference("accounting_period", "Accounting periods", "accountingperiod",
+               "Accounting periods, quarters and years, with their closed flags."),
+]
+
+SPEC = register(ProviderSpec(
+    key="netsuite",
+    display_name="NetSuite",
+    description="Transactions, entities, items and reference records of a NetSuite account "
+                "(SuiteQL).",
+    config_schema=CONFIG_SCHEMA,
+    secrets_schema=SECRETS_SCHEMA,
+    defaults=defaults_from(CONFIG_SCHEMA),
+    resources=RESOURCES,
+))

@@ -1,0 +1,73 @@
+"""Redo: returns, exchanges and package-protection claims for Shopify stores (getredo.com).
+
+Redo's merchant REST API (``https://api.getredo.com/v2.2``, bearer API key, resources scoped to
+a store: ``/stores/{storeId}/returns``) is documented for merchants; the entities below are the
+most plausible names: returns (every return, with type return/exchange/claim), their items,
+the exchange orders created for exchanges, package-protection claims, and the refunds issued
+for returns and claims. Lists are assumed to page with a cursor and to filter on
+``updated_at``; the connector must confirm field names against Redo's API documentation.
+"""
+
+from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers.schemas import (
+    base_url,
+    defaults_from,
+    obj,
+    page_size,
+    secret,
+    start_date,
+    string,
+)
+
+CONFIG_SCHEMA = obj({
+    "store_id": string("Redo store id.", minLength=1),
+    "base_url": base_url("https://api.getredo.com/v2.2"),
+    "page_size": page_size(100, 500),
+    "start_date": start_date(),
+}, required=["store_id"], title="Redo connection",
+    examples=[{"store_id": "64f0c0ffee0123456789abcd"}])
+
+SECRETS_SCHEMA = obj({
+    "api_key": secret("Redo API key (bearer)."),
+}, required=["api_key"], title="Redo secrets", examples=[{"api_key": "example-api-key"}])
+
+RESOURCES = [
+    ResourceSpec(entity_key="returns", display_name="Returns",
+                 source_name="/stores/{storeId}/returns",
+                 description="Returns, exchanges and claims: type, status, Shopify order, "
+                             "customer, shipping label and tracking, totals, created/updated.",
+                 cursor_field="updated_at", primary_key=["id"], load_mode="upsert",
+                 size_class="m", slicing=cursor_window("updated_at", "P30D")),
+    ResourceSpec(entity_key="return_items", display_name="Return items",
+                 description="Items of the returns changed in the run: line item, product, "
+                             "variant, quantity, reason, resolution (refund, store credit, "
+                             "exchange).",
+                 primary_key=["return_id", "id"], load_mode="upsert", depends_on=["returns"],
+                 size_class="m"),
+    ResourceSpec(entity_key="exchanges", display_name="Exchanges",
+                 description="Exchange orders created for the returns changed in the run: new "
+                             "Shopify order, items, price difference.",
+                 primary_key=["id"], load_mode="upsert", depends_on=["returns"],
+                 size_class="s"),
+    ResourceSpec(entity_key="claims", display_name="Claims",
+                 source_name="/stores/{storeId}/claims",
+                 description="Package-protection claims (lost, damaged, stolen shipments): "
+                             "order, status, resolution.",
+                 cursor_field="updated_at", primary_key=["id"], load_mode="upsert",
+                 size_class="s", slicing=cursor_window("updated_at", "P30D")),
+    ResourceSpec(entity_key="refunds", display_name="Refunds",
+                 description="Refunds and store credit issued for the returns changed in the "
+                             "run: amount, currency, method, processed_at.",
+                 primary_key=["id"], load_mode="upsert", depends_on=["returns"],
+                 size_class="s"),
+]
+
+SPEC = register(ProviderSpec(
+    key="redo",
+    display_name="Redo",
+    description="Returns, exchanges, claims and refunds of a store on Redo.",
+    config_schema=CONFIG_SCHEMA,
+    secrets_schema=SECRETS_SCHEMA,
+    defaults=defaults_from(CONFIG_SCHEMA),
+    resources=RESOURCES,
+))

@@ -1,0 +1,100 @@
+"""RyderShip: Ryder's e-commerce fulfillment (3PL) platform, formerly Whiplash.
+
+The RyderShip API descends from the Whiplash REST API v2; it is documented for customers
+only, so the entity names below are the most plausible ones from that lineage: orders and
+their items and shipments (packages with tracking), items (products/SKUs), inventory per
+warehouse, ship notices (inbound ASNs/receipts) and their items, consumer returns and
+warehouses. Requests carry a bearer token (an API token, or one obtained with OAuth 2 client
+credentials), list with ``page``/``per_page`` and filter on ``updated_at`` ranges (Ransack-style
+``search`` parameters such as ``updated_at_gteq``). The connector must confirm field names
+against the account's API documentation.
+"""
+
+from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers.schemas import (
+    base_url,
+    defaults_from,
+    http_url,
+    obj,
+    page_size,
+    secret,
+    start_date,
+    string,
+)
+
+CONFIG_SCHEMA = obj({
+    "customer_id": string("Merchant (customer) account id the data is scoped to.",
+                          minLength=1),
+    "base_url": base_url("https://www.rydership.com/api/v2"),
+    "token_url": http_url("OAuth token endpoint (client-credentials auth)."),
+    "page_size": page_size(100, 250, "per_page of list requests."),
+    "start_date": start_date(),
+}, required=["customer_id"], title="RyderShip connection", examples=[{"customer_id": "4321"}])
+
+SECRETS_SCHEMA = obj({
+    "api_token": secret("API token (bearer)."),
+    "client_id": secret("OAuth client id (instead of an API token)."),
+    "client_secret": secret("OAuth client secret."),
+}, title="RyderShip secrets",
+    **{"if": {"required": ["api_token"]}, "else": {"required": ["client_id", "client_secret"]}},
+    examples=[{"api_token": "example-token"}])
+
+
+def _updated(key: str, display: str, path: str, description: str, size: str = "m",
+             **kw) -> ResourceSpec:
+    return ResourceSpec(entity_key=key, display_name=display, source_name=path,
+                        description=description, cursor_field="updated_at", primary_key=["id"],
+                        load_mode="upsert", size_class=size,
+                        slicing=cursor_window("updated_at", "P7D"), **kw)
+
+
+RESOURCES = [
+    ResourceSpec(entity_key="warehouses", display_name="Warehouses", source_name="/warehouses",
+                 description="Fulfillment centers: name, address, timezone.",
+                 primary_key=["id"], load_mode="replace", size_class="xs"),
+    _updated("items", "Items", "/items", "Products/SKUs: sku, title, barcode, dimensions, "
+             "weight, active flag, quantities.", size="s"),
+    ResourceSpec(entity_key="inventory", display_name="Inventory",
+                 source_name="/items/{id}/warehouse_quantities",
+                 description="On-hand, allocated and available quantity of each item in each "
+                             "warehouse.",
+                 primary_key=["item_id", "warehouse_id"], load_mode="replace",
+                 depends_on=["items", "warehouses"], size_class="s"),
+    _updated("orders", "Orders", "/orders", "Orders: number, status, shipping method, "
+             "ship-to address, dates (created, shipped), totals.", size="l"),
+    ResourceSpec(entity_key="order_items", display_name="Order items",
+                 source_name="/orders/{id}/order_items",
+                 description="Lines of the orders changed in the run: item, sku, quantity, "
+                             "price, packed/shipped quantities.",
+                 primary_key=["id"], load_mode="upsert", depends_on=["orders"],
+                 size_class="l"),
+    ResourceSpec(entity_key="shipments", display_name="Shipments",
+                 source_name="/orders/{id}/shipments",
+                 description="Packages shipped for the orders changed in the run: carrier, "
+                             "service, tracking number, weight, cost, shipped_at.",
+                 primary_key=["id"], load_mode="upsert", depends_on=["orders"],
+                 size_class="m"),
+    _updated("ship_notices", "Ship notices (ASNs)", "/shipnotices",
+             "Inbound shipments announced to a warehouse: sender, ETA, status, received_at.",
+             size="s"),
+    ResourceSpec(entity_key="ship_notice_items", display_name="Ship notice items",
+                 source_name="/shipnotices/{id}/shipnotice_items",
+                 description="Expected and received quantities per item of the ship notices "
+                             "changed in the run.",
+                 primary_key=["id"], load_mode="upsert", depends_on=["ship_notices"],
+                 size_class="s"),
+    _updated("consumer_returns", "Consumer returns", "/consumer_returns",
+             "Returns received from consumers: order, RMA, status, items, condition.",
+             size="s", default_selected=False),
+]
+
+SPEC = register(ProviderSpec(
+    key="rydership",
+    display_name="RyderShip",
+    description="Orders, shipments, inventory and inbound receipts of a RyderShip (Whiplash) "
+                "fulfillment account.",
+    config_schema=CONFIG_SCHEMA,
+    secrets_schema=SECRETS_SCHEMA,
+    defaults=defaults_from(CONFIG_SCHEMA),
+    resources=RESOURCES,
+))

@@ -1,0 +1,115 @@
+"""Salesforce: sObjects read with SOQL through the REST API (Bulk API 2.0 for large objects).
+
+OAuth 2 against ``login_url`` (``https://login.salesforce.com``, ``https://test.salesforce.com``
+for sandboxes, or the org's My Domain): the refresh-token flow of a connected app (client id,
+client secret, refresh token) or the username-password flow (client id/secret, username,
+password + security token). Queries go to ``{instance_url}/services/data/v{api_version}/query``
+(``queryAll`` when deleted records are included; ``nextRecordsUrl`` pages) or to Bulk API 2.0
+query jobs. Incremental reads filter ``WHERE SystemModstamp > :cursor ORDER BY
+SystemModstamp``; every object listed here has ``Id`` and ``SystemModstamp``. The catalog lists
+the standard CRM objects; any other queryable object (custom ``__c`` objects included) is
+discovered with ``describeGlobal`` as a dynamic entity.
+"""
+
+from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers.schemas import (
+    boolean,
+    defaults_from,
+    http_url,
+    obj,
+    page_size,
+    secret,
+    start_date,
+    string,
+    string_list,
+)
+
+CONFIG_SCHEMA = obj({
+    "instance_url": http_url("The org's instance URL, e.g. https://acme.my.salesforce.com."),
+    "api_version": string("REST API version.", pattern=r"^\d{2,3}\.0$", default="61.0"),
+    "login_url": http_url("OAuth host: https://login.salesforce.com, "
+                          "https://test.salesforce.com (sandbox) or the My Domain URL.",
+                          default="https://login.salesforce.com"),
+    "use_bulk_api": boolean("Read large objects with Bulk API 2.0 query jobs.", default=True),
+    "include_deleted": boolean("Read deleted (recycle bin) records too (queryAll), flagged "
+                               "by IsDeleted.", default=True),
+    "objects": string_list("Extra sObjects to offer (API names, e.g. Invoice__c); all "
+                           "queryable objects are discoverable.",
+                           items={"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*$"}),
+    "page_size": page_size(2000, 2000, "REST query batch size (Sforce-Query-Options, "
+                                       "200-2000)."),
+    "start_date": start_date(),
+}, required=["instance_url"], title="Salesforce connection", examples=[{
+    "instance_url": "https://acme.my.salesforce.com", "api_version": "61.0",
+}])
+
+SECRETS_SCHEMA = obj({
+    "client_id": secret("Consumer key of the connected app."),
+    "client_secret": secret("Consumer secret of the connected app."),
+    "refresh_token": secret("Refresh token (refresh-token flow)."),
+    "username": secret("Username (username-password flow)."),
+    "password": secret("Password (username-password flow)."),
+    "security_token": secret("Security token appended to the password (unless the server's "
+                             "IP is trusted)."),
+}, required=["client_id", "client_secret"], title="Salesforce secrets",
+    **{"if": {"required": ["username"]}, "then": {"required": ["password"]},
+       "else": {"required": ["refresh_token"]}},
+    examples=[{"client_id": "3MVG9example", "client_secret": "example-secret",
+               "refresh_token": "5Aep861example"}])
+
+OBJECT_CONFIG = obj({
+    "fields": string_list("Fields selected (default all fields of the object)."),
+    "where": string("Extra SOQL condition, e.g. \"IsTest__c = false\"."),
+})
+
+OBJECTS = [
+    # entity_key, sObject, display name, description, size, selected by default
+    ("account", "Account", "Accounts",
+     "Companies and organizations (customers, partners, competitors).", "m", True),
+    ("contact", "Contact", "Contacts", "People associated with accounts.", "m", True),
+    ("lead", "Lead", "Leads", "Prospects not yet qualified.", "m", True),
+    ("opportunity", "Opportunity", "Opportunities",
+     "Deals in progress: stage, amount, close date, owner.", "m", True),
+    ("opportunity_line_item", "OpportunityLineItem", "Opportunity products",
+     "Products on opportunities, with quantity and price.", "m", True),
+    ("opportunity_contact_role", "OpportunityContactRole", "Opportunity contact roles",
+     "The contacts involved in each opportunity and their role.", "s", False),
+    ("opportunity_history", "OpportunityHistory", "Opportunity history",
+     "Stage, amount and close date changes of opportunities.", "m", False),
+    ("case", "Case", "Cases", "Customer support cases.", "m", True),
+    ("case_comment", "CaseComment", "Case comments", "Comments on cases.", "m", False),
+    ("task", "Task", "Tasks", "Activities: calls, emails, to-dos.", "l", True),
+    ("event", "Event", "Events", "Calendar events and meetings.", "m", True),
+    ("user", "User", "Users", "Users of the org.", "xs", True),
+    ("campaign", "Campaign", "Campaigns", "Marketing campaigns.", "xs", True),
+    ("campaign_member", "CampaignMember", "Campaign members",
+     "Leads and contacts in campaigns, with their status.", "l", False),
+    ("product2", "Product2", "Products", "Products.", "s", True),
+    ("pricebook2", "Pricebook2", "Price books", "Price books.", "xs", False),
+    ("pricebook_entry", "PricebookEntry", "Price book entries",
+     "Product prices per price book and currency.", "s", False),
+    ("order", "Order", "Orders", "Orders.", "m", False),
+    ("order_item", "OrderItem", "Order products", "Products on orders.", "m", False),
+    ("contract", "Contract", "Contracts", "Contracts with accounts.", "s", False),
+    ("record_type", "RecordType", "Record types", "Record types of each object.", "xs", False),
+]
+
+RESOURCES = [
+    ResourceSpec(entity_key=key, display_name=display, source_name=sobject,
+                 description=f"{description} sObject {sobject}.",
+                 cursor_field="SystemModstamp", primary_key=["Id"], load_mode="upsert",
+                 size_class=size, default_selected=default,
+                 slicing=cursor_window("SystemModstamp", "P30D"), config_schema=OBJECT_CONFIG)
+    for key, sobject, display, description, size, default in OBJECTS
+]
+
+SPEC = register(ProviderSpec(
+    key="salesforce",
+    display_name="Salesforce",
+    description="Standard and custom objects of a Salesforce org, read with SOQL.",
+    config_schema=CONFIG_SCHEMA,
+    secrets_schema=SECRETS_SCHEMA,
+    defaults=defaults_from(CONFIG_SCHEMA),
+    resources=RESOURCES,
+    dynamic_resources=True,
+))

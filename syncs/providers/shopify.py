@@ -1,0 +1,136 @@
+"""Shopify: the REST Admin API of one store.
+
+Host ``https://{shop_domain}/admin/api/{api_version}``, header ``X-Shopify-Access-Token`` (an
+Admin API access token of a custom app). Lists paginate with the ``Link`` header
+(``page_info`` cursors, ``limit`` up to 250); incremental reads filter with
+``updated_at_min``/``updated_at_max`` (``processed_at_min`` for tender transactions). Rate
+limit: a leaky bucket of 40 requests, 2/s on standard plans (``X-Shopify-Shop-Api-Call-Limit``,
+429 with ``Retry-After``). Refunds, transactions and fulfillments are nested under orders
+(``/orders/{id}/refunds.json``); an order's ``updated_at`` moves when they change, so they
+are read for the orders changed in the run. Variants come embedded in products.
+"""
+
+from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers.schemas import (
+    base_url,
+    defaults_from,
+    enum,
+    obj,
+    page_size,
+    secret,
+    start_date,
+    string,
+)
+
+CONFIG_SCHEMA = obj({
+    "shop_domain": string("The store's myshopify.com domain.",
+                          pattern=r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$",
+                          examples=["mystore.myshopify.com"]),
+    "api_version": string("Admin API version (quarterly releases YYYY-01/04/07/10).",
+                          pattern=r"^(\d{4}-(01|04|07|10)|unstable)$", default="2024-10"),
+    "base_url": base_url("https://{shop_domain}/admin/api/{api_version}"),
+    "page_size": page_size(250, 250),
+    "start_date": start_date(),
+}, required=["shop_domain"], title="Shopify connection",
+    examples=[{"shop_domain": "mystore.myshopify.com", "api_version": "2024-10"}])
+
+SECRETS_SCHEMA = obj({
+    "access_token": secret("Admin API access token of the store's custom app (shpat_...)."),
+}, required=["access_token"], title="Shopify secrets",
+    examples=[{"access_token": "shpat_0123456789abcdef"}])
+
+
+def _updated(key: str, display: str, description: str, *, size: str = "m",
+             window: str = "P30D", **kw) -> ResourceSpec:
+    return ResourceSpec(entity_key=key, display_name=display, description=description,
+                        cursor_field="updated_at", primary_key=["id"], load_mode="upsert",
+                        size_class=size, slicing=cursor_window("updated_at", window), **kw)
+
+
+def _order_child(key: str, display: str, path: str, description: str,
+                 default: bool = True) -> ResourceSpec:
+    return ResourceSpec(entity_key=key, display_name=display, source_name=path,
+                        description=f"{description} Read for each order changed in the run.",
+                        primary_key=["id"], load_mode="upsert", depends_on=["orders"],
+                        size_class="l", default_selected=default)
+
+
+RESOURCES = [
+    ResourceSpec(entity_key="shop", display_name="Shop", source_name="/shop.json",
+                 description="The store's settings: name, currency, timezone, plan.",
+                 primary_key=["id"], load_mode="replace", size_class="xs"),
+    ResourceSpec(entity_key="locations", display_name="Locations", source_name="/locations.json",
+                 description="Warehouses, retail stores and apps that stock inventory.",
+                 primary_key=["id"], load_mode="replace", size_class="xs"),
+    _updated("customers", "Customers", "Customer accounts with their default address, tags and "
+             "marketing consent.", source_name="/customers.json"),
+    _updated("products", "Products", "Products with options, images and tags.",
+             source_name="/products.json"),
+    ResourceSpec(entity_key="product_variants", display_name="Product variants",
+                 description="Variants (SKU, price, inventory_item_id) from each product read.",
+                 source_name="products[].variants", primary_key=["id"], load_mode="upsert",
+                 depends_on=["products"], size_class="m"),
+    ResourceSpec(entity_key="inventory_items", display_name="Inventory items",
+                 source_name="/inventory_items.json",
+                 description="Cost, SKU, country of origin and HS code of each variant's "
+                             "inventory item, read by id for the variants read.",
+                 primary_key=["id"], load_mode="upsert", depends_on=["product_variants"],
+                 size_class="m", default_selected=False),
+    ResourceSpec(entity_key="inventory_levels", display_name="Inventory levels",
+                 source_name="/inventory_levels.json",
+                 description="Available quantity of each inventory item at each location.",
+                 cursor_field="updated_at", primary_key=["inventory_item_id", "location_id"],
+                 load_mode="upsert", depends_on=["locations"], size_class="l"),
+    _updated("orders", "Orders", "Orders of every status (open, closed, cancelled) with line "
+             "items, shipping lines, discounts and tax lines.", size="l", window="P7D",
+             source_name="/orders.json",
+             config_schema=obj({
+                 "status": enum(["any", "open", "closed", "cancelled"],
+                                "Order status filter.", default="any"),
+             })),
+    _order_child("refunds", "Refunds", "/orders/{order_id}/refunds.json",
+                 "Refunds with refund line items, order adjustments and their transactions."),
+    _order_child("transactions", "Transactions", "/orders/{order_id}/transactions.json",
+                 "Payment transactions (authorization, capture, sale, refund, void)."),
+    _order_child("fulfillments", "Fulfillments", "/orders/{order_id}/fulfillments.json",
+                 "Fulfillments with tracking numbers, carrier and shipment status."),
+    ResourceSpec(entity_key="tender_transactions", display_name="Tender transactions",
+                 source_name="/tender_transactions.json",
+                 description="Money movements by payment method, as processed.",
+                 cursor_field="processed_at", primary_key=["id"], load_mode="append_event",
+                 size_class="l", slicing=cursor_window("processed_at", "P7D"),
+                 default_selected=False),
+    _updated("abandoned_checkouts", "Abandoned checkouts", "Checkouts not completed, with "
+             "their line items and recovery URL.", source_name="/checkouts.json",
+             default_selected=False),
+    _updated("draft_orders", "Draft orders", "Draft orders created by staff or apps.",
+             size="s", source_name="/draft_orders.json", default_selected=False),
+    _updated("custom_collections", "Custom collections", "Manually curated collections.",
+             size="xs", window="P365D", source_name="/custom_collections.json",
+             default_selected=False),
+    _updated("smart_collections", "Smart collections", "Rule-based collections and their "
+             "rules.", size="xs", window="P365D", source_name="/smart_collections.json",
+             default_selected=False),
+    ResourceSpec(entity_key="collects", display_name="Collects", source_name="/collects.json",
+                 description="Links between products and custom collections.",
+                 primary_key=["id"], load_mode="replace", size_class="s",
+                 default_selected=False),
+    _updated("price_rules", "Price rules", "Discount price rules (value, target, "
+             "prerequisites, usage limits).", size="xs", window="P365D",
+             source_name="/price_rules.json", default_selected=False),
+    ResourceSpec(entity_key="discount_codes", display_name="Discount codes",
+                 source_name="/price_rules/{price_rule_id}/discount_codes.json",
+                 description="Codes of each price rule read, with usage counts.",
+                 primary_key=["id"], load_mode="upsert", depends_on=["price_rules"],
+                 size_class="s", default_selected=False),
+]
+
+SPEC = register(ProviderSpec(
+    key="shopify",
+    display_name="Shopify",
+    description="Orders, customers, products and inventory of a Shopify store (REST Admin API).",
+    config_schema=CONFIG_SCHEMA,
+    secrets_schema=SECRETS_SCHEMA,
+    defaults=defaults_from(CONFIG_SCHEMA),
+    resources=RESOURCES,
+))

@@ -1,0 +1,507 @@
+"""Connections, syncs and runs: validation against the catalog, the one-active-run rule,
+trigger / cancel / retry, attempts and auto-resume, and the sync's status bookkeeping."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from jobs import services as job_services
+from jobs.models import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
+from jobs.models import Job
+from syncs import secrets as secret_store
+from syncs.connectors import CheckFailed, ConnectorUnavailable, open_source
+from syncs.models import Connection, Sync, SyncRun, SyncState, TableBinding
+from syncs.providers import base as catalog
+from syncservice.jsonapi.errors import Conflict, InvalidAttribute
+
+logger = logging.getLogger("syncs")
+
+RUN_JOB = "syncs.run"
+TASK_JOB = "syncs.run_task"
+SWEEP_JOB = "syncs.sweep"
+SCHEDULE_JOB = "syncs.schedule"
+TRIGGERABLE = (Sync.Status.ACTIVE, Sync.Status.ERROR)
+
+
+class SyncStateError(Exception):
+    """A state rule refuses the request (the API answers 409)."""
+
+
+def attribute_error(name: str, detail: str, pointer: str | None = None) -> InvalidAttribute:
+    return InvalidAttribute(name, detail, pointer=pointer)
+
+
+# --- connections ----------------------------------------------------------------------------
+
+def _provider(key: str, pointer: str = "/data/attributes/provider"):
+    spec = catalog.get_provider(key)
+    if spec is None:
+        raise attribute_error("provider", f"Unknown provider {key!r}; providers: "
+                                          f"{', '.join(catalog.provider_keys())}.", pointer)
+    return spec
+
+
+def _check_schema(errors: list[tuple[str, str]], base_pointer: str, name: str) -> None:
+    if errors:
+        pointer, message = errors[0]
+        raise attribute_error(name, message, f"{base_pointer}{pointer}")
+
+
+def validate_connection(provider: str, config: dict, secrets: dict | None) -> None:
+    spec = _provider(provider)
+    _check_schema(catalog.validate_config(spec, config), "/data/attributes/config", "config")
+    if secrets is not None:
+        _check_schema(catalog.validate_secrets(spec, secrets), "/data/attributes/secrets",
+                      "secrets")
+
+
+def create_connection(project, *, provider: str, name: str, config: dict | None = None,
+                      secrets: dict | None = None, created_by: str = "") -> Connection:
+    config = config or {}
+    validate_connection(provider, config, secrets or {})
+    if Connection.objects.filter(project=project, name=name).exists():
+        raise Conflict(f"A connection named {name!r} already exists in this project.")
+    return Connection.objects.create(project=project, provider=provider, name=name,
+                                     config=config, created_by=created_by,
+                                     secrets_encrypted=secret_store.encrypt(secrets or {}))
+
+
+def update_connection(connection: Connection, *, name: str | None = None,
+                      config: dict | None = None, secrets: dict | None = None) -> Connection:
+    """``secrets`` replaces the stored secrets when given (a partial dict is merged)."""
+    new_config = connection.config if config is None else config
+    merged = None
+    if secrets is not None:
+        merged = {**secret_store.decrypt(connection.secrets_encrypted), **secrets}
+    validate_connection(connection.provider, new_config, merged)
+    if name is not None and name != connection.name:
+        if Connection.objects.filter(project=connection.project_id, name=name).exists():
+            raise Conflict(f"A connection named {name!r} already exists in this project.")
+        connection.name = name
+    connection.config = new_config
+    if merged is not None:
+        connection.secrets_encrypted = secret_store.encrypt(merged)
+    connection.save()
+    return connection
+
+
+def connection_secrets(connection: Connection) -> dict:
+    return secret_store.decrypt(connection.secrets_encrypted)
+
+
+def secret_names(connection: Connection) -> list[str]:
+    return sorted(connection_secrets(connection))
+
+
+def check_connection(connection: Connection) -> tuple[bool, str]:
+    """Run the provider's connection check; record and return (ok, message)."""
+    try:
+        source = open_source(connection.provider, connection.config,
+                             connection_secrets(connection))
+        source.check()
+        ok, message = True, "ok"
+    except (CheckFailed, ConnectorUnavailable, secret_store.SecretsError) as exc:
+        ok, message = False, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a check reports every failure, never crashes
+        ok, message = False, f"{type(exc).__name__}: {exc}"
+    Connection.objects.filter(pk=connection.pk).update(
+        last_check_at=timezone.now(), last_check_status="ok" if ok else "failed",
+        last_check_error="" if ok else message[:2000])
+    connection.refresh_from_db()
+    return ok, message
+
+
+def delete_connection(connection: Connection) -> None:
+    if connection.syncs.exclude(status=Sync.Status.ARCHIVED).exists():
+        raise SyncStateError("This connection is used by syncs; delete or archive them first.")
+    connection.syncs.all().delete()
+    connection.delete()
+
+
+# --- syncs: validation ----------------------------------------------------------------------
+
+_PHYSICAL = re.compile(r"[^a-z0-9_]+")
+
+
+def physical_name(project_id, logical: str) -> str:
+    base = _PHYSICAL.sub("_", logical.lower()).strip("_")
+    return f"t{str(project_id).replace('-', '')[:8]}_{base}"[:63]
+
+
+def _resources(spec) -> dict:
+    return {r.entity_key: r for r in spec.resources}
+
+
+def _dynamic_entities(spec, config: dict) -> set[str] | None:
+    """Entities a dynamic provider knows from its configuration (None: anything goes)."""
+    if spec.key == "http_api":
+        return {s.get("name") for s in config.get("streams", []) if isinstance(s, dict)}
+    return None
+
+
+def validate_sync(project, data: dict, instance: Sync | None = None) -> dict:
+    """Check a sync's attributes against the catalog and the server's configuration; return
+    the cleaned values. Each mistake is a 422 with the attribute's pointer."""
+    cleaned = dict(data)
+    connection = data.get("connection", instance.connection if instance else None)
+    if connection is None:
+        raise attribute_error("connection", "A sync needs a connection.",
+                              "/data/relationships/connection")
+    spec = _provider(connection.provider, "/data/relationships/connection")
+    config = {**connection.config, **(data.get("source_config") or
+                                      (instance.source_config if instance else {}))}
+    if "source_config" in data:
+        _check_schema(catalog.validate_config(spec, config), "/data/attributes/source_config",
+                      "source_config")
+    known = _resources(spec)
+    dynamic = _dynamic_entities(spec, config)
+    if "entities" in data or instance is None:
+        entities = data.get("entities")
+        if entities is None:
+            entities = list(spec.default_resources)
+        for index, entity in enumerate(entities):
+            allowed = entity in known or (spec.dynamic_resources and (
+                dynamic is None or entity in dynamic))
+            if not allowed:
+                choices = sorted(known) if not spec.dynamic_resources else sorted(dynamic or [])
+                raise attribute_error("entities", f"{spec.key} has no entity {entity!r}; "
+                                                  f"entities: {', '.join(choices)}.",
+                                      f"/data/attributes/entities/{index}")
+        if len(set(entities)) != len(entities):
+            raise attribute_error("entities", "Each entity may be listed once.")
+        for index, entity in enumerate(entities):
+            resource = known.get(entity)
+            for dependency in getattr(resource, "depends_on", []) or []:
+                if dependency not in entities:
+                    raise attribute_error(
+                        "entities", f"{entity!r} depends on {dependency!r}: select it too.",
+                        f"/data/attributes/entities/{index}")
+        cleaned["entities"] = entities
+    entities = cleaned.get("entities", instance.entities if instance else [])
+    if "table_bindings" in data:
+        for index, binding in enumerate(data["table_bindings"] or []):
+            pointer = f"/data/attributes/table_bindings/{index}"
+            entity = binding.get("entity_key")
+            if entity not in entities:
+                raise attribute_error("table_bindings", f"Binding for {entity!r}, which is not "
+                                                        "among the sync's entities.",
+                                      f"{pointer}/entity_key")
+            mode = binding.get("load_mode") or getattr(known.get(entity), "load_mode",
+                                                        "append_event")
+            keys = binding.get("primary_key_columns")
+            if keys is None:
+                keys = list(getattr(known.get(entity), "primary_key", []) or [])
+            if mode == "upsert" and not keys:
+                raise attribute_error("table_bindings", "An upsert binding needs "
+                                                        "primary_key_columns.",
+                                      f"{pointer}/primary_key_columns")
+    backend = data.get("execution_backend")
+    if backend and backend not in settings.SYNCS_EXECUTION_BACKENDS:
+        raise attribute_error("execution_backend",
+                              f"The {backend} execution backend is not configured on this "
+                              f"server (configured: "
+                              f"{', '.join(settings.SYNCS_EXECUTION_BACKENDS)}).")
+    trigger_mode = data.get("trigger_mode", instance.trigger_mode if instance else "manual")
+    schedule = data.get("schedule", instance.schedule if instance else {}) or {}
+    if trigger_mode == Sync.TriggerMode.SCHEDULED or "schedule" in data:
+        _validate_schedule(schedule, required=trigger_mode == Sync.TriggerMode.SCHEDULED)
+    if "slug" in data or instance is None:
+        slug = data.get("slug") or slugify(data.get("name") or "")[:200]
+        if not slug or slugify(slug) != slug:
+            raise attribute_error("slug", "A slug is lowercase letters, digits and hyphens.")
+        clash = Sync.objects.filter(project=project, slug=slug)
+        if instance is not None:
+            clash = clash.exclude(pk=instance.pk)
+        if clash.exists():
+            raise Conflict(f"A sync with slug {slug!r} already exists in this project.")
+        cleaned["slug"] = slug
+    return cleaned
+
+
+def _validate_schedule(schedule: dict, *, required: bool) -> None:
+    cron = schedule.get("cron") if isinstance(schedule, dict) else None
+    if not cron:
+        if required:
+            raise attribute_error("schedule", "A scheduled sync needs schedule.cron, e.g. "
+                                              '{"cron": "0 * * * *", "timezone": "UTC"}.',
+                                  "/data/attributes/schedule/cron")
+        return
+    if not croniter.is_valid(cron):
+        raise attribute_error("schedule", f"{cron!r} is not a cron expression.",
+                              "/data/attributes/schedule/cron")
+    try:
+        ZoneInfo(schedule.get("timezone") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise attribute_error("schedule", f"Unknown time zone {schedule.get('timezone')!r}.",
+                              "/data/attributes/schedule/timezone") from None
+
+
+def _binding_defaults(sync: Sync, spec, entity: str, given: dict | None) -> dict:
+    resource = _resources(spec).get(entity)
+    given = given or {}
+    logical = given.get("logical_table_name") or f"{sync.slug}_{entity}".replace("-", "_")
+    physical = physical_name(sync.project_id, logical)
+    return {
+        "logical_table_name": logical,
+        "physical_table_name": physical,
+        "table_name": given.get("table_name") or physical,
+        "table_naming_version": given.get("table_naming_version") or "v2",
+        "load_mode": given.get("load_mode") or getattr(resource, "load_mode", None)
+        or _stream(sync, entity).get("load_mode")
+        or ("upsert" if _stream_key(sync, entity) else "append_event"),
+        "cursor_field": given.get("cursor_field") or (getattr(resource, "cursor_field", "")
+                                                      or _stream_cursor(sync, entity)),
+        "primary_key_columns": given.get("primary_key_columns")
+        if given.get("primary_key_columns") is not None
+        else list(getattr(resource, "primary_key", []) or _stream_key(sync, entity)),
+    }
+
+
+def _stream(sync: Sync, entity: str) -> dict:
+    config = {**sync.connection.config, **sync.source_config}
+    return next((s for s in config.get("streams", []) if s.get("name") == entity), {})
+
+
+def _stream_cursor(sync: Sync, entity: str) -> str:
+    return _stream(sync, entity).get("cursor_field") or ""
+
+
+def _stream_key(sync: Sync, entity: str) -> list:
+    key = _stream(sync, entity).get("primary_key") or []
+    return [key] if isinstance(key, str) else list(key)
+
+
+def save_bindings(sync: Sync, given: list[dict] | None) -> None:
+    """One binding per entity: the given ones, the catalog's defaults for the rest."""
+    spec = catalog.get_provider(sync.connection.provider)
+    by_entity = {b["entity_key"]: b for b in (given or [])}
+    sync.table_bindings.exclude(entity_key__in=sync.entities).delete()
+    for entity in sync.entities:
+        values = _binding_defaults(sync, spec, entity, by_entity.get(entity))
+        TableBinding.objects.update_or_create(
+            sync=sync, entity_key=entity,
+            source_instance_key=(by_entity.get(entity) or {}).get("source_instance_key", ""),
+            defaults=values)
+
+
+# --- syncs: writes --------------------------------------------------------------------------
+
+@transaction.atomic
+def create_sync(project, data: dict, *, actor: str = "") -> Sync:
+    cleaned = validate_sync(project, data)
+    bindings = cleaned.pop("table_bindings", None)
+    sync = Sync.objects.create(project=project, created_by=actor, updated_by=actor,
+                               **{k: v for k, v in cleaned.items()})
+    save_bindings(sync, bindings)
+    schedule_next(sync)
+    if sync.status == Sync.Status.ACTIVE and sync.trigger_mode == Sync.TriggerMode.ON_CREATE:
+        trigger(sync, triggered_by=SyncRun.TriggeredBy.ON_CREATE, actor=actor)
+    return sync
+
+
+@transaction.atomic
+def update_sync(sync: Sync, data: dict, *, actor: str = "") -> Sync:
+    cleaned = validate_sync(sync.project, data, instance=sync)
+    bindings = cleaned.pop("table_bindings", None)
+    for name, value in cleaned.items():
+        setattr(sync, name, value)
+    sync.updated_by = actor
+    sync.save()
+    if bindings is not None or "entities" in cleaned:
+        save_bindings(sync, bindings if bindings is not None else [
+            {"entity_key": b.entity_key, **{f: getattr(b, f) for f in (
+                "logical_table_name", "load_mode", "cursor_field", "primary_key_columns")}}
+            for b in sync.table_bindings.all()])
+    if "schedule" in cleaned or "trigger_mode" in cleaned or "status" in cleaned:
+        schedule_next(sync)
+    return sync
+
+
+def delete_sync(sync: Sync) -> None:
+    if sync.runs.filter(status__in=[SyncRun.Status.PENDING, SyncRun.Status.RUNNING]).exists():
+        raise SyncStateError("A run of this sync is pending or running; cancel it first.")
+    SyncState.objects.filter(sync_id=sync.pk).delete()
+    sync.delete()
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+def trigger(sync: Sync, run_mode: str = SyncRun.RunMode.INCREMENTAL, *,
+            triggered_by: str = SyncRun.TriggeredBy.MANUAL, trigger_ref: str = "",
+            previous: SyncRun | None = None, actor: str = "") -> SyncRun:
+    """Create a pending run and its job. One active run per sync (409 otherwise); only
+    active syncs (or syncs in error, to recover) run."""
+    if sync.status not in TRIGGERABLE:
+        raise SyncStateError(f"A {sync.status} sync cannot be triggered; activate it first.")
+    root = (previous.attempt_root_run_id or previous.pk) if previous else None
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                project_id=sync.project_id, sync=sync, run_mode=run_mode,
+                triggered_by=triggered_by, trigger_ref=trigger_ref,
+                execution_backend=sync.execution_backend, execution_mode=sync.execution_mode,
+                attempt_number=previous.attempt_number + 1 if previous else 1,
+                attempt_root_run_id=root, previous_attempt_run=previous,
+                max_auto_resume_attempts=int(sync.execution_config.get(
+                    "max_auto_resume_attempts", 2)),
+                summary=_initial_summary(sync))
+            if previous is not None:
+                SyncRun.objects.filter(pk=previous.pk).update(next_attempt_run=run)
+            run.job = job_services.enqueue(RUN_JOB, {"run_id": str(run.pk)},
+                                           project=sync.project, unicity=f"sync-run:{run.pk}",
+                                           max_retries=0, created_by_id=actor or None,
+                                           queue=sync.execution_config.get("queue", "default"))
+            run.save(update_fields=["job"])
+    except IntegrityError:
+        raise SyncStateError("A run of this sync is already pending or running.") from None
+    return run
+
+
+def _initial_summary(sync: Sync) -> dict:
+    return {"entities": {e: {"status": "pending", "rows_read": 0, "rows_written": 0}
+                         for e in sync.entities},
+            "rows_read": 0, "rows_written": 0}
+
+
+def cancel_run(run: SyncRun, *, reason: str = "", actor: str = "") -> SyncRun:
+    """Pending: cancelled at once. Running: cancel requested; the run stops at its next batch."""
+    now = timezone.now()
+    if SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.PENDING).update(
+            status=SyncRun.Status.CANCELLED, result_class=SyncRun.ResultClass.CANCELLED,
+            result_reason_code="cancelled", cancel_requested_at=now, cancel_requested_by=actor,
+            cancel_reason=reason, completed_at=now, updated_at=now):
+        _cancel_jobs(run)
+        return SyncRun.objects.get(pk=run.pk)
+    if SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+            cancel_requested_at=now, cancel_requested_by=actor, cancel_reason=reason,
+            updated_at=now):
+        _cancel_jobs(run)
+        return SyncRun.objects.get(pk=run.pk)
+    raise SyncStateError(f"A {SyncRun.objects.get(pk=run.pk).status} run cannot be cancelled.")
+
+
+def _cancel_jobs(run: SyncRun) -> None:
+    jobs = Job.objects.filter(unicity__startswith=f"sync-run:{run.pk}",
+                              status__in=ACTIVE_JOB_STATUSES)
+    for job in jobs:
+        try:
+            job_services.cancel(job)
+        except job_services.JobStateError:
+            pass  # finished in the meantime
+
+
+def retry_run(run: SyncRun, run_mode: str | None = None, *, actor: str = "") -> SyncRun:
+    if run.status not in (SyncRun.Status.FAILED, SyncRun.Status.CANCELLED):
+        raise SyncStateError(f"A {run.status} run cannot be retried; only failed or cancelled "
+                             "runs can.")
+    if run.next_attempt_run_id is not None:
+        raise SyncStateError("This run was already retried; retry its latest attempt.")
+    return trigger(run.sync, run_mode or run.run_mode, triggered_by=SyncRun.TriggeredBy.RETRY,
+                   previous=run, actor=actor, trigger_ref=f"retry:{run.pk}")
+
+
+def fail_stalled_run(run: SyncRun, reason_code: str = "heartbeat_timeout") -> SyncRun | None:
+    """A run whose heartbeat stopped: failed, and resumed by a next attempt (from the last
+    checkpoint) while attempts remain."""
+    now = timezone.now()
+    if not SyncRun.objects.filter(pk=run.pk, status__in=[
+            SyncRun.Status.PENDING, SyncRun.Status.RUNNING]).update(
+            status=SyncRun.Status.FAILED, result_class=SyncRun.ResultClass.FAILED,
+            result_reason_code=reason_code, error=f"The run stopped heartbeating ({reason_code}).",
+            completed_at=now, updated_at=now):
+        return None
+    run.refresh_from_db()
+    _cancel_jobs(run)
+    record_outcome(run)
+    if run.attempt_number <= run.max_auto_resume_attempts and run.sync.status in TRIGGERABLE:
+        try:
+            return trigger(run.sync, run.run_mode, triggered_by=SyncRun.TriggeredBy.AUTO_RESUME,
+                           previous=run, trigger_ref=f"auto_resume:{run.pk}")
+        except SyncStateError:
+            return None
+    return None
+
+
+def record_outcome(run: SyncRun) -> None:
+    """Keep the sync's status, last_success_at and last_error in step with its runs."""
+    sync = run.sync
+    if run.status == SyncRun.Status.SUCCEEDED:
+        Sync.objects.filter(pk=sync.pk).update(
+            last_success_at=run.completed_at, last_error="",
+            status=Sync.Status.ACTIVE if sync.status == Sync.Status.ERROR else sync.status)
+    elif run.status == SyncRun.Status.FAILED:
+        Sync.objects.filter(pk=sync.pk).update(
+            last_error=run.error[:2000],
+            status=Sync.Status.ERROR if sync.status == Sync.Status.ACTIVE else sync.status)
+
+
+def sweep_stalled_runs(timeout_seconds: float | None = None) -> list[SyncRun]:
+    """Runs that stopped heartbeating (their worker died and the job is gone or finished)."""
+    timeout = timeout_seconds if timeout_seconds is not None \
+        else settings.SYNCS_RUN_HEARTBEAT_TIMEOUT_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=timeout)
+    resumed = []
+    for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING,
+                                      last_heartbeat_at__lt=cutoff).select_related("sync"):
+        if run.job_id and Job.objects.filter(pk=run.job_id,
+                                             status__in=ACTIVE_JOB_STATUSES).exists() and \
+                Job.objects.filter(pk=run.job_id, heartbeat_at__gte=cutoff).exists():
+            continue  # its job is alive (e.g. fan-out children still running)
+        next_run = fail_stalled_run(run)
+        if next_run:
+            resumed.append(next_run)
+    return resumed
+
+
+# --- scheduling -----------------------------------------------------------------------------
+
+def _slot_after(schedule: dict, moment: datetime) -> datetime:
+    tz = ZoneInfo(schedule.get("timezone") or "UTC")
+    return croniter(schedule["cron"], moment.astimezone(tz)).get_next(datetime).astimezone(UTC)
+
+
+def schedule_next(sync: Sync) -> None:
+    """Set the next cron slot of a scheduled sync (None for the others)."""
+    if sync.trigger_mode == Sync.TriggerMode.SCHEDULED and (sync.schedule or {}).get("cron"):
+        next_run = _slot_after(sync.schedule, timezone.now())
+    else:
+        next_run = None
+    Sync.objects.filter(pk=sync.pk).update(next_run_at=next_run)
+    sync.next_run_at = next_run
+
+
+def run_due_schedules(now: datetime | None = None) -> list[SyncRun]:
+    """Trigger every scheduled sync whose slot has come, exactly once per slot: the slot is
+    claimed by a conditional UPDATE, so concurrent schedulers cannot both win it."""
+    now = now or timezone.now()
+    triggered = []
+    due = Sync.objects.filter(trigger_mode=Sync.TriggerMode.SCHEDULED,
+                              status__in=TRIGGERABLE, next_run_at__lte=now)
+    for sync in due.select_related("project"):
+        slot = sync.next_run_at
+        following = _slot_after(sync.schedule, max(now, slot))
+        claimed = Sync.objects.filter(pk=sync.pk, next_run_at=slot).update(
+            next_run_at=following)
+        if not claimed:
+            continue  # another scheduler took this slot
+        try:
+            triggered.append(trigger(sync, triggered_by=SyncRun.TriggeredBy.SCHEDULE,
+                                     trigger_ref=f"schedule:{slot.isoformat()}"))
+        except SyncStateError as exc:
+            logger.info("Skipped slot %s of %s: %s", slot, sync.slug, exc)
+    return triggered
+
+
+def catalog_entry(provider: str) -> dict[str, Any] | None:
+    spec = catalog.get_provider(provider)
+    return spec.to_catalog() if spec else None
