@@ -12,6 +12,7 @@ staging table and swaps it in when the entity finishes.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,6 +74,7 @@ class TableLoader:
         self.key_columns = [column_name(c) for c in binding.primary_key_columns or []]
         self._columns: dict[str, str] | None = None
         self._json_columns: set[str] = set()
+        self._temp_columns: set[str] | None = None  # PostgreSQL: the COPY staging table's
 
     # --- schema -------------------------------------------------------------------------------
     def q(self, name: str) -> str:
@@ -107,15 +109,23 @@ class TableLoader:
                 if kind and name not in kinds:
                     kinds[name] = kind
         types = SQL_TYPES[self.vendor]
+        if self._columns is not None and all(name in self._columns for name in kinds):
+            return
         with self.connection.cursor() as cursor:
+            # Concurrent tasks (fan-out) may create or widen the same table: serialize the DDL
+            # (PostgreSQL: an advisory lock held to the end of this transaction; SQLite: the
+            # write transaction already holds the database lock) and look again under it.
+            if self.vendor == "postgresql":
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self.target])
+            self._columns = self._existing_columns(self.target)
             if self._columns is None:
                 columns = {**{k: "text" for k in self.key_columns}, **kinds, **META_COLUMNS}
                 ddl = ", ".join(f"{self.q(n)} {types[k]}" for n, k in columns.items())
                 cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.q(self.target)} ({ddl})")
-                if self.key_columns:
+                if self._merges():
                     # Index names are schema-wide on PostgreSQL and survive the replace
                     # swap's rename: make each one unique.
-                    index = f"{self.target[:40]}_{self.run_id.replace('-', '')[:12]}_key"
+                    index = f"{self.target[:40]}_{uuid.uuid4().hex[:12]}_key"
                     cols = ", ".join(self.q(c) for c in self.key_columns)
                     cursor.execute(f"CREATE UNIQUE INDEX {self.q(index)} "
                                    f"ON {self.q(self.target)} ({cols})")
@@ -152,30 +162,81 @@ class TableLoader:
                 self.save_checkpoint(cursor_value, state_key)
         return written
 
-    def _insert(self, records: Sequence[dict]) -> int:
-        names = list(self._columns)
+    def _rows(self, records: Sequence[dict], names: list[str]) -> list[list]:
         now = timezone.now()
+        synced_at = now if self.vendor == "postgresql" else now.isoformat()
         rows = []
         for record in records:
             values = {column_name(k): self._value(v) for k, v in record.items()
                       if column_name(k) not in META_COLUMNS}
             values["_record"] = orjson.dumps(record, default=str).decode()
-            values["_synced_at"] = now if self.vendor == "postgresql" else now.isoformat()
+            values["_synced_at"] = synced_at
             values["_run_id"] = self.run_id
             rows.append([values.get(n) for n in names])
-        placeholders = ", ".join(
-            "%s::jsonb" if self.vendor == "postgresql" and n in self._json_columns else "%s"
-            for n in names)
+        return rows
+
+    def _merges(self) -> bool:
+        return bool(self.key_columns) and \
+            self.binding.load_mode != TableBinding.LoadMode.APPEND_EVENT
+
+    def _on_conflict(self, names: list[str]) -> str:
+        keys = ", ".join(self.q(c) for c in self.key_columns)
+        updates = ", ".join(f"{self.q(n)} = excluded.{self.q(n)}" for n in names
+                            if n not in self.key_columns)
+        return f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+
+    def _insert(self, records: Sequence[dict]) -> int:
+        names = list(self._columns)
+        rows = self._rows(records, names)
+        if self.vendor == "postgresql":
+            self._copy_in(rows, names)
+            return len(rows)
         sql = (f"INSERT INTO {self.q(self.target)} ({', '.join(self.q(n) for n in names)}) "
-               f"VALUES ({placeholders})")
-        if self.key_columns and self.binding.load_mode != TableBinding.LoadMode.APPEND_EVENT:
-            keys = ", ".join(self.q(c) for c in self.key_columns)
-            updates = ", ".join(f"{self.q(n)} = excluded.{self.q(n)}" for n in names
-                                if n not in self.key_columns)
-            sql += f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+               f"VALUES ({', '.join(['%s'] * len(names))})")
+        if self._merges():
+            sql += self._on_conflict(names)
         with self.connection.cursor() as cursor:
             cursor.executemany(sql, rows)
         return len(rows)
+
+    def _copy_in(self, rows: list[list], names: list[str]) -> None:
+        """PostgreSQL: COPY the batch into a temporary table, then one INSERT … SELECT (with
+        ON CONFLICT for merges; the last occurrence of a key in the batch wins)."""
+        columns = ", ".join(self.q(n) for n in names)
+        temp = self.q(f"_load_{self.target[:40]}")
+        with self.connection.cursor() as cursor:
+            if self._temp_columns is None:
+                cursor.execute(f"DROP TABLE IF EXISTS {temp}")
+                cursor.execute(f"CREATE TEMP TABLE {temp} (LIKE {self.q(self.target)}) "
+                               "ON COMMIT DELETE ROWS")
+                cursor.execute(f"ALTER TABLE {temp} ADD COLUMN _load_order bigint")
+                self._temp_columns = set(names)
+            for name in [n for n in names if n not in self._temp_columns]:
+                # A column the target gained after the temp table was made.
+                cursor.execute(f"ALTER TABLE {temp} ADD COLUMN {self.q(name)} "
+                               f"{self._pg_type(name)}")
+                self._temp_columns.add(name)
+            with cursor.cursor.copy(f"COPY {temp} ({columns}, _load_order) FROM STDIN") as copy:
+                for order, row in enumerate(rows):
+                    copy.write_row([*row, order])
+            if self._merges():
+                keys = ", ".join(self.q(c) for c in self.key_columns)
+                select = (f"SELECT DISTINCT ON ({keys}) {columns} FROM {temp} "
+                          f"ORDER BY {keys}, _load_order DESC")
+                cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) {select}"
+                               + self._on_conflict(names))
+            else:
+                cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
+                               f"SELECT {columns} FROM {temp} ORDER BY _load_order")
+            cursor.execute(f"TRUNCATE {temp}")
+
+    def _pg_type(self, name: str) -> str:
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                           "WHERE a.attrelid = %s::regclass AND a.attname = %s",
+                           [self.connection.ops.quote_name(self.target), name])
+            row = cursor.fetchone()
+        return row[0] if row else "text"
 
     def save_checkpoint(self, cursor_value: Any, state_key: str | None = None) -> None:
         SyncState.objects.using(self.using).update_or_create(
