@@ -22,6 +22,7 @@ from syncs import secrets as secret_store
 from syncs.connectors import CheckFailed, ConnectorUnavailable, open_source
 from syncs.models import Connection, Sync, SyncRun, SyncState, TableBinding
 from syncs.providers import base as catalog
+from syncservice import netguard
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute
 
 logger = logging.getLogger("syncs")
@@ -60,6 +61,12 @@ def _check_schema(errors: list[tuple[str, str]], base_pointer: str, name: str) -
 def validate_connection(provider: str, config: dict, secrets: dict | None) -> None:
     spec = _provider(provider)
     _check_schema(catalog.validate_config(spec, config), "/data/attributes/config", "config")
+    for pointer, url in netguard.url_fields(config):
+        try:
+            netguard.check_url(url)
+        except netguard.UnsafeDestination as exc:
+            raise attribute_error("config", str(exc), f"/data/attributes/config{pointer}") \
+                from None
     if secrets is not None:
         _check_schema(catalog.validate_secrets(spec, secrets), "/data/attributes/secrets",
                       "secrets")

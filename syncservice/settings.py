@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "corsheaders",
     "syncservice.accounts",
     "jobs",
     "exports",
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
 ] + env.list("EXTRA_INSTALLED_APPS", default=[])
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -130,6 +132,19 @@ USE_TZ = True
 
 # --- API ------------------------------------------------------------------------------------
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+# Largest request document accepted (bytes); more is a 413.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
+# Browsers on these origins may call the API (CORS); none by default.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-api-key", "x-request-id",
+                      "if-none-match"]
+CORS_EXPOSE_HEADERS = ["etag", "retry-after", "x-request-id"]
+# Outbound calls to user-supplied URLs may not reach private networks, except these
+# (see syncservice/netguard.py).
+OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "syncservice.jsonapi.errors.exception_handler",
@@ -145,6 +160,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "syncservice.jsonapi.pagination.JsonApiPagination",
     "DEFAULT_FILTER_BACKENDS": [],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["syncservice.accounts.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="1200/min")},
     "TEST_REQUEST_RENDERER_CLASSES": ["syncservice.jsonapi.renderers.JsonApiRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "vnd.api+json",
 }

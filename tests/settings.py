@@ -6,6 +6,8 @@ from syncservice.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The tests' fake APIs, S3 and SFTP servers listen on this machine.
+OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "::1"]
 
 # Worker subprocesses started by the tests must see the test database: on SQLite that needs a
 # file, not the default in-memory database.

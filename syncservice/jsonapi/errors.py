@@ -37,6 +37,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    status_code = 413
+    default_detail = "The request document is too large."
+    default_code = "payload_too_large"
+
+
 class Gone(exceptions.APIException):
     status_code = status.HTTP_410_GONE
     default_detail = "The resource is no longer available."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework_json_api.parsers import JSONParser as DjaJSONParser
 
@@ -13,7 +14,13 @@ class JsonApiParser(DjaJSONParser):
     media_type = MEDIA_TYPE
 
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = stream.read() if stream is not None else b""
+        limit = settings.API_MAX_BODY_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            # Imported here: errors imports DRF's views, which import this parser.
+            from syncservice.jsonapi.errors import PayloadTooLarge
+
+            raise PayloadTooLarge(f"The request document is larger than {limit} bytes.")
         if not raw:
             raise ParseError("The request body must be a JSON:API document.")
         try:
