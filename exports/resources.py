@@ -42,6 +42,9 @@ class ExportableResource(Protocol):
 
 
 _registry: dict[str, ExportableResource] = {}
+# Project-scoped resource types (e.g. each synced table, by its logical name in a project):
+# functions (name, project) -> resource | None, and (project) -> names.
+_resolvers: list[tuple[Callable, Callable]] = []
 
 
 def register(resource: ExportableResource) -> ExportableResource:
@@ -49,12 +52,29 @@ def register(resource: ExportableResource) -> ExportableResource:
     return resource
 
 
-def get_resource(name: str) -> ExportableResource | None:
-    return _registry.get(name)
+def register_resolver(resolve: Callable, names: Callable) -> None:
+    """Add project-scoped resource types: ``resolve(name, project)`` returns the resource or
+    None, ``names(project)`` lists them (for error messages and discovery)."""
+    if (resolve, names) not in _resolvers:
+        _resolvers.append((resolve, names))
 
 
-def resource_names() -> list[str]:
-    return sorted(_registry)
+def get_resource(name: str, project=None) -> ExportableResource | None:
+    resource = _registry.get(name)
+    if resource is None and project is not None:
+        for resolve, _ in _resolvers:
+            resource = resolve(name, project)
+            if resource is not None:
+                break
+    return resource
+
+
+def resource_names(project=None) -> list[str]:
+    names = set(_registry)
+    if project is not None:
+        for _, list_names in _resolvers:
+            names.update(list_names(project))
+    return sorted(names)
 
 
 # --- values as the API writes them ------------------------------------------------------------

@@ -83,12 +83,13 @@ def _string_list(value: Any, name: str) -> list[str]:
     return value
 
 
-def validate_request(request: ExportRequest) -> tuple[ExportFormat, dict, list, list]:
-    resource = get_resource(request.resource_type)
+def validate_request(request: ExportRequest, project=None
+                     ) -> tuple[ExportFormat, dict, list, list]:
+    resource = get_resource(request.resource_type, project)
     if resource is None:
         raise InvalidAttribute("resource_type", f"Unknown resource type "
                                                 f"{request.resource_type!r}; exportable: "
-                                                f"{', '.join(resource_names())}.")
+                                                f"{', '.join(resource_names(project))}.")
     export_format = FORMATS.get(request.format)
     if export_format is None:
         raise InvalidAttribute("format", f"Unknown format {request.format!r}; formats: "
@@ -111,7 +112,7 @@ def create_export(project, request: ExportRequest, *, created_by_id: str | None 
     Raises ``InvalidAttribute`` (422) on a mistake and ``Conflict`` (409) while a pending or
     processing export of the same project and resource type exists.
     """
-    export_format, filters, fields, includes = validate_request(request)
+    export_format, filters, fields, includes = validate_request(request, project)
     if Export.objects.filter(project=project, resource_type=request.resource_type,
                              status__in=ACTIVE_EXPORT_STATUSES).exists():
         raise _active_conflict(request.resource_type)
@@ -273,7 +274,11 @@ def delete_files(files: Iterable[ExportFile]) -> None:
 def build_export(ctx, export: Export) -> dict:
     """Write the export's files. Progress goes to the job; a cancel or failure removes every
     file written and records why."""
-    resource = get_resource(export.resource_type)
+    resource = get_resource(export.resource_type, export.project)
+    if resource is None:
+        message = f"The resource type {export.resource_type!r} no longer exists."
+        _interrupt(export, ExportStatus.FAILED, {"LookupError": message})
+        raise LookupError(message)
     export_format = FORMATS[export.format]
     now = timezone.now()
     Export.objects.filter(pk=export.pk).update(status=ExportStatus.PROCESSING, started_at=now,
