@@ -16,12 +16,17 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# `make run` is the local demo: debug on, a demo JSON API served at /demo-api/ and a sync
+# reading it (so outbound calls to this machine are allowed).
+RUN_ENV = DEBUG=$${DEBUG:-true} DEMO_API=true DEMO_API_BASE_URL=http://$(HOST):$(PORT) \
+	OUTBOUND_ALLOWED_HOSTS=$${OUTBOUND_ALLOWED_HOSTS:-127.0.0.1,localhost}
+
 ## make run: install, migrate, load demo data (prints an API key), start server + worker.
 run: install
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	DEBUG=$${DEBUG:-true} $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) $(PY) manage.py serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 ## make test: install, lint, run the whole test suite (DATABASE_URL selects the database).
 test: install

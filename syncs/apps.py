@@ -6,9 +6,8 @@ class SyncsConfig(AppConfig):
     verbose_name = "Syncs"
 
     def ready(self) -> None:
-        from syncs import handlers, providers  # noqa: F401 - handlers, periodic jobs, signals
-
-        # and the provider catalog
+        # Handlers, periodic jobs, signal receivers, the provider catalog, the demo seeder.
+        from syncs import demo, handlers, providers  # noqa: F401
         from syncs.connectors import load_builtin_connectors
 
         load_builtin_connectors()

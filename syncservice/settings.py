@@ -145,6 +145,9 @@ CORS_EXPOSE_HEADERS = ["etag", "retry-after", "x-request-id"]
 # (see syncservice/netguard.py).
 OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+# `make run`: serve a small demo JSON API at /demo-api/ and seed a sync that reads it.
+DEMO_API = env.bool("DEMO_API", default=False)
+DEMO_API_BASE_URL = env.str("DEMO_API_BASE_URL", default="http://127.0.0.1:8000")
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "syncservice.jsonapi.errors.exception_handler",

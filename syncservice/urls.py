@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from syncs.demo import demo_orders
 from syncservice.health import healthz
 from syncservice.jsonapi.errors import not_found
 
@@ -13,6 +15,8 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    *([path("demo-api/orders", demo_orders, name="demo-api-orders")] if settings.DEMO_API
+      else []),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     # Last: anything else (but the admin and static files) is a JSON:API 404.

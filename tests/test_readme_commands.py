@@ -67,6 +67,24 @@ def test_make_run_serves_the_api_with_the_printed_key(tmp_path):
             time.sleep(0.2)
         assert statuses.get("jobs.noop") == "succeeded", statuses
         assert statuses.get("jobs.fail") == "failed", statuses
+        # The demo sync reads the demo API this server serves, into a table.
+        headers = {"X-API-Key": key, "Content-Type": "application/vnd.api+json"}
+        syncs = httpx.get(f"{base}/api/v1/syncs?filter[slug]=demo-orders", headers=headers,
+                          timeout=5).json()["data"]
+        assert len(syncs) == 1, syncs
+        trigger = httpx.post(f"{base}/api/v1/syncs/{syncs[0]['id']}/trigger", headers=headers,
+                             content=b'{"data": {"type": "sync-triggers", "attributes": {}}}',
+                             timeout=5)
+        assert trigger.status_code == 202, trigger.text
+        run_url = f"{base}/api/v1/sync-runs/{trigger.json()['data']['id']}"
+        run = {}
+        while time.monotonic() < deadline:
+            run = httpx.get(run_url, headers=headers, timeout=5).json()["data"]["attributes"]
+            if run["status"] not in ("pending", "running"):
+                break
+            time.sleep(0.2)
+        assert run["status"] == "succeeded", run
+        assert run["summary"]["entities"]["orders"]["rows_written"] == 250
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
