@@ -84,12 +84,15 @@ def create_connection(project, *, provider: str, name: str, config: dict | None 
 
 
 def update_connection(connection: Connection, *, name: str | None = None,
-                      config: dict | None = None, secrets: dict | None = None) -> Connection:
-    """``secrets`` replaces the stored secrets when given (a partial dict is merged)."""
+                      config: dict | None = None, secrets: dict | None = None,
+                      replace_secrets: bool = False) -> Connection:
+    """``secrets`` updates the stored secrets when given: merged into them (the API's PATCH),
+    or replacing them whole with ``replace_secrets`` (the admin's form)."""
     new_config = connection.config if config is None else config
     merged = None
     if secrets is not None:
-        merged = {**secret_store.decrypt(connection.secrets_encrypted), **secrets}
+        merged = dict(secrets) if replace_secrets else {
+            **secret_store.decrypt(connection.secrets_encrypted), **secrets}
     validate_connection(connection.provider, new_config, merged)
     if name is not None and name != connection.name:
         if Connection.objects.filter(project=connection.project_id, name=name).exists():

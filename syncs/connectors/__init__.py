@@ -65,4 +65,4 @@ def available_connectors() -> list[str]:
 
 
 def load_builtin_connectors() -> None:
-    from syncs.connectors import http_api  # noqa: F401
+    from syncs.connectors import files, http_api, mlflow, sql  # noqa: F401
