@@ -152,10 +152,29 @@ def _resources(spec) -> dict:
     return {r.entity_key: r for r in spec.resources}
 
 
+def _configured_entities(config: dict) -> dict[str, dict]:
+    """Dynamic entities declared in a connection's config: ``streams`` (http_api, files),
+    ``tables`` and ``queries`` (SQL sources), by entity key."""
+    found: dict[str, dict] = {}
+    for item in config.get("streams", []) or []:
+        if isinstance(item, dict) and item.get("name"):
+            found[item["name"]] = item
+    for item in config.get("tables", []) or []:
+        if isinstance(item, dict) and item.get("table"):
+            default = f"{item.get('schema') or 'public'}_{item['table']}".lower()
+            found[item.get("name") or default] = item
+    for item in config.get("queries", []) or []:
+        if isinstance(item, dict) and item.get("name"):
+            found[item["name"]] = item
+    return found
+
+
 def _dynamic_entities(spec, config: dict) -> set[str] | None:
-    """Entities a dynamic provider knows from its configuration (None: anything goes)."""
-    if spec.key == "http_api":
-        return {s.get("name") for s in config.get("streams", []) if isinstance(s, dict)}
+    """Entities a dynamic provider knows from its configuration (None: anything goes, e.g. a
+    SQL source discovering its tables at run time)."""
+    configured = set(_configured_entities(config))
+    if spec.key == "http_api" or configured:
+        return configured | set(spec.available_resources)
     return None
 
 
@@ -267,8 +286,7 @@ def _binding_defaults(sync: Sync, spec, entity: str, given: dict | None) -> dict
         "table_name": given.get("table_name") or physical,
         "table_naming_version": given.get("table_naming_version") or "v2",
         "load_mode": given.get("load_mode") or getattr(resource, "load_mode", None)
-        or _stream(sync, entity).get("load_mode")
-        or ("upsert" if _stream_key(sync, entity) else "append_event"),
+        or _stream(sync, entity).get("load_mode") or _default_load_mode(sync, entity),
         "cursor_field": given.get("cursor_field") or (getattr(resource, "cursor_field", "")
                                                       or _stream_cursor(sync, entity)),
         "primary_key_columns": given.get("primary_key_columns")
@@ -278,8 +296,19 @@ def _binding_defaults(sync: Sync, spec, entity: str, given: dict | None) -> dict
 
 
 def _stream(sync: Sync, entity: str) -> dict:
-    config = {**sync.connection.config, **sync.source_config}
-    return next((s for s in config.get("streams", []) if s.get("name") == entity), {})
+    return _configured_entities({**sync.connection.config, **sync.source_config}).get(
+        entity, {})
+
+
+def _default_load_mode(sync: Sync, entity: str) -> str:
+    """With a key: upsert. Without: a table or query without a cursor is re-read whole each
+    run, so it replaces; a stream appends."""
+    if _stream_key(sync, entity):
+        return "upsert"
+    stream = _stream(sync, entity)
+    if ("table" in stream or "sql" in stream) and not stream.get("cursor_field"):
+        return "replace"
+    return "append_event"
 
 
 def _stream_cursor(sync: Sync, entity: str) -> str:
