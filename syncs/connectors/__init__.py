@@ -65,4 +65,5 @@ def available_connectors() -> list[str]:
 
 
 def load_builtin_connectors() -> None:
+    import syncs.connectors.saas  # noqa: F401
     from syncs.connectors import files, http_api, mlflow, sql  # noqa: F401
