@@ -182,3 +182,8 @@ def run_job(db):
         return Job.objects.get(pk=job_id)
 
     return run
+
+
+# The fake shop API and the connection/sync factories (tests/syncs/conftest.py), shared with
+# the tests outside tests/syncs (tenancy matrix, fuzzing).
+from tests.syncs.conftest import connection, make_sync, shop, shop_config  # noqa: E402,F401
