@@ -92,17 +92,17 @@ def make_job(db):
 
 
 def is_postgres() -> bool:
-    from django.db import connection
+    from django.db import connection as db
 
-    return connection.vendor == "postgresql"
+    return db.vendor == "postgresql"
 
 
 def test_database_url() -> str:
     """A DATABASE_URL that reaches the test database from another process."""
-    from django.db import connection
+    from django.db import connection as db
 
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
+    settings = db.settings_dict
+    if db.vendor == "sqlite":
         return f"sqlite:///{settings['NAME']}"
     auth = settings["USER"] or "postgres"
     if settings.get("PASSWORD"):
