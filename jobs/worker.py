@@ -22,6 +22,7 @@ from jobs.context import JobCancelled, JobContext, JobLost, WorkerShuttingDown
 from jobs.models import Job, JobStatus
 from jobs.periodic import ensure_periodic_jobs
 from jobs.registry import UnknownJobClass, get_handler
+from jobs.signals import job_finished, job_started
 
 logger = logging.getLogger("jobs.worker")
 
@@ -35,10 +36,24 @@ def execute(job: Job, worker_id: str, shutdown: threading.Event | None = None,
     """Run a claimed job's handler and record the outcome; returns the final status.
 
     Shared by the native worker and the Celery task: the same handler, the same rules.
+    Sends ``job_started`` before and ``job_finished`` after, in the thread that runs it.
     """
+    started, status = time.monotonic(), "error"  # "error": execute itself raised
+    try:
+        status = _execute(job, worker_id, shutdown, contexts)
+        return status
+    finally:
+        job_finished.send_robust(sender=Job, job=job, worker_id=worker_id, status=status,
+                                 duration=time.monotonic() - started)
+
+
+def _execute(job: Job, worker_id: str, shutdown: threading.Event | None,
+             contexts: dict | None) -> str:
     ctx = JobContext(job, worker_id, shutdown)
     if contexts is not None:
         contexts[job.pk] = ctx
+    # Once registered: the keeper heartbeats the job however long the receivers take.
+    job_started.send_robust(sender=Job, job=job, worker_id=worker_id)
     try:
         handler = get_handler(job.job_class)
         ctx.raise_if_cancelled()

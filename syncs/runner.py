@@ -25,6 +25,7 @@ from syncs.connectors import open_source
 from syncs.loading import TableLoader, read_checkpoint
 from syncs.models import Sync, SyncRun, TableBinding
 from syncs.providers import base as catalog
+from syncs.signals import run_finished
 
 logger = logging.getLogger("syncs.runner")
 
@@ -311,6 +312,7 @@ def close_cancelled(run_id) -> None:
         result_reason_code="cancelled", completed_at=now, updated_at=now)
     if updated:
         services._cancel_jobs(SyncRun.objects.get(pk=run_id))
+        run_finished.send_robust(sender=SyncRun, run_id=run_id)
 
 
 def finalize(run_id) -> SyncRun | None:
@@ -340,6 +342,7 @@ def finalize(run_id) -> SyncRun | None:
         run.last_heartbeat_at = now
         run.save()
     services.record_outcome(run)
+    run_finished.send_robust(sender=SyncRun, run_id=run_id, run=run)
     return run
 
 

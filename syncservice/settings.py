@@ -213,3 +213,53 @@ SYNCS_RUN_HEARTBEAT_TIMEOUT_SECONDS = env.float("SYNCS_RUN_HEARTBEAT_TIMEOUT_SEC
                                                 default=120.0)
 SYNCS_SCHEDULER_EVERY_SECONDS = env.int("SYNCS_SCHEDULER_EVERY_SECONDS", default=30)
 DATABASE_ROUTERS = ["syncservice.routers.WarehouseRouter"]
+
+# --- Observability and deployment -----------------------------------------------------------
+# Request ids, structured logs, Prometheus metrics at /metrics, readiness at /readyz (see
+# syncservice/observability/ and the README's "Running in production").
+INSTALLED_APPS += ["syncservice.observability"]
+# First: every response gets X-Request-ID and is timed. WhiteNoise right after the security
+# headers: static files are answered before anything else runs.
+MIDDLEWARE.insert(0, "syncservice.observability.middleware.RequestContextMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "whitenoise.middleware.WhiteNoiseMiddleware")
+
+from syncservice.observability.logs import build_logging, configure_structlog  # noqa: E402
+
+# JSON lines in production, readable console lines in development (make run sets DEBUG).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+LOGGING = build_logging(LOG_LEVEL, LOG_FORMAT)
+configure_structlog()
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # Celery workers log through LOGGING too
+# /metrics: open unless METRICS_TOKEN is set (then "Authorization: Bearer <token>").
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Workers, the scheduler and Celery serve their own metrics on this port (0: off).
+METRICS_PORT = env.int("METRICS_PORT", default=0)
+
+# Static files (the admin, Swagger UI) are served by WhiteNoise from STATIC_ROOT without
+# DEBUG: run `manage.py collectstatic` first. Compressed copies always; hashed names
+# (cache forever) with STATICFILES_MANIFEST=true, which needs collectstatic before any page
+# renders (the Docker image does it at build time).
+if not DEBUG:
+    STORAGES["staticfiles"] = {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env.bool("STATICFILES_MANIFEST", default=False)
+        else "whitenoise.storage.CompressedStaticFilesStorage"}
+try:
+    Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when missing
+except OSError:
+    pass
+
+# HTTPS hardening, without DEBUG only. Secure cookies by default; HSTS, the redirect to
+# HTTPS and trusting a proxy's X-Forwarded-Proto are opt-in (they need TLS in front).
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from syncs.demo import demo_orders
-from syncservice.health import healthz
+from syncservice.health import healthz, metrics, readyz
 from syncservice.jsonapi.errors import not_found
 
 api_v1 = [
@@ -14,6 +14,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("metrics", metrics, name="metrics"),
+    path("readyz", readyz, name="readyz"),
     path("healthz", healthz, name="healthz"),
     *([path("demo-api/orders", demo_orders, name="demo-api-orders")] if settings.DEMO_API
       else []),

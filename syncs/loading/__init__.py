@@ -22,6 +22,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from syncs.models import SyncState, TableBinding
+from syncs.signals import rows_loaded
 
 # Every table also keeps the whole record (``_record``), when and by which run it was written.
 META_COLUMNS = {"_record": "json", "_synced_at": "timestamp", "_run_id": "text"}
@@ -160,6 +161,8 @@ class TableLoader:
                 written = self._insert(records)
             if not self.replace:
                 self.save_checkpoint(cursor_value, state_key)
+        rows_loaded.send_robust(sender=TableLoader, binding=self.binding, run_id=self.run_id,
+                                rows=written)
         return written
 
     def _rows(self, records: Sequence[dict], names: list[str]) -> list[list]:

@@ -1,0 +1,11 @@
+"""Signals other apps (observability) listen to without ``syncs`` knowing them."""
+
+from django.dispatch import Signal
+
+# Sent once a run is closed by the runner (``finalize``: succeeded or failed;
+# ``close_cancelled``: cancelled), with ``run_id`` and, when at hand, ``run`` (the row).
+run_finished = Signal()
+
+# Sent by ``TableLoader.write`` after a batch committed, with ``binding``, ``run_id`` and
+# ``rows`` (how many were written).
+rows_loaded = Signal()

@@ -1,0 +1,216 @@
+"""Prometheus metrics, served as text at ``GET /metrics``.
+
+Two kinds:
+
+- Observed in the process where things happen (histograms and counters): HTTP requests
+  (the middleware), job durations (``job_finished``), sync run durations (``run_finished``),
+  rows loaded (``rows_loaded``), finished exports and their records (``job_finished`` of an
+  export build).
+- Read from the database at scrape time by :class:`DatabaseCollector` (gauges): jobs by
+  status, queue depth and the age of the oldest due job per queue, active sync runs. They
+  are the same whichever process answers, so scrape them from the web only.
+
+Worker processes (``run_worker``, ``run_scheduler``, Celery) serve their own counters on
+``METRICS_PORT`` (a small HTTP server started when the setting is set). With several
+processes behind one port (gunicorn workers, Celery's prefork pool) set
+``PROMETHEUS_MULTIPROC_DIR`` to an empty directory: prometheus_client then keeps values in
+files there and each scrape adds up every process's (``multiprocess`` mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.utils import timezone
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger("syncservice.metrics")
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Multiprocess mode keeps values in files there: the directory must exist.
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+
+# --- observed -------------------------------------------------------------------------------
+
+HTTP_REQUEST_DURATION = Histogram(
+    "http_request_duration_seconds", "HTTP requests by method, view and status",
+    ["method", "view", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+JOB_DURATION = Histogram(
+    "jobs_duration_seconds",
+    "Job executions by job class and outcome (pending: released or retrying; lost: taken "
+    "from the worker)", ["job_class", "status"],
+    buckets=(0.05, 0.25, 1, 5, 15, 60, 300, 900, 1800, 3600, 3 * 3600, 12 * 3600))
+SYNC_RUN_DURATION = Histogram(
+    "sync_run_duration_seconds", "Finished sync runs, from start to completion",
+    ["provider", "status", "execution_mode"],
+    buckets=(1, 5, 15, 60, 300, 900, 1800, 3600, 3 * 3600, 12 * 3600, 24 * 3600))
+ROWS_LOADED = Counter(
+    "sync_rows_loaded", "Rows written into warehouse tables (committed batches)",
+    ["load_mode"])
+EXPORTS_FINISHED = Counter(
+    "exports_finished", "Export builds finished, by format and export status",
+    ["format", "status"])
+EXPORT_RECORDS = Counter(
+    "exports_records", "Records written by successful exports", ["format"])
+
+
+def observe_request(method: str, view: str, status: int, seconds: float) -> None:
+    HTTP_REQUEST_DURATION.labels(method=method, view=view, status=str(status)).observe(seconds)
+
+
+# --- read from the database at scrape time ----------------------------------------------
+
+JOB_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
+ACTIVE_RUN_STATUSES = ("pending", "running")
+
+
+class DatabaseCollector(Collector):
+    """Cheap aggregates, each one query: jobs by status (the status index), due pending jobs
+    per queue with the oldest one's due time (the partial claim index), active sync runs."""
+
+    def describe(self) -> Iterable[Metric]:
+        # Names only: registering must not query the database.
+        return [self._jobs_by_status(), self._queue_depth(), self._oldest_age(),
+                self._runs_active(), self._up()]
+
+    @staticmethod
+    def _jobs_by_status() -> GaugeMetricFamily:
+        return GaugeMetricFamily("jobs_by_status", "Jobs in the queue table by status",
+                                 labels=["status"])
+
+    @staticmethod
+    def _queue_depth() -> GaugeMetricFamily:
+        return GaugeMetricFamily("jobs_queue_depth", "Pending jobs that are due, per queue",
+                                 labels=["queue"])
+
+    @staticmethod
+    def _oldest_age() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "jobs_oldest_pending_age_seconds",
+            "How long the oldest due pending job of each queue has waited since it was due",
+            labels=["queue"])
+
+    @staticmethod
+    def _runs_active() -> GaugeMetricFamily:
+        return GaugeMetricFamily("sync_runs_active", "Sync runs pending or running",
+                                 labels=["status"])
+
+    @staticmethod
+    def _up() -> GaugeMetricFamily:
+        return GaugeMetricFamily("syncservice_metrics_database_up",
+                                 "1 when the scrape-time database queries succeeded")
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            families = self._collect()
+        except Exception:  # noqa: BLE001 - a scrape reports the failure, never raises
+            logger.exception("Collecting database metrics failed")
+            up = self._up()
+            up.add_metric([], 0)
+            return [up]
+        up = self._up()
+        up.add_metric([], 1)
+        return [*families, up]
+
+    def _collect(self) -> list[Metric]:
+        from django.db.models import Count, Min
+
+        from jobs.models import Job, JobStatus
+        from syncs.models import SyncRun
+
+        counts = dict.fromkeys(JOB_STATUSES, 0)
+        counts.update(Job.objects.order_by().values_list("status").annotate(n=Count("id")))
+        by_status = self._jobs_by_status()
+        for status, count in counts.items():
+            by_status.add_metric([status], count)
+
+        now = timezone.now()
+        depth, oldest = self._queue_depth(), self._oldest_age()
+        due = (Job.objects.filter(status=JobStatus.PENDING, scheduled_at__lte=now)
+               .order_by().values("queue").annotate(n=Count("id"), due=Min("scheduled_at")))
+        for row in due:
+            depth.add_metric([row["queue"]], row["n"])
+            oldest.add_metric([row["queue"]], max(0.0, (now - row["due"]).total_seconds()))
+
+        runs = dict.fromkeys(ACTIVE_RUN_STATUSES, 0)
+        runs.update(SyncRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).order_by()
+                    .values_list("status").annotate(n=Count("id")))
+        active = self._runs_active()
+        for status, count in runs.items():
+            active.add_metric([status], count)
+        return [by_status, depth, oldest, active]
+
+
+DATABASE_COLLECTOR = DatabaseCollector()
+
+
+# --- exposition -----------------------------------------------------------------------------
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def registry(*, database: bool = True) -> CollectorRegistry:
+    """What a scrape reads: this process's metrics (or, in multiprocess mode, every
+    process's, added up from the files), plus the database gauges when ``database``."""
+    scoped = CollectorRegistry()
+    if multiprocess_dir() is None:
+        scoped.register(REGISTRY)
+    else:
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(scoped)
+    if database:
+        scoped.register(DATABASE_COLLECTOR)
+    return scoped
+
+
+_exporter_lock = threading.Lock()
+_exporter_started = False
+
+
+def start_exporter_if_configured() -> bool:
+    """Serve this process's metrics on ``METRICS_PORT`` (workers, scheduler, Celery): once
+    per process; a port already in use (a ``manage.py shell`` beside a worker) is skipped."""
+    global _exporter_started
+    from django.conf import settings
+
+    port = getattr(settings, "METRICS_PORT", None)
+    if not port:
+        return False
+    with _exporter_lock:
+        if _exporter_started:
+            return True
+        try:
+            from prometheus_client import start_http_server
+
+            start_http_server(int(port), addr=getattr(settings, "METRICS_ADDR", "0.0.0.0"),
+                              registry=registry(database=False))
+        except OSError as exc:
+            logger.info("Metrics exporter not started on port %s: %s", port, exc)
+            return False
+        _exporter_started = True
+        _forget_other_processes()
+        logger.info("Serving metrics on port %s", port)
+        return True
+
+
+def _forget_other_processes() -> None:
+    """Multiprocess mode: the files of earlier processes (a previous container run) would
+    be added up forever. The exporter's process starts before its pool (Celery forks its
+    children after Django is set up), so anything but its own files is stale. Only the
+    process that got the port does this: a second one (a shell beside the worker) never
+    reaches here."""
+    directory = multiprocess_dir()
+    if directory is None:
+        return
+    for path in Path(directory).glob("*.db"):
+        if not path.stem.endswith(f"_{os.getpid()}"):
+            path.unlink(missing_ok=True)
