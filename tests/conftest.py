@@ -118,6 +118,7 @@ def spawn_worker(transactional_db):
     import os
     import subprocess
     import sys
+    import threading
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
@@ -130,6 +131,18 @@ def spawn_worker(transactional_db):
         process = subprocess.Popen([sys.executable, "manage.py", "run_worker", *args],
                                    cwd=root, env=full_env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
+        # Drain the output as it comes: a worker must never block on a full pipe (it would
+        # stop heartbeating and be reaped). communicate() then returns what was collected.
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+        reader.start()
+
+        def communicate(timeout=None):
+            process.wait(timeout)
+            reader.join(5)
+            return "".join(lines), None
+
+        process.communicate = communicate
         processes.append(process)
         return process
 

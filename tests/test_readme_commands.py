@@ -6,6 +6,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +42,8 @@ def test_make_run_serves_the_api_with_the_printed_key(tmp_path):
             match = re.search(r"API key \(write scope, shown once\): (\S+)", line)
             key = match.group(1) if match else None
         assert key, "".join(output)
+        # Keep reading: `make run` must never block on a full pipe.
+        threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()
         base = f"http://127.0.0.1:{port}"
         health = None
         while time.monotonic() < deadline:
