@@ -6,10 +6,10 @@ class SyncsConfig(AppConfig):
     verbose_name = "Syncs"
 
     def ready(self) -> None:
-        # Handlers, periodic jobs, signal receivers, the provider catalog, the demo seeder.
-        from syncs import demo, handlers, providers  # noqa: F401
-        from syncs import exportables
+        # Handlers, periodic jobs, signal receivers, the provider catalog, the demo seeder,
+        # and each synced table as an exportable resource type.
+        from syncs import demo, exportables, handlers, providers  # noqa: F401
         from syncs.connectors import load_builtin_connectors
 
         load_builtin_connectors()
-        exportables.register()  # each synced table is exportable by its logical name
+        exportables.register()
