@@ -245,7 +245,7 @@ def validate_sync(project, data: dict, instance: Sync | None = None) -> dict:
     if trigger_mode == Sync.TriggerMode.SCHEDULED or "schedule" in data:
         _validate_schedule(schedule, required=trigger_mode == Sync.TriggerMode.SCHEDULED)
     if "slug" in data or instance is None:
-        slug = data.get("slug") or slugify(data.get("name") or "")[:200]
+        slug = data.get("slug") or slugify(data.get("name") or "")[:100].strip("-")
         if not slug or slugify(slug) != slug:
             raise attribute_error("slug", "A slug is lowercase letters, digits and hyphens.")
         clash = Sync.objects.filter(project=project, slug=slug)

@@ -263,3 +263,33 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- OpenAPI --------------------------------------------------------------------------------
+# The schema at /api/v1/schema and Swagger UI at /api/v1/docs (assets from
+# drf-spectacular-sidecar, served under STATIC_URL: no CDN). See syncservice/openapi/.
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar", "syncservice.openapi"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "syncservice.openapi.schema.JsonApiAutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sync service API",
+    "DESCRIPTION": (
+        "Syncs, exports and the job queue as JSON:API 1.1 (`application/vnd.api+json`). "
+        "Collections take `page[number]`, `page[size]`, `count`, `sort`, `filter[...]`, "
+        "`included` (or `include`), `fields` and `fields[type]`; unknown parameters are "
+        "400 errors. Every error is a JSON:API error document."
+    ),
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": True,
+    "SERVE_PUBLIC": True,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "PREPROCESSING_HOOKS": ["syncservice.openapi.hooks.preprocess_endpoints"],
+    "POSTPROCESSING_HOOKS": ["syncservice.openapi.hooks.postprocess_schema"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True,
+                            "displayOperationId": True},
+}

@@ -7,6 +7,7 @@ from syncservice.health import healthz, metrics, readyz
 from syncservice.jsonapi.errors import not_found
 
 api_v1 = [
+    path("", include("syncservice.openapi.urls")),
     path("", include("syncservice.accounts.api.urls")),
     path("", include("jobs.api.urls")),
     path("", include("exports.api.urls")),

@@ -57,7 +57,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         raw = request.query_params.get("file")
         index = None
         if raw is not None:
-            if not raw.isdigit() or int(raw) < 1:
+            if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
                 raise ParameterError("file", "`file` is a file number, 1 or more.")
             index = int(raw)
         try:

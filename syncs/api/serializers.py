@@ -103,7 +103,8 @@ class SyncWriteSerializer(serializers.Serializer):
 
     connection_id = drf_serializers.UUIDField(required=False)
     name = drf_serializers.CharField(max_length=255, required=False)
-    slug = drf_serializers.CharField(max_length=255, required=False, allow_blank=True)
+    # Short enough that derived table names (<slug>_<entity>) fit their columns.
+    slug = drf_serializers.CharField(max_length=100, required=False, allow_blank=True)
     entities = drf_serializers.ListField(child=drf_serializers.CharField(), required=False)
     table_bindings = drf_serializers.ListField(child=drf_serializers.DictField(),
                                                required=False)

@@ -134,13 +134,13 @@ class SyncViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewS
                 query.filters[target] = ",".join(values)
         if "limit" in params:
             raw = params["limit"]
-            if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100:
                 raise ParameterError("limit", "`limit` is an integer from 1 to 100.")
             query.page_size = int(raw)
         if "offset" in params:
             raw = params["offset"]
-            if not raw.isdigit():
-                raise ParameterError("offset", "`offset` is an integer, 0 or more.")
+            if not (raw.isascii() and raw.isdigit()) or int(raw) > 10**9:
+                raise ParameterError("offset", "`offset` is an integer from 0 to 10^9.")
             query.offset = int(raw)
             if "limit" not in params:
                 query.page_size = 50

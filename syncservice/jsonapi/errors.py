@@ -9,7 +9,9 @@ from typing import Any
 
 import orjson
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -115,6 +117,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        # A model field refusing a value the view did not validate (e.g. a malformed id in a
+        # relationship): the request's fault, a 422, not a 500.
+        from rest_framework.serializers import as_serializer_error
+
+        exc = exceptions.ValidationError(as_serializer_error(exc))
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -185,9 +193,11 @@ def handler404(request, exception=None):
     return _json_error(request, 404, f"No resource at {request.path}.")
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs):
     """Catch-all route: unknown paths outside the admin are JSON:API 404s, also with DEBUG
-    (where Django would otherwise render its technical HTML page)."""
+    (where Django would otherwise render its technical HTML page). CSRF-exempt: it changes
+    nothing, and an unknown path must be a 404 for every method, not Django's HTML CSRF 403."""
     return _json_error(request, 404, f"No resource at {request.path}.")
 
 

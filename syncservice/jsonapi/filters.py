@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import QueryDict
 from django_filters.fields import IsoDateTimeField
@@ -26,8 +28,21 @@ _SPACE_OFFSET = re.compile(r" (\d{2}(?::?\d{2})?)$")
 
 
 class LenientIsoDateTimeField(IsoDateTimeField):
-    def strptime(self, value, format):
-        return super().strptime(_SPACE_OFFSET.sub(r"+\1", value.strip()), format)
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = _SPACE_OFFSET.sub(r"+\1", value.strip())
+        parsed = super().to_python(value)
+        if parsed is not None and parsed.tzinfo is not None:
+            # Out-of-range instants (year 1 at +01:00; offsets PostgreSQL refuses) are the
+            # client's mistake, not the database's.
+            try:
+                if abs(parsed.utcoffset().total_seconds()) >= 16 * 3600:
+                    raise ValueError("offset out of range")
+                parsed.astimezone(UTC)
+            except (OverflowError, ValueError):
+                raise ValidationError("Enter a date/time within range.",
+                                      code="invalid") from None
+        return parsed
 
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -34,4 +34,8 @@ class JsonApiParser(DjaJSONParser):
         attributes = result["data"].get("attributes", {})
         if not isinstance(attributes, dict):
             raise ParseError("`data.attributes` must be an object.")
+        relationships = result["data"].get("relationships", {})
+        if not isinstance(relationships, dict) or any(
+                not isinstance(r, dict) for r in relationships.values()):
+            raise ParseError("`data.relationships` must be an object of relationship objects.")
         return self.parse_data(result, parser_context)

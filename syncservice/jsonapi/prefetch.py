@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 
@@ -30,9 +31,14 @@ def plan_related(model: type[models.Model], paths: Iterable[str],
         all_single = True
         for segment in path.split("."):
             name = sources.get(segment, segment)
-            current, single = _hop(current, name)
+            try:
+                current, single = _hop(current, name)
+            except FieldDoesNotExist:
+                break  # a derived relationship (e.g. a sync's last_run): its view prefetches it
             all_single = all_single and single
             orm_parts.append(name)
+        if not orm_parts:
+            continue
         orm_path = "__".join(orm_parts)
         (selects if all_single else prefetches).append(orm_path)
     return sorted(set(selects)), sorted(set(prefetches))

@@ -19,10 +19,11 @@ from syncservice.jsonapi.errors import ParameterError
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
+MAX_PAGE_NUMBER = 1_000_000  # keeps OFFSET within what every database takes
 
 _FIELDS_TYPE = re.compile(r"^fields\[(?P<type>[A-Za-z0-9_\-]+)\]$")
 _FILTER = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_\.\-]+)\]$")
-_POSITIVE_INT = re.compile(r"^[0-9]+$")
+_POSITIVE_INT = re.compile(r"^[0-9]{1,12}$")
 
 # Which parameters each kind of request accepts.
 LIST_PARAMS = frozenset({"page[number]", "page[size]", "count", "sort", "include", "included",
@@ -130,7 +131,7 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
 
     query = JsonApiQuery(filters=filters)
     if collection:
-        query.page_number = _positive_int(params, "page[number]", 1)
+        query.page_number = _positive_int(params, "page[number]", 1, MAX_PAGE_NUMBER)
         query.page_size = _positive_int(params, "page[size]", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         if "count" in params:
             raw = _single(params, "count").strip().lower()

@@ -1,0 +1,323 @@
+"""What the views do not tell by themselves: per view and action, the success status, the
+response (when it is not a document of the view's ``serializer_class``), extra error statuses,
+the query parameters outside the grammar, required attributes and request relationships.
+
+Views are found through their MRO by dotted path, so subclasses inherit their entries. A
+``JsonApiViewSet`` action missing here gets the defaults (list: 200 collection; retrieve: 200;
+create: 201; partial_update: 200; destroy: 204; other actions: 200 with the view's resource).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncservice.jsonapi import MEDIA_TYPE
+from syncservice.openapi import documents
+
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    status: int | None = None
+    # A serializer class whose resource is the primary data (default: view.serializer_class).
+    response_serializer: Any = None
+    # A callable(auto_schema) -> {status: response object} replacing the success response.
+    responses: Callable[[Any], dict[str, Schema]] | None = None
+    errors: tuple[int, ...] = ()
+    # Whether the JSON:API query grammar applies (and so 400 can happen on any parameter).
+    grammar: bool = True
+    # Default error statuses (401 and friends) of an authenticated JSON:API endpoint.
+    authenticated: bool = True
+    parameters: tuple[Schema, ...] = ()
+    required_attributes: tuple[str, ...] = ()
+    relationships: Schema | None = None
+    operation_id: str | None = None
+    tags: tuple[str, ...] = ()
+    # The attributes (and relationships) of an example request document.
+    example: Schema | None = None
+
+
+def query_parameter(name: str, schema: Schema, description: str, *,
+                    required: bool = False, comma_list: bool = False) -> Schema:
+    parameter = {"in": "query", "name": name, "schema": schema, "description": description}
+    if required:
+        parameter["required"] = True
+    if comma_list:
+        parameter["style"] = "form"
+        parameter["explode"] = False
+    return parameter
+
+
+def _comma_items(items: Schema, **bounds: int) -> Schema:
+    return {"type": "array", "items": items, "minItems": bounds.get("min_items", 1)}
+
+
+def _data_response(description: str, schema_name: str, schema: Callable[[], Schema]):
+    def build(auto_schema) -> dict[str, Schema]:
+        ref = auto_schema.register_schema(schema_name, schema())
+        return {"200": {"description": description, "content": {MEDIA_TYPE: {"schema": ref}}}}
+
+    return build
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+def _download_responses(auto_schema) -> dict[str, Schema]:
+    from exports.formats import FORMATS, GZIP_MIME_TYPE
+
+    mime_types = sorted({f.mime_type for f in FORMATS.values()} | {GZIP_MIME_TYPE})
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "200": {
+            "description": "The file, as an attachment (local storage).",
+            "headers": {
+                "Content-Disposition": {"schema": {"type": "string"}},
+                "X-Checksum-SHA256": {"schema": {"type": "string"},
+                                      "description": "SHA-256 of the file, hex."},
+            },
+            "content": {mime: binary for mime in mime_types},
+        },
+        "302": {
+            "description": "A redirect to a signed, expiring URL (object storage).",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+    }
+
+
+def _export_format_resource() -> Schema:
+    from exports.formats import MODALITIES
+
+    attributes = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "mime_type": {"type": "string"},
+            "extension": {"type": "string"},
+            "modalities": {"type": "array",
+                           "items": {"type": "string", "enum": sorted(MODALITIES)}},
+            "available": {"type": "boolean",
+                          "description": "False when the format's optional package is missing "
+                                         "(exports in it are then refused with 422)."},
+            "notes": {"type": "string"},
+            "compressible": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    }
+    return documents.resource_object("export-formats", attributes, None)
+
+
+def _modalities_parameter() -> Schema:
+    from exports.formats import MODALITIES
+
+    return query_parameter(
+        "modalities", _comma_items({"type": "string", "enum": sorted(MODALITIES)}),
+        "The data modalities the formats must support (comma list).",
+        required=True, comma_list=True)
+
+
+# --- syncs -----------------------------------------------------------------------------------
+
+def _provider_keys() -> list[str]:
+    from syncs.providers import base as catalog
+
+    return list(catalog.provider_keys())
+
+
+def _provider_resource() -> Schema:
+    attributes = {
+        "type": "object",
+        "properties": {
+            "display_name": {"type": "string"},
+            "description": {"type": "string"},
+            "dynamic_resources": {"type": "boolean"},
+            "available_resources": {"type": "array", "items": {"type": "string"}},
+            "default_resources": {"type": "array", "items": {"type": "string"}},
+        },
+        "additionalProperties": False,
+    }
+    resource = documents.resource_object("providers", attributes, None)
+    resource["properties"]["links"] = {"type": "object",
+                                       "properties": {"catalog": documents.LINK},
+                                       "additionalProperties": documents.LINK}
+    return resource
+
+
+def _provider_catalog_resource() -> Schema:
+    attributes = {
+        "type": "object",
+        "properties": {
+            "provider": {"type": "string"},
+            "name": {"type": "string"},
+            "display_name": {"type": "string"},
+            "description": {"type": "string"},
+            "config_schema": {"type": "object",
+                              "description": "JSON Schema of the connection's `config`."},
+            "secrets_schema": {"type": "object",
+                               "description": "JSON Schema of the connection's `secrets`."},
+            "defaults": {"type": "object"},
+            "resources": {"type": "array", "items": {"type": "object"}},
+            "available_resources": {"type": "array", "items": {"type": "string"}},
+            "default_resources": {"type": "array", "items": {"type": "string"}},
+            "dynamic_resources": {"type": "boolean"},
+        },
+    }
+    return documents.resource_object("provider-catalogs", attributes, None)
+
+
+def _sync_list_parameters() -> tuple[Schema, ...]:
+    from syncs.models import PROVIDERS, Sync
+
+    return (
+        query_parameter("q", {"type": "string", "minLength": 1, "pattern": r"\S"},
+                        "Search in name and slug (same as `filter[q]`)."),
+        query_parameter("status", _comma_items({"type": "string",
+                                                "enum": [c for c, _ in Sync.Status.choices]}),
+                        "Compatibility form of `filter[status__in]`.", comma_list=True),
+        query_parameter("provider", _comma_items({"type": "string", "enum": list(PROVIDERS)}),
+                        "Compatibility form of `filter[provider__in]`.", comma_list=True),
+        query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": 100},
+                        "Compatibility page size (with `offset`)."),
+        query_parameter("offset", {"type": "integer", "minimum": 0},
+                        "Compatibility offset (page size 50 unless `limit` is given)."),
+    )
+
+
+def _connection_relationship() -> Schema:
+    return {"type": "object",
+            "properties": {"connection": documents.to_one_request_relationship("connections")}}
+
+
+# --- the schema endpoints --------------------------------------------------------------------
+
+def _schema_responses(auto_schema) -> dict[str, Schema]:
+    schema = {"schema": {"type": "object", "description": "An OpenAPI 3 document."}}
+    return {"200": {"description": "This OpenAPI document, in YAML (default) or JSON.",
+                    "content": {"application/vnd.oai.openapi": schema,
+                                "application/yaml": schema,
+                                "application/vnd.oai.openapi+json": schema,
+                                "application/json": schema}}}
+
+
+def _docs_responses(auto_schema) -> dict[str, Schema]:
+    return {"200": {"description": "Swagger UI (its assets are served from /static/).",
+                    "content": {"text/html": {"schema": {"type": "string"}}}}}
+
+
+def _schema_parameters() -> tuple[Schema, ...]:
+    return (query_parameter("format", {"type": "string", "enum": ["json", "yaml"]},
+                            "The format of the document (else chosen by `Accept`)."),)
+
+
+def _specs() -> dict[str, dict[str, OperationSpec]]:
+    from syncs.api.serializers import SyncRunSerializer
+
+    conflict = (409,)
+    return {
+        "jobs.api.views.JobViewSet": {
+            "destroy": OperationSpec(errors=conflict),
+            "signal": OperationSpec(errors=conflict,
+                                    example={"attributes": {"signal": "cancel"}}),
+        },
+        "exports.api.views.ExportViewSet": {
+            "destroy": OperationSpec(errors=conflict),
+            "export": OperationSpec(status=202, errors=conflict, example={"attributes": {
+                "resource_type": "jobs", "format": "csv",
+                "filters": {"status__in": "failed,succeeded"},
+                "fields": ["job_class", "status"]}}),
+            "download": OperationSpec(
+                responses=_download_responses, errors=(409, 410),
+                parameters=(query_parameter("file", {"type": "integer", "minimum": 1},
+                                            "Which file of several (1-based)."),)),
+            "formats": OperationSpec(
+                responses=_data_response(
+                    "The export formats supporting the given modalities.",
+                    "ExportFormatCollectionDocument",
+                    lambda: documents.document(_export_format_resource(), collection=True)),
+                parameters=(_modalities_parameter(),)),
+        },
+        "syncs.api.views.ConnectionViewSet": {
+            "create": OperationSpec(required_attributes=("provider", "name"), example={
+                "attributes": {
+                    "provider": "http_api", "name": "my api",
+                    "config": {"base_url": "https://api.example.com/", "auth": {"type": "bearer"},
+                               "streams": [{"name": "orders", "path": "/orders",
+                                            "primary_key": ["id"], "cursor_field": "updated_at",
+                                            "cursor_param": "updated_since"}]},
+                    "secrets": {"token": "..."}}}),
+            "partial_update": OperationSpec(example={"attributes": {"name": "renamed api"}}),
+            "destroy": OperationSpec(errors=conflict),
+        },
+        "syncs.api.views.SyncViewSet": {
+            "list": OperationSpec(parameters=_sync_list_parameters()),
+            "create": OperationSpec(
+                required_attributes=("name",), relationships=_connection_relationship(),
+                example={"attributes": {"name": "Orders", "entities": ["orders"],
+                                        "status": "active"},
+                         "relationships": {"connection": {"data": {
+                             "type": "connections",
+                             "id": "00000000-0000-4000-8000-000000000000"}}}}),
+            "partial_update": OperationSpec(relationships=_connection_relationship(),
+                                            example={"attributes": {"status": "paused"}}),
+            "destroy": OperationSpec(errors=conflict),
+            "trigger": OperationSpec(status=202, response_serializer=SyncRunSerializer,
+                                     errors=conflict,
+                                     example={"attributes": {"run_mode": "incremental"}}),
+        },
+        "syncs.api.views.SyncRunViewSet": {
+            "cancel": OperationSpec(errors=conflict,
+                                    example={"attributes": {"reason": "not needed"}}),
+            "retry": OperationSpec(status=202, errors=conflict,
+                                   example={"attributes": {"run_mode": "full_refresh"}}),
+        },
+        "syncs.api.views.ProviderListView": {
+            "get": OperationSpec(
+                operation_id="syncs_providers_list", tags=("providers",),
+                responses=_data_response(
+                    "The providers of the sync catalog.", "ProviderCollectionDocument",
+                    lambda: documents.document(_provider_resource(), collection=True))),
+        },
+        "syncs.api.views.ProviderCatalogView": {
+            "get": OperationSpec(
+                operation_id="syncs_providers_catalog", tags=("providers",),
+                parameters=({"in": "path", "name": "provider", "required": True,
+                             "schema": {"type": "string", "enum": _provider_keys()}},),
+                responses=_data_response(
+                    "A provider's catalog: config and secrets schemas, resources.",
+                    "ProviderCatalogDocument",
+                    lambda: documents.document(_provider_catalog_resource()))),
+        },
+        "syncservice.openapi.views.SchemaView": {
+            "get": OperationSpec(operation_id="openapi_schema", tags=("openapi",),
+                                 grammar=False, authenticated=False, errors=(404,),
+                                 responses=_schema_responses, parameters=_schema_parameters()),
+        },
+        "syncservice.openapi.views.SwaggerView": {
+            "get": OperationSpec(operation_id="openapi_docs", tags=("openapi",),
+                                 grammar=False, authenticated=False,
+                                 responses=_docs_responses),
+        },
+    }
+
+
+@dataclass
+class _Table:
+    specs: dict[str, dict[str, OperationSpec]] | None = field(default=None)
+
+    def lookup(self, view_class: type, action: str) -> OperationSpec | None:
+        if self.specs is None:
+            self.specs = _specs()
+        for klass in view_class.__mro__:
+            entry = self.specs.get(f"{klass.__module__}.{klass.__qualname__}", {})
+            if action in entry:
+                return entry[action]
+        return None
+
+
+_TABLE = _Table()
+
+
+def spec_for(view_class: type, action: str) -> OperationSpec | None:
+    return _TABLE.lookup(view_class, action)
