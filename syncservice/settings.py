@@ -214,6 +214,48 @@ SYNCS_RUN_HEARTBEAT_TIMEOUT_SECONDS = env.float("SYNCS_RUN_HEARTBEAT_TIMEOUT_SEC
 SYNCS_SCHEDULER_EVERY_SECONDS = env.int("SYNCS_SCHEDULER_EVERY_SECONDS", default=30)
 DATABASE_ROUTERS = ["syncservice.routers.WarehouseRouter"]
 
+# --- OpenAPI --------------------------------------------------------------------------------
+# The schema at /api/v1/schema and Swagger UI at /api/v1/docs (assets from
+# drf-spectacular-sidecar, served under STATIC_URL: no CDN). See syncservice/openapi/.
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar", "syncservice.openapi"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "syncservice.openapi.schema.JsonApiAutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sync service API",
+    "DESCRIPTION": (
+        "Syncs, exports and the job queue as JSON:API 1.1 (`application/vnd.api+json`). "
+        "Collections take `page[number]`, `page[size]`, `count`, `sort`, `filter[...]`, "
+        "`included` (or `include`), `fields` and `fields[type]`; unknown parameters are "
+        "400 errors. Every error is a JSON:API error document."
+    ),
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": True,
+    "SERVE_PUBLIC": True,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "PREPROCESSING_HOOKS": ["syncservice.openapi.hooks.preprocess_endpoints"],
+    "POSTPROCESSING_HOOKS": ["syncservice.openapi.hooks.postprocess_schema"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True,
+                            "displayOperationId": True},
+}
+
+# --- API speed ------------------------------------------------------------------------------
+# The fast JSON:API read path for lists and shows (syncservice.jsonapi.fast); false serves
+# them through DRF-JSONAPI's stock serializers and renderer (same documents, slower).
+JSONAPI_FAST_PATH = env.bool("JSONAPI_FAST_PATH", default=True)
+# JSON responses at least this large are gzipped for clients that accept it.
+JSONAPI_GZIP_MIN_BYTES = env.int("JSONAPI_GZIP_MIN_BYTES", default=1024)
+# Gzip outermost but for security headers; ETag/304 computed on the uncompressed body.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "syncservice.jsonapi.fast.GZipMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
+                  "syncservice.jsonapi.fast.ConditionalGetMiddleware")
+
 # --- Observability and deployment -----------------------------------------------------------
 # Request ids, structured logs, Prometheus metrics at /metrics, readiness at /readyz (see
 # syncservice/observability/ and the README's "Running in production").
@@ -263,33 +305,3 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-
-# --- OpenAPI --------------------------------------------------------------------------------
-# The schema at /api/v1/schema and Swagger UI at /api/v1/docs (assets from
-# drf-spectacular-sidecar, served under STATIC_URL: no CDN). See syncservice/openapi/.
-INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar", "syncservice.openapi"]
-REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "syncservice.openapi.schema.JsonApiAutoSchema"
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Sync service API",
-    "DESCRIPTION": (
-        "Syncs, exports and the job queue as JSON:API 1.1 (`application/vnd.api+json`). "
-        "Collections take `page[number]`, `page[size]`, `count`, `sort`, `filter[...]`, "
-        "`included` (or `include`), `fields` and `fields[type]`; unknown parameters are "
-        "400 errors. Every error is a JSON:API error document."
-    ),
-    "VERSION": "1",
-    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
-    "COMPONENT_SPLIT_REQUEST": True,
-    "SERVE_INCLUDE_SCHEMA": True,
-    "SERVE_PUBLIC": True,
-    "SERVE_AUTHENTICATION": [],
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "PREPROCESSING_HOOKS": ["syncservice.openapi.hooks.preprocess_endpoints"],
-    "POSTPROCESSING_HOOKS": ["syncservice.openapi.hooks.postprocess_schema"],
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
-    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True,
-                            "displayOperationId": True},
-}

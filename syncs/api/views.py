@@ -96,7 +96,7 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
 def sync_prefetches(prefix: str = "") -> list:
     """What a serialized sync reads besides its row: bindings and its latest run."""
-    latest = SyncRun.objects.order_by("-created_at")
+    latest = SyncRun.objects.select_related("job", "project").order_by("-created_at")
     return [f"{prefix}table_bindings",
             Prefetch(f"{prefix}runs", queryset=latest[:1], to_attr="latest_runs")]
 

@@ -1,0 +1,333 @@
+"""The fast read path (syncservice.jsonapi.fast) serves the same documents as DRF-JSONAPI's
+stock serializers and renderer: every list and show endpoint, with sparse fieldsets, includes
+(nested too) and the query grammar, compared as parsed JSON (and as bytes)."""
+
+from datetime import timedelta
+
+import orjson
+import pytest
+from django.utils import timezone
+
+from exports.models import Export, ExportFile
+from jobs.models import Job
+from syncs import services as sync_services
+from syncs.models import Connection, SyncRun
+from syncs.secrets import encrypt
+from syncservice.jsonapi import fast
+from tests.testapp.models import Author, Book
+
+HTTP_SHOP = {
+    "base_url": "http://127.0.0.1:9/", "auth": {"type": "bearer"},
+    "pagination": {"type": "page_number", "page_size": 3}, "check_path": "/ping",
+    "max_retries": 0,
+    "streams": [
+        {"name": "orders", "path": "/orders", "record_selector": "$.data",
+         "primary_key": ["id"], "cursor_field": "updated_at", "cursor_param": "updated_since"},
+        {"name": "customers", "path": "/customers", "record_selector": "$.data",
+         "primary_key": ["id"], "cursor_field": "updated_at", "cursor_param": "updated_since"},
+    ],
+}
+
+
+@pytest.fixture
+def world(project, other_project, make_job, library):
+    """Rows behind every list endpoint, in the caller's project and another one."""
+    now = timezone.now()
+    jobs = []
+    for index in range(6):
+        status = ["succeeded", "failed", "pending", "running", "cancelled", "succeeded"][index]
+        jobs.append(make_job(
+            project if index != 5 else None, f"demo.kind{index % 2}", status=status,
+            priority=index, progress=index * 10, payload={"n": index, "nested": {"a": [1, 2]}},
+            error="boom" if status == "failed" else "",
+            error_details={"trace": ["x"]} if status == "failed" else None,
+            result={"rows": index} if status == "succeeded" else None,
+            started_at=now - timedelta(minutes=index, microseconds=index * 7),
+            finished_at=(now.replace(microsecond=0) if status in ("succeeded", "failed")
+                         else None),
+            created_by_id=f"key:{index}" if index % 2 else None))
+    make_job(other_project, "demo.other")
+
+    exports = []
+    for index, status in enumerate(["success", "failed", "success", "expired"]):
+        export = Export.objects.create(
+            project=project, job=jobs[index] if index != 3 else None,
+            resource_type=["jobs", "exports", "jobs", "exports"][index], format="csv",
+            status=status, filters={"status": "failed"} if index else {},
+            fields=["id"], records_count=10 * index or None, size=1000 + index,
+            filename=f"e{index}.csv", mime_type="text/csv", started_at=now,
+            completed_at=now if status == "success" else None, metadata={"i": index},
+            reference=f"ref-{index}")
+        for number in range(1, 1 + (index % 3)):
+            ExportFile.objects.create(export=export, index=number,
+                                      storage_name=f"x/{export.pk}/{number}",
+                                      filename=f"e{index}-{number}.csv", size=number,
+                                      records_count=number, sha256="0" * 64,
+                                      mime_type="text/csv")
+        exports.append(export)
+    Export.objects.create(project=other_project, resource_type="jobs", format="csv",
+                          status="success")
+
+    connections = [
+        Connection.objects.create(project=project, provider="http_api", name=name,
+                                  config=HTTP_SHOP, secrets_encrypted=encrypt(secrets))
+        for name, secrets in (("shop", {"token": "t", "extra": "e"}), ("empty", {}))]
+    syncs = []
+    for index, connection in enumerate(connections):
+        sync = sync_services.create_sync(project, {
+            "name": f"Sync {index}", "connection": connection, "status": "active",
+            "entities": ["orders", "customers"] if index == 0 else ["orders"]})
+        syncs.append(sync)
+    sync_services.create_sync(project, {"name": "No runs", "connection": connections[0],
+                                        "entities": ["customers"]})
+    first = sync_services.trigger(syncs[0])
+    SyncRun.objects.filter(pk=first.pk).update(status="failed", error="boom")
+    sync_services.retry_run(SyncRun.objects.get(pk=first.pk))
+    sync_services.trigger(syncs[1])
+    return {"jobs": jobs, "exports": exports, "connections": connections, "syncs": syncs,
+            "runs": list(SyncRun.objects.all()), "books": library,
+            "project": project}
+
+
+def fetch(api, settings, url: str, fast_path: bool):
+    settings.JSONAPI_FAST_PATH = fast_path
+    response = api.get(url)
+    assert response.status_code == 200, (url, response.content)
+    data = response.data
+    used = isinstance(data, fast.FastDocument) or (
+        isinstance(data, dict) and isinstance(data.get("results"), fast.FastDocument))
+    assert used == fast_path, f"{url}: fast path used: {used}"
+    return response.content
+
+
+def assert_same(api, settings, url: str) -> dict:
+    fast_body = fetch(api, settings, url, True)
+    stock_body = fetch(api, settings, url, False)
+    fast_doc, stock_doc = orjson.loads(fast_body), orjson.loads(stock_body)
+    assert fast_doc == stock_doc, url
+    # Same members in the same order, too (not required, but it is what the builder aims at).
+    assert fast_body == stock_body, url
+    return fast_doc
+
+
+LISTS = {
+    "projects": ["", "fields=name", "fields[projects]=name,created_at", "sort=-name",
+                 "count=true&page[size]=1", "fields[projects]="],
+    "jobs": ["", "included=project", "include=project&fields[projects]=name",
+             "fields=status,payload,project&included=project",
+             # project left out of the sparse fieldset: DRF-JSONAPI does not include it
+             "fields=status&included=project",
+             "filter[status]=failed", "sort=priority&page[size]=2&page[number]=2",
+             "count=true&page[size]=4", "fields=started_at,finished_at,created_by_id",
+             "fields[jobs]=&included=project"],
+    "exports": ["", "included=job,files", "included=job.project,project,files",
+                "fields=status,attachment_url,files&included=files"
+                "&fields[export-files]=filename,download_url",
+                # to-many left out of the sparse fieldset: DRF-JSONAPI still includes it
+                "fields[exports]=status&included=files",
+                "fields[exports]=status&included=job",
+                "included=job&fields[jobs]=", "included=files&fields[export-files]=",
+                "sort=-size&fields=size,job,project&included=job.project"],
+    "connections": ["", "included=project", "fields=name,secret_names",
+                    "fields[connections]=provider,project&included=project"
+                    "&fields[projects]=name"],
+    "syncs": ["", "included=project,connection,table_bindings,last_run",
+              "included=last_run.job,connection.project,last_run.sync",
+              "fields=name,provider_key,last_run&included=last_run",
+              "fields[syncs]=name&included=table_bindings,last_run",
+              "fields=table_bindings&included=table_bindings&fields[table-bindings]=sync",
+              "limit=2&offset=1", "status=active"],
+    "sync-runs": ["", "included=sync,project,job", "included=sync.table_bindings,sync.project",
+                  "included=sync.connection.project,job.project",
+                  "fields=status,sync&included=sync&fields[syncs]=name,last_run"],
+    "books": ["", "included=author,chapters", "included=author.project,chapters.book",
+              "included=chapters.book.author,author", "fields=title",
+              "fields[books]=title,author&included=author&fields[authors]=name",
+              "fields=pages,chapters&included=chapters", "fields[books]=title&included=chapters",
+              "sort=-pages&page[size]=5&page[number]=2&count=true",
+              "filter[genre]=essay&included=author.project"],
+}
+
+
+@pytest.mark.parametrize("resource,query", [
+    (resource, query) for resource, queries in LISTS.items() for query in queries])
+def test_every_list_is_the_same_document(api, settings, world, resource, query):
+    document = assert_same(api, settings, f"/api/v1/{resource}?{query}")
+    assert document["data"], "every list has rows in this world"
+
+
+def show_urls(world) -> list[str]:
+    sync, run = world["syncs"][0], world["runs"][0]
+    return [
+        f"/api/v1/projects/{world['project'].pk}",
+        f"/api/v1/jobs/{world['jobs'][1].pk}?included=project",
+        f"/api/v1/jobs/{world['jobs'][0].pk}?fields=status,result",
+        f"/api/v1/exports/{world['exports'][0].pk}?included=job.project,files",
+        f"/api/v1/exports/{world['exports'][1].pk}?fields=status,attachment_url",
+        f"/api/v1/exports/{world['exports'][3].pk}",
+        f"/api/v1/connections/{world['connections'][0].pk}?included=project",
+        f"/api/v1/syncs/{sync.pk}?included=table_bindings,last_run.job,connection",
+        f"/api/v1/sync-runs/{run.pk}?included=sync.table_bindings,job",
+        f"/api/v1/syncs/runs/{run.pk}",
+        f"/api/v1/syncs/{sync.pk}/runs?included=sync",
+        f"/api/v1/books/{world['books'][3].pk}?included=author.project,chapters.book",
+        f"/api/v1/books/{world['books'][2].pk}?fields=title",
+    ]
+
+
+def test_every_show_is_the_same_document(api, settings, world):
+    for url in show_urls(world):
+        document = assert_same(api, settings, url)
+        assert document["data"]
+
+
+def test_documents_without_includes_have_no_included_member(api, settings, world):
+    document = assert_same(api, settings, "/api/v1/jobs")
+    assert "included" not in document
+    document = assert_same(api, settings, "/api/v1/jobs?included=project&filter[status]=running")
+    assert "included" in document
+
+
+def test_empty_pages_are_the_same(api, settings, world):
+    assert_same(api, settings, "/api/v1/jobs?filter[status]=running&page[number]=3"
+                               "&included=project")
+    assert_same(api, settings, "/api/v1/exports?filter[status]=pending&included=files")
+
+
+def test_other_projects_stay_out(api, settings, world, other_api):
+    document = assert_same(api, settings, "/api/v1/jobs?page[size]=1000")
+    assert {item["id"] for item in document["data"]} == {
+        str(pk) for pk in Job.objects.filter(project=world["project"]).values_list("pk",
+                                                                                  flat=True)}
+    fast_doc = orjson.loads(fetch(other_api, settings, "/api/v1/exports", True))
+    stock_doc = orjson.loads(fetch(other_api, settings, "/api/v1/exports", False))
+    assert fast_doc == stock_doc and len(fast_doc["data"]) == 1
+
+
+def test_datetimes_are_written_as_drf_writes_them(api, settings, world):
+    job = world["jobs"][1]
+    document = assert_same(api, settings, f"/api/v1/jobs/{job.pk}")
+    started = document["data"]["attributes"]["started_at"]
+    assert started.endswith("Z") and "." in started
+    finished = document["data"]["attributes"]["finished_at"]
+    assert finished.endswith("Z") and "." not in finished
+
+
+def test_another_current_timezone_is_honoured(api, settings, world):
+    """DRF writes datetimes in the current time zone: the fast path converts them too."""
+    settings.TIME_ZONE = "Europe/Paris"
+    document = assert_same(api, settings, "/api/v1/jobs?fields=started_at,created_at")
+    assert all(item["attributes"]["created_at"].endswith(("+01:00", "+02:00"))
+               for item in document["data"])
+
+
+def test_constant_queries_on_the_fast_path(api, settings, world):
+    """As many queries for two rows as for every row, and no more than the stock path."""
+    urls = ["/api/v1/exports?page[size]={size}&included=job.project,files",
+            "/api/v1/syncs?page[size]={size}&included=last_run,table_bindings,connection",
+            "/api/v1/sync-runs?page[size]={size}&included=sync.table_bindings,job",
+            "/api/v1/books?page[size]={size}&included=author.project,chapters.book"]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api.get("/api/v1/projects")  # the key's last use is recorded once, here
+    for url in urls:
+        counts = {}
+        for fast_path in (True, False):
+            settings.JSONAPI_FAST_PATH = fast_path
+            for size in (2, 100):
+                with CaptureQueriesContext(connection) as captured:
+                    assert api.get(url.format(size=size)).status_code == 200
+                counts[fast_path, size] = len(captured.captured_queries)
+        assert counts[True, 2] == counts[True, 100], (url, counts)
+        assert counts[True, 100] <= counts[False, 100], (url, counts)
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+def test_unsupported_serializers_take_the_stock_path():
+    from rest_framework import serializers as drf_serializers
+    from rest_framework_json_api import serializers
+
+    class WithMeta(serializers.ModelSerializer):
+        class Meta:
+            model = Book
+            fields = ["title", "pages"]
+            meta_fields = ["pages"]
+
+    class WithHyperlinkedRelation(serializers.ModelSerializer):
+        author = drf_serializers.HyperlinkedRelatedField(view_name="author-detail",
+                                                         read_only=True)
+
+        class Meta:
+            model = Book
+            fields = ["title", "author"]
+
+    class Custom(serializers.ModelSerializer):
+        class Meta:
+            model = Book
+            fields = ["title"]
+
+        def to_representation(self, instance):
+            return {"title": instance.title.upper()}
+
+    for serializer_class in (WithMeta, WithHyperlinkedRelation, Custom):
+        assert fast.plan_for(serializer_class) is None
+
+
+def test_plans_read_every_field_kind():
+    from exports.api.serializers import ExportSerializer
+    from syncs.api.serializers import SyncSerializer
+
+    plan = fast.plan_for(ExportSerializer)
+    kinds = {a.name: a.kind for a in plan.attributes}
+    assert kinds["status"] == fast.PASS and kinds["created_at"] == fast.DATETIME
+    assert kinds["attachment_url"] == fast.METHOD and kinds["size"] == fast.BIGINT
+    relationships = {r.name: r.kind for r in plan.relationships}
+    assert relationships == {"project": fast.TO_ONE, "job": fast.TO_ONE,
+                             "files": fast.TO_MANY}
+    plan = fast.plan_for(SyncSerializer)
+    assert {a.name: a.kind for a in plan.attributes}["provider_key"] == fast.STATIC
+    assert {r.name: r.kind for r in plan.relationships}["last_run"] == fast.METHOD_ONE
+
+
+def test_url_templates_fall_back_to_reverse_for_odd_values(rf):
+    from rest_framework.request import Request
+
+    request = Request(rf.get("/"))
+    urls = fast.Urls(request)
+    first, second = Author(pk="00000000-0000-4000-8000-000000000001"), Book(
+        pk="00000000-0000-4000-8000-000000000002")
+    assert urls.get("book-detail", "pk", first.pk).endswith(f"/books/{first.pk}")
+    assert urls.get("book-detail", "pk", second.pk).endswith(f"/books/{second.pk}")
+    assert urls.templates[("book-detail", "pk")] not in (None, fast._NO_TEMPLATE)
+    assert urls.get("book-detail", "pk", "a b").endswith("/books/a%20b")
+
+
+def test_the_collector_comes_back(api, settings, world):
+    import gc
+
+    settings.JSONAPI_FAST_PATH = True
+    assert gc.isenabled()
+    assert api.get("/api/v1/exports?included=files").status_code == 200
+    assert gc.isenabled()
+    with fast.gc_paused():
+        with fast.gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_lean_instances_match_django_instances(world):
+    from jobs.models import Job as JobModel
+
+    lean_rows = JobModel.objects.select_related("project").order_by("pk")
+    lean_rows._iterable_class = fast.LeanModelIterable
+    for lean, plain in zip(lean_rows, JobModel.objects.select_related("project").order_by("pk"),
+                           strict=True):
+        assert {k: v for k, v in vars(lean).items() if k != "_state"} == \
+            {k: v for k, v in vars(plain).items() if k != "_state"}
+        assert (lean._state.adding, lean._state.db) == (plain._state.adding, plain._state.db)
+        assert lean.project == plain.project
+        if plain.project_id:
+            assert lean.project.name == plain.project.name
