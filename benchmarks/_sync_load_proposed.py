@@ -1,0 +1,307 @@
+"""Writes records into warehouse tables, exactly once.
+
+Each batch is written in one transaction of the warehouse database together with the entity's
+cursor checkpoint (``SyncState``): either both commit or neither, so re-running after a crash
+resumes after the last committed batch and never duplicates rows.
+
+Load modes: ``append_event`` inserts; ``upsert`` merges on the binding's primary key columns
+(INSERT … ON CONFLICT DO UPDATE, on PostgreSQL and SQLite alike); ``replace`` loads into a
+staging table and swaps it in when the entity finishes.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from syncs.models import SyncState, TableBinding
+from syncs.signals import rows_loaded
+
+# Every table also keeps the whole record (``_record``), when and by which run it was written.
+META_COLUMNS = {"_record": "json", "_synced_at": "timestamp", "_run_id": "text"}
+# The same for every row of a batch: on PostgreSQL, given once to the INSERT … SELECT.
+BATCH_COLUMNS = ("_synced_at", "_run_id")
+_IDENTIFIER = re.compile(r"[^a-z0-9_]+")
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # called for every field of every record
+def column_name(key: str) -> str:
+    name = _IDENTIFIER.sub("_", str(key).lower()).strip("_") or "column"
+    if name[0].isdigit():
+        name = f"c_{name}"
+    return name[:63]
+
+
+def kind_of(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, (dict, list)):
+        return "json"
+    return "text"
+
+
+SQL_TYPES = {
+    "postgresql": {"boolean": "boolean", "bigint": "bigint", "double": "double precision",
+                   "json": "jsonb", "text": "text", "timestamp": "timestamptz"},
+    "sqlite": {"boolean": "integer", "bigint": "integer", "double": "real", "json": "text",
+               "text": "text", "timestamp": "text"},
+}
+
+
+class TableLoader:
+    """Loads one entity of one run into the binding's table."""
+
+    def __init__(self, binding: TableBinding, run_id: str, *, using: str | None = None,
+                 staging: bool | None = None) -> None:
+        self.binding = binding
+        self.run_id = str(run_id)
+        self.using = using or settings.WAREHOUSE_DATABASE_ALIAS
+        self.connection = connections[self.using]
+        self.vendor = self.connection.vendor
+        self.replace = binding.load_mode == TableBinding.LoadMode.REPLACE if staging is None \
+            else staging
+        self.table = binding.physical_table_name
+        self.target = f"{self.table}__staging" if self.replace else self.table
+        self.key_columns = [column_name(c) for c in binding.primary_key_columns or []]
+        self._columns: dict[str, str] | None = None
+        self._json_columns: set[str] = set()
+        self._temp_columns: set[str] | None = None  # PostgreSQL: the COPY staging table's
+        self._known_keys: set = set()  # record keys that have their column (or are ignored)
+
+    # --- schema -------------------------------------------------------------------------------
+    def q(self, name: str) -> str:
+        return self.connection.ops.quote_name(name)
+
+    def _existing_columns(self, table: str) -> dict[str, str] | None:
+        with self.connection.cursor() as cursor:
+            if table not in self.connection.introspection.table_names(cursor):
+                return None
+            description = self.connection.introspection.get_table_description(cursor, table)
+            if self.vendor == "postgresql":
+                cursor.execute("SELECT column_name FROM information_schema.columns WHERE "
+                               "table_name = %s AND data_type = 'jsonb'", [table])
+                self._json_columns = {row[0] for row in cursor.fetchall()}
+        return {col.name: "" for col in description}
+
+    def begin(self) -> None:
+        """Prepare the target (for replace: a fresh staging table)."""
+        if self.replace:
+            with self.connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.q(self.target)}")
+        self._columns = self._existing_columns(self.target)
+        self._known_keys = set()
+
+    def _ensure_columns(self, records: Sequence[dict]) -> None:
+        kinds: dict[str, str] = {}
+        known = self._known_keys
+        for record in records:
+            if known.issuperset(record):
+                continue  # the usual case: every key has its column already
+            for key, value in record.items():
+                if key in known:
+                    continue
+                name = column_name(key)
+                if name in META_COLUMNS or (self._columns is not None
+                                            and name in self._columns):
+                    known.add(key)  # a source field named like ours stays in _record only
+                    continue
+                kind = kind_of(value)
+                if kind and name not in kinds:
+                    kinds[name] = kind
+        types = SQL_TYPES[self.vendor]
+        if self._columns is not None and all(name in self._columns for name in kinds):
+            return
+        with self.connection.cursor() as cursor:
+            # Concurrent tasks (fan-out) may create or widen the same table: serialize the DDL
+            # (PostgreSQL: an advisory lock held to the end of this transaction; SQLite: the
+            # write transaction already holds the database lock) and look again under it.
+            if self.vendor == "postgresql":
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self.target])
+            self._columns = self._existing_columns(self.target)
+            if self._columns is None:
+                columns = {**{k: "text" for k in self.key_columns}, **kinds, **META_COLUMNS}
+                ddl = ", ".join(f"{self.q(n)} {types[k]}" for n, k in columns.items())
+                cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.q(self.target)} ({ddl})")
+                if self._merges():
+                    # Index names are schema-wide on PostgreSQL and survive the replace
+                    # swap's rename: make each one unique.
+                    index = f"{self.target[:40]}_{uuid.uuid4().hex[:12]}_key"
+                    cols = ", ".join(self.q(c) for c in self.key_columns)
+                    cursor.execute(f"CREATE UNIQUE INDEX {self.q(index)} "
+                                   f"ON {self.q(self.target)} ({cols})")
+                self._columns = dict.fromkeys(columns, "")
+                self._json_columns = {n for n, k in columns.items() if k == "json"}
+                return
+            for name, kind in kinds.items():
+                if name not in self._columns:
+                    cursor.execute(f"ALTER TABLE {self.q(self.target)} ADD COLUMN "
+                                   f"{self.q(name)} {types[kind]}")
+                    self._columns[name] = ""
+                    if kind == "json":
+                        self._json_columns.add(name)
+
+    # --- writing ------------------------------------------------------------------------------
+    def write(self, records: Sequence[dict], cursor_value: Any, *, state_key: str | None = None
+              ) -> int:
+        """Write ``records`` and the checkpoint ``cursor_value`` in one transaction."""
+        if self._columns is None:
+            self.begin()
+        with transaction.atomic(using=self.using):
+            written = 0
+            if records:
+                self._ensure_columns(records)
+                written = self._insert(records)
+            if not self.replace:
+                self.save_checkpoint(cursor_value, state_key)
+        rows_loaded.send_robust(sender=TableLoader, binding=self.binding, run_id=self.run_id,
+                                rows=written)
+        return written
+
+    def _rows(self, records: Sequence[dict], names: list[str]) -> list[list]:
+        """The values of ``names`` for each record (``BATCH_COLUMNS`` only if in ``names``)."""
+        now = timezone.now()
+        synced_at = now if self.vendor == "postgresql" else now.isoformat()
+        position = {name: index for index, name in enumerate(names)}
+        batch_values = [(position[name], value) for name, value in
+                        (("_synced_at", synced_at), ("_run_id", self.run_id))
+                        if name in position]
+        record_at = position["_record"]
+        sqlite = self.vendor == "sqlite"
+        plans: dict[tuple, list[tuple[Any, int]]] = {}
+        rows = []
+        for record in records:
+            keys = tuple(record)
+            plan = plans.get(keys)
+            if plan is None:
+                # Where each key's value goes; a later key of the same column wins.
+                plan = plans[keys] = [(key, position[name]) for key in keys
+                                      if (name := column_name(key)) in position
+                                      and name not in META_COLUMNS]
+            row = [None] * len(names)
+            for key, index in plan:
+                value = record[key]
+                if isinstance(value, (dict, list)):
+                    value = orjson.dumps(value).decode()
+                elif sqlite and isinstance(value, bool):
+                    value = int(value)
+                row[index] = value
+            row[record_at] = orjson.dumps(record, default=str).decode()
+            for index, value in batch_values:
+                row[index] = value
+            rows.append(row)
+        return rows
+
+    def _merges(self) -> bool:
+        return bool(self.key_columns) and \
+            self.binding.load_mode != TableBinding.LoadMode.APPEND_EVENT
+
+    def _on_conflict(self, names: list[str]) -> str:
+        keys = ", ".join(self.q(c) for c in self.key_columns)
+        updates = ", ".join(f"{self.q(n)} = excluded.{self.q(n)}" for n in names
+                            if n not in self.key_columns)
+        return f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+
+    def _insert(self, records: Sequence[dict]) -> int:
+        names = list(self._columns)
+        if self.vendor == "postgresql":
+            rows = self._rows(records, [n for n in names if n not in BATCH_COLUMNS])
+            self._copy_in(rows, names)
+            return len(rows)
+        rows = self._rows(records, names)
+        sql = (f"INSERT INTO {self.q(self.target)} ({', '.join(self.q(n) for n in names)}) "
+               f"VALUES ({', '.join(['%s'] * len(names))})")
+        if self._merges():
+            sql += self._on_conflict(names)
+        with self.connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+        return len(rows)
+
+    def _copy_in(self, rows: list[list], names: list[str]) -> None:
+        """PostgreSQL: COPY the batch (``rows``: ``names`` but ``BATCH_COLUMNS``) into a
+        temporary table, then one INSERT … SELECT (with ON CONFLICT for merges; the last
+        occurrence of a key in the batch wins) that adds the ``BATCH_COLUMNS``."""
+        from psycopg import sql
+
+        batch_values = {"_synced_at": timezone.now(), "_run_id": self.run_id}
+        columns = ", ".join(self.q(n) for n in names)
+        copied = ", ".join(self.q(n) for n in names if n not in BATCH_COLUMNS)
+        selected = ", ".join(
+            sql.Literal(batch_values[n]).as_string(self.connection.connection)
+            if n in BATCH_COLUMNS else self.q(n) for n in names)
+        temp = self.q(f"_load_{self.target[:40]}")
+        with self.connection.cursor() as cursor:
+            if self._temp_columns is None:
+                cursor.execute(f"DROP TABLE IF EXISTS {temp}")
+                cursor.execute(f"CREATE TEMP TABLE {temp} (LIKE {self.q(self.target)}) "
+                               "ON COMMIT DELETE ROWS")
+                cursor.execute(f"ALTER TABLE {temp} ADD COLUMN _load_order bigint")
+                self._temp_columns = set(names)
+            for name in [n for n in names if n not in self._temp_columns]:
+                # A column the target gained after the temp table was made.
+                cursor.execute(f"ALTER TABLE {temp} ADD COLUMN {self.q(name)} "
+                               f"{self._pg_type(name)}")
+                self._temp_columns.add(name)
+            with cursor.cursor.copy(f"COPY {temp} ({copied}, _load_order) FROM STDIN") as copy:
+                for order, row in enumerate(rows):
+                    row.append(order)
+                    copy.write_row(row)
+            if self._merges():
+                keys = ", ".join(self.q(c) for c in self.key_columns)
+                select = (f"SELECT DISTINCT ON ({keys}) {selected} FROM {temp} "
+                          f"ORDER BY {keys}, _load_order DESC")
+                cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) {select}"
+                               + self._on_conflict(names))
+            else:
+                cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
+                               f"SELECT {selected} FROM {temp} ORDER BY _load_order")
+            cursor.execute(f"TRUNCATE {temp}")
+
+    def _pg_type(self, name: str) -> str:
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                           "WHERE a.attrelid = %s::regclass AND a.attname = %s",
+                           [self.connection.ops.quote_name(self.target), name])
+            row = cursor.fetchone()
+        return row[0] if row else "text"
+
+    def save_checkpoint(self, cursor_value: Any, state_key: str | None = None) -> None:
+        states = SyncState.objects.using(self.using)
+        entity = {"sync_id": self.binding.sync_id,
+                  "entity_key": state_key or self.binding.entity_key,
+                  "source_instance_key": self.binding.source_instance_key}
+        # One UPDATE once the row exists (every batch but an entity's first).
+        if not states.filter(**entity).update(cursor=cursor_value, updated_at=timezone.now()):
+            states.update_or_create(**entity, defaults={"cursor": cursor_value})
+
+    def finish(self, cursor_value: Any) -> None:
+        """replace: swap the staging table in, with the checkpoint, in one transaction."""
+        if not self.replace:
+            return
+        if self._columns is None:  # nothing was read: an empty table replaces the old one
+            self.begin()
+        self._ensure_columns([])
+        with transaction.atomic(using=self.using), self.connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.q(self.table)}")
+            cursor.execute(f"ALTER TABLE {self.q(self.target)} RENAME TO {self.q(self.table)}")
+            self.save_checkpoint(cursor_value)
+
+
+def read_checkpoint(binding: TableBinding, state_key: str | None = None) -> Any:
+    state = SyncState.objects.using(settings.WAREHOUSE_DATABASE_ALIAS).filter(
+        sync_id=binding.sync_id, entity_key=state_key or binding.entity_key,
+        source_instance_key=binding.source_instance_key).first()
+    return state.cursor if state else None

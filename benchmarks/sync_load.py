@@ -1,0 +1,560 @@
+"""Sync load throughput and memory: records from a local source upserted into PostgreSQL by
+``syncs.loading.TableLoader``, against a plain ``COPY`` of the same rows in the same run.
+
+    .venv/bin/python benchmarks/sync_load.py [--rows 1000000] [--small-rows 300000]
+        [--batch 5000] [--repeat 1] [--modes idle,copy,insert,update]
+        [--database-url postgres://postgres@127.0.0.1:5432/bench_sync_load]
+        [--record benchmarks/sync_load.md]
+    # with the proposed loader in the same run:
+    #   --modes idle,copy,insert,update,proposed-insert,proposed-update --variant proposed
+    # gains of each proposed change (rounds of COPY + each variant's two passes):
+    #   --compare none,memo,memo+known,proposed --rows 200000 --repeat 3
+
+The script drops and creates its own database (its name must start with "bench_sync_load"),
+runs ``manage.py migrate`` on it in a subprocess, sets Django up in-process on it and creates a
+project, a connection, a sync and an upsert ``TableBinding`` (primary key ``id``). The source
+is a generator of ``--rows`` realistic records (id, ISO ``updated_at``, status, amount, currency,
+quantity, paid, email, a ``customer`` object, a ``tags`` list, an often-null note) yielded as
+``Batch`` es of ``--batch`` records, as a connector's ``Source.read`` does. Then, each in a
+fresh process (times exclude process start and Django setup; the records are generated inside
+the timed loop in every mode):
+
+- ``copy``: the baseline. One ``COPY … FROM STDIN`` (psycopg 3 ``cursor.copy``, text format) of
+  the same rows into a plain table (no index) with the same columns and column types as the
+  loader's table (``_record``, ``_synced_at``, ``_run_id`` included), each value formatted as the
+  loader formats it (orjson for objects, lists and ``_record``), one transaction;
+- ``insert``: ours into an empty table: ``TableLoader.begin()`` then ``write(records, cursor)``
+  per batch (one transaction per batch with the ``SyncState`` checkpoint, as ``run_task``
+  does), then ``finish()``;
+- ``update``: ours again with the same records: every row is an ``ON CONFLICT DO UPDATE``.
+
+Peak RSS is each process's ``ru_maxrss`` (``os.wait4``); ``idle`` is a process that only sets
+Django up. The whole series runs for ``--small-rows`` (0 skips) and ``--rows``, to show that
+memory does not grow with the row count. Client CPU is the child's ``process_time``; server CPU
+is its PostgreSQL backend's (``/proc/<pg_backend_pid()>/stat``; not the WAL writer,
+checkpointer or autovacuum). After each run the table is checked: its row count and distinct
+ids, that its columns and types are the baseline table's, and the checkpoint.
+
+``--modes`` picks the modes (in order), ``--repeat`` how many rounds of them. The modes
+``proposed-insert`` and ``proposed-update`` are ``insert`` and ``update`` through the loader
+``--variant`` names in ``benchmarks/_sync_load_variants.py``: ``proposed`` is
+``benchmarks/_sync_load_proposed.py`` (a copy of ``syncs/loading/__init__.py`` with the proposed
+changes), or ``+``-joined flags switch single changes on a subclass of ``TableLoader``.
+``--record FILE`` writes the results table between markers in ``FILE`` (keeping the rest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+PYTHON = sys.executable
+BASELINE_TABLE = "bench_copy"
+ENTITY = "orders"
+RUN_ID = "00000000-0000-0000-0000-0000000000b1"
+CHILD_TIMEOUT = 1200.0
+OURS = ("insert", "update", "proposed-insert", "proposed-update")
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_sync_load"
+
+sys.path.insert(0, str(ROOT))
+
+
+# --- the source -----------------------------------------------------------------------------
+
+STATUSES = ("pending", "paid", "shipped", "delivered", "refunded")
+COUNTRIES = ("US", "DE", "FR", "GB", "NL", "ES", "IT", "CA")
+FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
+TAGS = ("gift", "vip", "wholesale", "repeat", "promo")
+EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def make_record(i: int) -> dict:
+    """One order as an API would return it (about 330 bytes of JSON)."""
+    customer = i % 50_000
+    updated = EPOCH + dt.timedelta(seconds=i * 3, microseconds=(i * 7919) % 1_000_000)
+    return {
+        "id": i,
+        "updated_at": updated.isoformat().replace("+00:00", "Z"),
+        "status": STATUSES[i % 5],
+        "amount": ((i * 7919) % 1_000_000) / 100.0,
+        "currency": "EUR" if i % 3 == 0 else "USD",
+        "quantity": i % 7 + 1,
+        "paid": i % 4 != 0,
+        "email": f"customer{customer}@example.com",
+        "customer": {"id": customer, "name": f"{FIRST_NAMES[customer % 8]} {customer}",
+                     "country": COUNTRIES[customer % 8], "accepts_marketing": customer % 2 == 0},
+        "tags": list(TAGS[:i % 4]),
+        "note": "Leave at the door, \"please\"\n(back entrance)" if i % 4 == 0 else None,
+    }
+
+
+class LocalSource:
+    """A connector-like source (``syncs.connectors.Source``) reading generated records."""
+
+    def __init__(self, rows: int, batch_size: int) -> None:
+        self.rows = rows
+        self.batch_size = batch_size
+
+    def check(self) -> None:
+        return None
+
+    def read(self, entity: str, *, cursor=None, window=None, entity_config=None):
+        from syncs.connectors import Batch
+
+        for start in range(1, self.rows + 1, self.batch_size):
+            records = [make_record(i)
+                       for i in range(start, min(start + self.batch_size, self.rows + 1))]
+            yield Batch(records=records, cursor=records[-1]["updated_at"])
+
+
+# The columns (and PostgreSQL types) TableLoader creates for these records, in its order.
+COLUMNS = {"id": "bigint", "updated_at": "text", "status": "text", "amount": "double precision",
+           "currency": "text", "quantity": "bigint", "paid": "boolean", "email": "text",
+           "customer": "jsonb", "tags": "jsonb", "note": "text", "_record": "jsonb",
+           "_synced_at": "timestamp with time zone", "_run_id": "text"}
+
+
+# --- the database ---------------------------------------------------------------------------
+
+def db_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def admin_url(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+
+
+def child_env(url: str) -> dict:
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "syncservice.settings",
+           "PYTHONPATH": str(ROOT), "DEBUG": "0"}
+    env.pop("WAREHOUSE_DATABASE_URL", None)  # the synced tables go to the same database
+    return env
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = db_name(url)
+    if not name or name.startswith("test_") or "bench_sync_load" not in name:
+        raise SystemExit(f"Refusing to drop/create database {name!r}: use a name starting "
+                         "with 'bench_sync_load'.")
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
+                   env=child_env(url), check=True)
+
+
+def setup_django(url: str) -> None:
+    for key, value in child_env(url).items():
+        if key in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG"):
+            os.environ[key] = value
+    os.environ.pop("WAREHOUSE_DATABASE_URL", None)
+    import django
+
+    django.setup()
+
+
+def create_binding() -> str:
+    """A project, a connection, a sync and its upsert binding; returns the binding's id."""
+    from syncs.models import Connection, Sync, TableBinding
+    from syncs.services import physical_name
+    from syncservice.accounts.models import Project
+
+    project = Project.objects.create(name="bench sync load")
+    connection = Connection.objects.create(project=project, provider="postgres",
+                                           name="local source")
+    sync = Sync.objects.create(project=project, connection=connection, name="bench",
+                               slug="bench", entities=[ENTITY], status=Sync.Status.ACTIVE)
+    binding = TableBinding.objects.create(
+        sync=sync, entity_key=ENTITY, logical_table_name=ENTITY, table_name=ENTITY,
+        physical_table_name=physical_name(project.pk, ENTITY),
+        load_mode=TableBinding.LoadMode.UPSERT, cursor_field="updated_at",
+        primary_key_columns=["id"])
+    return str(binding.pk)
+
+
+def reset_tables(binding_id: str) -> None:
+    """Empty slate for a size: no target table, no checkpoint, a fresh baseline table."""
+    from django.db import connection
+
+    from syncs.models import SyncState, TableBinding
+
+    binding = TableBinding.objects.get(pk=binding_id)
+    SyncState.objects.filter(sync_id=binding.sync_id).delete()
+    ddl = ", ".join(f'"{name}" {kind}' for name, kind in COLUMNS.items())
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP TABLE IF EXISTS "{binding.physical_table_name}"')
+        cursor.execute(f"DROP TABLE IF EXISTS {BASELINE_TABLE}")
+        cursor.execute(f"CREATE TABLE {BASELINE_TABLE} ({ddl})")
+        cursor.execute("CHECKPOINT")
+
+
+def prepare_run(binding_id: str, mode: str) -> None:
+    """Before each run: the baseline table emptied (copy); the target dropped (insert)."""
+    from django.db import connection
+
+    from syncs.models import SyncState, TableBinding
+
+    binding = TableBinding.objects.get(pk=binding_id)
+    with connection.cursor() as cursor:
+        if mode == "copy":
+            cursor.execute(f"TRUNCATE {BASELINE_TABLE}")
+        elif mode in ("insert", "proposed-insert"):
+            SyncState.objects.filter(sync_id=binding.sync_id).delete()
+            cursor.execute(f'DROP TABLE IF EXISTS "{binding.physical_table_name}"')
+        if mode != "idle":
+            cursor.execute("CHECKPOINT")  # no run pays for the previous one's dirty pages
+
+
+def check_table(binding_id: str, mode: str, size: int) -> None:
+    from django.db import connection
+
+    from syncs.loading import read_checkpoint
+    from syncs.models import TableBinding
+
+    binding = TableBinding.objects.get(pk=binding_id)
+    table = BASELINE_TABLE if mode == "copy" else binding.physical_table_name
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*), count(DISTINCT id) FROM "{table}"')
+        count, distinct = cursor.fetchone()
+        cursor.execute("SELECT column_name, data_type FROM information_schema.columns "
+                       "WHERE table_name = %s ORDER BY ordinal_position", [table])
+        columns = dict(cursor.fetchall())
+    if (count, distinct) != (size, size):
+        raise SystemExit(f"{mode}: {table} holds {count} rows ({distinct} ids), not {size}")
+    if columns != COLUMNS:
+        raise SystemExit(f"{mode}: {table} columns differ from the baseline's: {columns}")
+    if mode != "copy":
+        expected = make_record(size)["updated_at"]
+        if read_checkpoint(binding) != expected:
+            raise SystemExit(f"{mode}: checkpoint {read_checkpoint(binding)!r} != {expected}")
+
+
+# --- the children ---------------------------------------------------------------------------
+
+def child(mode: str, binding_id: str, rows: int, batch_size: int, variant: str) -> None:
+    """Runs in a fresh process; prints one JSON line."""
+    import django
+
+    django.setup()
+    import orjson
+    from django.db import connection
+    from django.utils import timezone
+
+    from syncs.loading import TableLoader
+    from syncs.models import TableBinding
+
+    binding = TableBinding.objects.get(pk=binding_id)
+    source = LocalSource(rows, batch_size)
+    loader_class = TableLoader
+    if variant and mode.startswith("proposed"):
+        from benchmarks._sync_load_variants import variant_loader
+
+        loader_class = variant_loader(variant)
+    connection.ensure_connection()
+    backend = backend_cpu_seconds(connection)
+    written = 0
+    cpu_started = time.process_time()
+    started = time.perf_counter()
+    if mode == "copy":
+        names = ", ".join(f'"{name}"' for name in COLUMNS)
+        now = timezone.now()
+        dumps = orjson.dumps
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {BASELINE_TABLE} ({names}) FROM STDIN") as copy:
+                for batch in source.read(ENTITY):
+                    for r in batch.records:
+                        copy.write_row((
+                            r["id"], r["updated_at"], r["status"], r["amount"], r["currency"],
+                            r["quantity"], r["paid"], r["email"], dumps(r["customer"]).decode(),
+                            dumps(r["tags"]).decode(), r["note"],
+                            dumps(r, default=str).decode(), now, RUN_ID))
+                    written += len(batch.records)
+    elif mode in OURS:
+        loader = (loader_class if mode.startswith("proposed") else TableLoader)(binding, RUN_ID)
+        loader.begin()
+        reached = None
+        for batch in source.read(ENTITY, cursor=None):
+            written += loader.write(batch.records, batch.cursor)
+            reached = batch.cursor
+        loader.finish(reached)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    server_cpu = backend_cpu_seconds(connection) - backend
+    print(json.dumps({"mode": mode, "rows": written, "seconds": seconds, "cpu": cpu,
+                      "server_cpu": server_cpu}), flush=True)
+
+
+def backend_cpu_seconds(connection) -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend process (the server
+    is on this machine); NaN when /proc cannot tell."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def run_child(url: str, mode: str, binding_id: str, rows: int, batch_size: int,
+              variant: str) -> dict:
+    command = [PYTHON, __file__, "--child", mode, "--binding", binding_id, "--rows", str(rows),
+               "--batch", str(batch_size), "--variant", variant]
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=child_env(url), stdout=output,
+                                   stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + CHILD_TIMEOUT
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit(f"{mode}: timed out after {CHILD_TIMEOUT}s")
+            time.sleep(0.05)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    if process.returncode != 0:
+        raise SystemExit(f"{mode} failed ({process.returncode}):\n{text}")
+    result = json.loads(text.strip().splitlines()[-1])
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # KiB on Linux
+    return result
+
+
+def measure(url: str, binding_id: str, size: int, batch_size: int, modes: list[str],
+            repeat: int, variant: str) -> dict[str, dict]:
+    """Each mode in turn (``repeat`` rounds); keeps every time and the highest RSS."""
+    results: dict[str, dict] = {}
+    reset_tables(binding_id)
+    rounds = [mode for _ in range(repeat) for mode in modes if mode != "idle"]
+    for mode in (["idle"] if "idle" in modes else []) + rounds:
+        prepare_run(binding_id, mode)
+        line = run_child(url, mode, binding_id, size if mode != "idle" else 0, batch_size,
+                         variant)
+        if mode != "idle":
+            check_table(binding_id, mode, size)
+        rate = f"{line['rows'] / line['seconds']:>10,.0f} rows/s" if line["rows"] else " " * 17
+        print(f"  {size:>9,} {mode:<7} {line['seconds']:7.2f} s {rate}  "
+              f"client CPU {line['cpu']:6.2f} s  server CPU {line['server_cpu']:6.2f} s  "
+              f"peak RSS {line['peak_rss_mb']:6.1f} MB", flush=True)
+        best = results.setdefault(mode, {**line, "times": [], "cpus": [], "server_cpus": []})
+        best["times"].append(line["seconds"])
+        best["cpus"].append(line["cpu"])
+        best["server_cpus"].append(line["server_cpu"])
+        best["seconds"] = min(best["times"])
+        best["peak_rss_mb"] = max(best["peak_rss_mb"], line["peak_rss_mb"])
+    return results
+
+
+# --- comparing loader variants ---------------------------------------------------------------
+
+def compare(url: str, rows: int, batch_size: int, variants: list[str], repeat: int) -> str:
+    """Rounds of: the COPY baseline, then each variant into an empty table (``insert``) and
+    again (``update``); returns a markdown table of medians over the rounds."""
+    recreate_database(url)
+    setup_django(url)
+    binding_id = create_binding()
+    reset_tables(binding_id)
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for _ in range(repeat):
+        plan = [("copy", "")] + [(f"{prefix}{mode}", "" if variant == "none" else variant)
+                                 for variant in variants
+                                 for prefix in ["" if variant == "none" else "proposed-"]
+                                 for mode in ("insert", "update")]
+        copy_seconds = None
+        for mode, variant in plan:
+            prepare_run(binding_id, mode)
+            line = run_child(url, mode, binding_id, rows, batch_size, variant)
+            check_table(binding_id, mode, rows)
+            if mode == "copy":
+                copy_seconds = line["seconds"]
+            line["ratio"] = copy_seconds / line["seconds"]
+            print(f"  {variant or 'none':<40} {mode:<16} {line['seconds']:7.2f} s  "
+                  f"vs COPY {line['ratio']:.2f}  client CPU {line['cpu']:6.2f} s  "
+                  f"server CPU {line['server_cpu']:6.2f} s", flush=True)
+            runs.setdefault((variant or ("none" if mode != "copy" else "COPY"),
+                             mode.removeprefix("proposed-")), []).append(line)
+    lines = [f"{rows:,} rows, batches of {batch_size:,}, {repeat} rounds (medians):", "",
+             "| variant | pass | s | rows/s | vs COPY (same round) | client CPU (s) "
+             "| server CPU (s) |", "|---|---|---:|---:|---:|---:|---:|"]
+    for (variant, mode), found in runs.items():
+        seconds = statistics.median(r["seconds"] for r in found)
+        lines.append(f"| {variant} | {mode} | {seconds:.2f} | {rows / seconds:,.0f} | "
+                     f"{statistics.median(r['ratio'] for r in found):.2f} | "
+                     f"{statistics.median(r['cpu'] for r in found):.2f} | "
+                     f"{statistics.median(r['server_cpu'] for r in found):.2f} |")
+    return "\n".join(lines)
+
+
+# --- the report -----------------------------------------------------------------------------
+
+def machine() -> dict[str, str]:
+    import django
+    import psycopg
+
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        with open("/proc/meminfo") as fh:
+            memory = f"{int(fh.readline().split()[1]) / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        memory = "?"
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "load": load,
+            "cpu": f"{cpu} ({os.cpu_count()} CPUs)", "memory": memory,
+            "os": platform.platform(), "python": platform.python_version(),
+            "django": django.get_version(), "psycopg": psycopg.__version__}
+
+
+LABELS = {"copy": "COPY baseline (one COPY, plain table)",
+          "insert": "ours: upsert into an empty table (all inserts)",
+          "update": "ours: the same records again (all updates)",
+          "proposed-insert": "proposed loader: into an empty table (all inserts)",
+          "proposed-update": "proposed loader: the same records again (all updates)",
+          "idle": "(process after Django setup, nothing loaded)"}
+
+
+def report(info: dict, postgres: str, batch_size: int, variant: str,
+           results: dict[int, dict[str, dict]]) -> str:
+    lines = ["| rows | path | best s | rows/s (best) | vs COPY (best) | vs COPY (median) "
+             "| all runs (s) | client CPU (s) | server CPU (s) | peak RSS (MB) "
+             "| above idle (MB) |",
+             "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+    for size, by_mode in results.items():
+        idle = by_mode["idle"]["peak_rss_mb"] if "idle" in by_mode else None
+        copy = by_mode.get("copy")
+        for mode, label in LABELS.items():
+            line = by_mode.get(mode)
+            if line is None:
+                continue
+            if mode == "idle":
+                lines.append(f"| {size:,} | {label} | | | | | | | | "
+                             f"{line['peak_rss_mb']:.1f} | |")
+                continue
+            rate = line["rows"] / line["seconds"]
+            ratio = median = ""
+            if copy:
+                ratio = f"{line['rows'] / line['seconds'] / (copy['rows'] / copy['seconds']):.2f}"
+                median = statistics.median(copy["times"]) / statistics.median(line["times"])
+                median = f"{median:.2f}"
+            runs = ", ".join(f"{t:.2f}" for t in line["times"])
+            above = f"{line['peak_rss_mb'] - idle:+.1f}" if idle is not None else ""
+            lines.append(f"| {size:,} | {label} | {line['seconds']:.2f} | {rate:,.0f} | {ratio} | "
+                         f"{median} | {runs} | {statistics.median(line['cpus']):.1f} | "
+                         f"{statistics.median(line['server_cpus']):.1f} | "
+                         f"{line['peak_rss_mb']:.1f} | {above} |")
+    loader = "ours: `syncs.loading.TableLoader` as it is"
+    if variant == "proposed":
+        loader += "; proposed: `benchmarks/_sync_load_proposed.py`"
+    elif variant:
+        loader += f"; proposed: `benchmarks/_sync_load_variants.py` flags `{variant}`"
+    return "\n".join([
+        f"Run: {info['date']}; {info['cpu']}, {info['memory']} RAM; {info['os']}; "
+        f"Python {info['python']}, Django {info['django']}, psycopg {info['psycopg']}; "
+        f"{postgres} on the same machine. Batches of {batch_size:,} records; {loader}. "
+        f"Load average at the end (1, 5, 15 min): {info['load']} (other work shared the "
+        "machine: compare the rows of one run).",
+        "",
+        *lines,
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small-rows", type=int, default=300_000,
+                        help="run the series for this many rows first, to compare peak RSS "
+                             "(0: skip)")
+    parser.add_argument("--batch", type=int, default=5000, help="records per batch")
+    parser.add_argument("--database-url",
+                        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--modes", default="idle,copy,insert,update",
+                        help="comma-separated, run in this order (update needs insert first); "
+                             "also proposed-insert, proposed-update (with --variant)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the modes per size")
+    parser.add_argument("--variant", default="",
+                        help="'+'-joined flags of benchmarks/_sync_load_variants.py, for the "
+                             "proposed-* modes")
+    parser.add_argument("--record", type=Path, help="write the results (markdown) to this file")
+    parser.add_argument("--compare", metavar="VARIANTS",
+                        help="instead: compare comma-separated --variant values (none: the "
+                             "loader as it is), --repeat rounds at --rows, each round's "
+                             "ours/COPY; e.g. none,memo,memo+known,proposed")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--binding", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.binding, args.rows, args.batch, args.variant)
+        return
+
+    url = args.database_url
+    started = time.monotonic()
+    if args.compare:
+        text = compare(url, args.rows, args.batch, args.compare.split(","), args.repeat)
+        print(f"\n{text}\n\nWhole run: {time.monotonic() - started:.0f} s")
+        return
+    recreate_database(url)
+    setup_django(url)
+    from django.db import connection
+
+    binding_id = create_binding()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        postgres = "PostgreSQL " + cursor.fetchone()[0]
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    sizes = ([args.small_rows] if 0 < args.small_rows < args.rows else []) + [args.rows]
+    results: dict[int, dict[str, dict]] = {}
+    for size in sizes:
+        results[size] = measure(url, binding_id, size, args.batch, modes, args.repeat,
+                                args.variant)
+    text = report(machine(), postgres, args.batch, args.variant, results)
+    print()
+    print(text)
+    print(f"\nWhole run: {time.monotonic() - started:.0f} s")
+    if args.record:
+        record(args.record, text)
+
+
+RESULTS_START = "<!-- sync_load.py --record: results start -->"
+RESULTS_END = "<!-- sync_load.py --record: results end -->"
+
+
+def record(path: Path, text: str) -> None:
+    """Replace the results between the markers of ``path``, or write a new file."""
+    block = f"{RESULTS_START}\n{text}\n{RESULTS_END}"
+    old = path.read_text() if path.exists() else ""
+    if RESULTS_START in old and RESULTS_END in old:
+        head, rest = old.split(RESULTS_START, 1)
+        path.write_text(head + block + rest.split(RESULTS_END, 1)[1])
+    else:
+        path.write_text(f"# Sync load throughput (`benchmarks/sync_load.py`)\n\n{block}\n")
+
+
+if __name__ == "__main__":
+    main()
