@@ -18,7 +18,9 @@ consts`` as one diff) or a ``+``-joined set (``none``: the loader as it is):
 ``checkpoint`` ``save_checkpoint`` as one ``UPDATE`` once the row exists, instead of
               ``update_or_create`` (SAVEPOINT, SELECT … FOR UPDATE, UPDATE, RELEASE SAVEPOINT).
 ``consts``    (PostgreSQL, with ``rows``) ``_synced_at`` and ``_run_id`` are not sent with each
-              row through the COPY but given once as parameters of the ``INSERT … SELECT``.
+              row through the COPY but given once as parameters of the ``INSERT … SELECT``
+              (``_sync_load_proposed.py`` writes them as SQL literals instead: no ``%%``
+              escaping needed for a table name holding ``%``).
 ``notruncate`` no ``TRUNCATE`` of the temp table after each batch when ``write``'s transaction
               is the outermost one (``ON COMMIT DELETE ROWS`` empties it at commit).
 ``stream``    (PostgreSQL, with ``rows``) the rows are made while the COPY sends them (a

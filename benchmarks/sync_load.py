@@ -66,6 +66,7 @@ ENTITY = "orders"
 RUN_ID = "00000000-0000-0000-0000-0000000000b1"
 CHILD_TIMEOUT = 1200.0
 OURS = ("insert", "update", "proposed-insert", "proposed-update")
+GOAL = 0.4  # ours/COPY rows/s (connectors issue, part 5)
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_sync_load"
 
 sys.path.insert(0, str(ROOT))
@@ -81,7 +82,7 @@ EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
 def make_record(i: int) -> dict:
-    """One order as an API would return it (about 330 bytes of JSON)."""
+    """One order as an API would return it (about 260 bytes of JSON)."""
     customer = i % 50_000
     updated = EPOCH + dt.timedelta(seconds=i * 3, microseconds=(i * 7919) % 1_000_000)
     return {
@@ -469,6 +470,20 @@ def report(info: dict, postgres: str, batch_size: int, variant: str,
                          f"{median} | {runs} | {statistics.median(line['cpus']):.1f} | "
                          f"{statistics.median(line['server_cpus']):.1f} | "
                          f"{line['peak_rss_mb']:.1f} | {above} |")
+    verdicts = []
+    for size, by_mode in results.items():
+        if "copy" not in by_mode:
+            continue
+        copy_rate = by_mode["copy"]["rows"] / by_mode["copy"]["seconds"]
+        for prefix, who in (("", "ours"), ("proposed-", "proposed")):
+            ratios = [by_mode[f"{prefix}{m}"]["rows"] / by_mode[f"{prefix}{m}"]["seconds"]
+                      / copy_rate for m in ("insert", "update") if f"{prefix}{m}" in by_mode]
+            if ratios:
+                met = "met" if min(ratios) >= GOAL else "NOT met"
+                verdicts.append(f"- {size:,} rows, {who}/COPY (best): "
+                                f"{' / '.join(f'{r:.2f}' for r in ratios)} (inserts / updates)"
+                                f": goal >= {GOAL} {met}")
+    lines += ["", *verdicts]
     loader = "ours: `syncs.loading.TableLoader` as it is"
     if variant == "proposed":
         loader += "; proposed: `benchmarks/_sync_load_proposed.py`"
@@ -499,8 +514,9 @@ def main() -> None:
                              "also proposed-insert, proposed-update (with --variant)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of the modes per size")
     parser.add_argument("--variant", default="",
-                        help="'+'-joined flags of benchmarks/_sync_load_variants.py, for the "
-                             "proposed-* modes")
+                        help="the loader of the proposed-* modes: 'proposed' "
+                             "(benchmarks/_sync_load_proposed.py) or '+'-joined flags of "
+                             "benchmarks/_sync_load_variants.py")
     parser.add_argument("--record", type=Path, help="write the results (markdown) to this file")
     parser.add_argument("--compare", metavar="VARIANTS",
                         help="instead: compare comma-separated --variant values (none: the "
@@ -515,6 +531,10 @@ def main() -> None:
 
     url = args.database_url
     started = time.monotonic()
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    unknown = set(modes) - {"idle", "copy", *OURS}
+    if unknown or (not args.variant and any(m.startswith("proposed") for m in modes)):
+        raise SystemExit(f"--modes: unknown {sorted(unknown)}, or proposed-* without --variant")
     if args.compare:
         text = compare(url, args.rows, args.batch, args.compare.split(","), args.repeat)
         print(f"\n{text}\n\nWhole run: {time.monotonic() - started:.0f} s")
@@ -527,7 +547,6 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         postgres = "PostgreSQL " + cursor.fetchone()[0]
-    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     sizes = ([args.small_rows] if 0 < args.small_rows < args.rows else []) + [args.rows]
     results: dict[int, dict[str, dict]] = {}
     for size in sizes:
