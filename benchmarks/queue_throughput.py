@@ -15,7 +15,13 @@ timed), then the worker processes are spawned in burst / one-shot mode.
   hardly depends on whatever else the machine is running.
 
 Latency: with the workers idle (LISTEN/NOTIFY on), jobs are enqueued one at a time, 10 ms
-apart, and ``started - enqueued`` is reported as p50/p99. See ``benchmarks/README.md``.
+apart, and ``started - enqueued`` is reported as p50/p99.
+
+``--variants`` adds runs of ours: flags of ``_variants.py`` (copies of the claim/finish path
+with one proposed change each), database flags (``claimidx``, ``redundantidx``, ``leanidx``),
+presets (``lean``, ``fast``) and ``root=DIR`` (``run_worker`` of another checkout, e.g. one
+with ``queue_throughput_proposal.diff`` applied), joined with ``+``. Method, figures and
+proposals: ``benchmarks/queue_throughput.md``.
 """
 
 from __future__ import annotations
