@@ -68,9 +68,13 @@ class Job(TimestampedModel):
                                    name="jobs_job_progress_lte_100"),
         ]
         indexes = [
-            # The claim query: due pending jobs by priority, then schedule, then age.
-            models.Index(fields=["queue", "-priority", "scheduled_at", "created_at"],
+            # The claim query: due pending jobs by priority, then schedule, then age, then id,
+            # of one queue (run_worker --queue) or of all (without it the queue-led index
+            # cannot give that order, so every claim sorted all the pending rows).
+            models.Index(fields=["queue", "-priority", "scheduled_at", "created_at", "id"],
                          condition=Q(status="pending"), name="jobs_job_claim"),
+            models.Index(fields=["-priority", "scheduled_at", "created_at", "id"],
+                         condition=Q(status="pending"), name="jobs_job_claim_any"),
             # The reaper: running jobs by heartbeat.
             models.Index(fields=["heartbeat_at"], condition=Q(status="running"),
                          name="jobs_job_running_heartbeat"),

@@ -70,35 +70,105 @@ def _adapt(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def claim_next(worker_id: str, queues: list[str] | None = None) -> Job | None:
-    """Atomically take the next due pending job (priority, then scheduled_at, then age).
+def _claim_order(job: Job):
+    return (-job.priority, job.scheduled_at, job.created_at, job.pk)
 
-    One statement: ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) RETURNING *`` on
-    PostgreSQL; on SQLite the same statement runs in an IMMEDIATE transaction, which holds the
-    database's write lock, so two workers can never take the same row.
-    """
+
+def _claim_sql(worker_id: str, queues: list[str] | None, limit: int,
+               now: datetime) -> tuple[str, list[Any]]:
     table = connection.ops.quote_name(Job._meta.db_table)
-    now = timezone.now()
     params: list[Any] = [JobStatus.RUNNING, _adapt(now), _adapt(now), _adapt(now), worker_id,
                          JobStatus.PENDING, _adapt(now)]
     queue_sql = ""
     if queues:
         queue_sql = f"AND queue IN ({', '.join(['%s'] * len(queues))})"
         params += list(queues)
-    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    params.append(limit)
+    select = f"""SELECT id FROM {table}
+                WHERE status = %s AND scheduled_at <= %s {queue_sql}
+                ORDER BY priority DESC, scheduled_at, created_at, id
+                LIMIT %s"""
+    if connection.vendor == "postgresql":
+        # ARRAY(…) evaluates the locking subquery exactly once (``IN (…)`` may not).
+        where = f"id = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))"
+    else:
+        where = f"id IN ({select})"
     sql = f"""
         UPDATE {table}
            SET status = %s, started_at = %s, heartbeat_at = %s, updated_at = %s,
                worker_id = %s, cancel_requested_at = NULL
-         WHERE id = (
-               SELECT id FROM {table}
-                WHERE status = %s AND scheduled_at <= %s {queue_sql}
-                ORDER BY priority DESC, scheduled_at, created_at, id
-                LIMIT 1 {lock})
+         WHERE {where}
      RETURNING *"""
-    with transaction.atomic():
+    return sql, params
+
+
+def claim(worker_id: str, queues: list[str] | None = None, limit: int = 1) -> list[Job]:
+    """Atomically take up to ``limit`` due pending jobs, in claim order (priority, then
+    scheduled_at, then age).
+
+    One statement: ``UPDATE … WHERE id = ANY(ARRAY(SELECT … FOR UPDATE SKIP LOCKED))
+    RETURNING *``. On PostgreSQL a single statement is atomic by itself, so it runs in
+    autocommit (no BEGIN and COMMIT round trips); on SQLite it runs in an IMMEDIATE
+    transaction, which holds the database's write lock, so two workers can never take the
+    same row.
+    """
+    sql, params = _claim_sql(worker_id, queues, limit, timezone.now())
+    if connection.vendor == "postgresql":
         jobs = list(Job.objects.raw(sql, params))
+    else:
+        with transaction.atomic():
+            jobs = list(Job.objects.raw(sql, params))
+    return sorted(jobs, key=_claim_order)
+
+
+def claim_next(worker_id: str, queues: list[str] | None = None) -> Job | None:
+    """Take the next due pending job (see ``claim``)."""
+    jobs = claim(worker_id, queues, 1)
     return jobs[0] if jobs else None
+
+
+def finish_and_claim(worker_id: str, succeeded: list[tuple[Job, Any, datetime]],
+                     queues: list[str] | None = None,
+                     limit: int = 1) -> tuple[list[Job], set]:
+    """Record the successes in ``succeeded`` — (job, result, finished_at) of jobs this worker
+    still runs — and claim up to ``limit`` jobs: one round trip on PostgreSQL.
+
+    Returns (the claimed jobs in claim order, the pks recorded as succeeded); a job missing
+    from the second was not ours any more (reaped or deleted meanwhile): it is lost.
+    """
+    if not succeeded:
+        return (claim(worker_id, queues, limit) if limit > 0 else []), set()
+    if connection.vendor != "postgresql":
+        recorded = {job.pk for job, result, _ in succeeded if mark_succeeded(job, result)}
+        return (claim(worker_id, queues, limit) if limit > 0 else []), recorded
+    table = connection.ops.quote_name(Job._meta.db_table)
+    now = timezone.now()
+    values = ", ".join(["(%s::uuid, %s::jsonb, %s::timestamptz)"] * len(succeeded))
+    done_params: list[Any] = [JobStatus.SUCCEEDED, _adapt(now)]
+    for job, result, finished_at in succeeded:
+        done_params += [job.pk, None if result is None else
+                        connection.ops.adapt_json_value(result, None), _adapt(finished_at)]
+    done_params += [JobStatus.RUNNING, worker_id]
+    done_sql = f"""
+        UPDATE {table} AS j
+           SET status = %s, progress = 100, result = v.result, finished_at = v.finished_at,
+               updated_at = %s, error = ''
+          FROM (VALUES {values}) AS v(id, result, finished_at)
+         WHERE j.id = v.id AND j.status = %s AND j.worker_id = %s
+     RETURNING j.id"""
+    if limit <= 0:
+        with connection.cursor() as cursor:
+            cursor.execute(done_sql, done_params)
+            return [], {row[0] for row in cursor.fetchall()}
+    claim_sql, claim_params = _claim_sql(worker_id, queues, limit, now)
+    # Two data-modifying CTEs on disjoint rows (ours are running, the claimed ones pending);
+    # the LEFT JOIN yields one row even when nothing is claimed, to carry done_ids.
+    rows = list(Job.objects.raw(
+        f"WITH done AS ({done_sql}), claimed AS ({claim_sql}) "
+        "SELECT claimed.*, ARRAY(SELECT id FROM done) AS done_ids "
+        "FROM (SELECT 1) AS one LEFT JOIN claimed ON true", done_params + claim_params))
+    recorded = set(rows[0].done_ids) if rows else set()
+    return sorted((job for job in rows if job.pk is not None), key=_claim_order), recorded
 
 
 def claim_by_id(job_id, worker_id: str) -> Job | None:
@@ -144,6 +214,21 @@ def release(job: Job) -> bool:
                                        heartbeat_at=None, updated_at=now))
     if released:
         backends.dispatch(Job.objects.get(pk=job.pk))
+    return released
+
+
+def release_many(jobs: list[Job], worker_id: str) -> int:
+    """Give jobs claimed but not started (a worker's prefetch) back to the queue."""
+    if not jobs:
+        return 0
+    pks = [job.pk for job in jobs]
+    released = Job.objects.filter(pk__in=pks, status=JobStatus.RUNNING,
+                                  worker_id=worker_id).update(
+        status=JobStatus.PENDING, worker_id="", started_at=None, heartbeat_at=None,
+        updated_at=timezone.now())
+    if released:
+        for job in Job.objects.filter(pk__in=pks, status=JobStatus.PENDING):
+            backends.dispatch(job)
     return released
 
 

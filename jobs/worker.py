@@ -10,7 +10,10 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
@@ -32,15 +35,18 @@ def new_worker_id() -> str:
 
 
 def execute(job: Job, worker_id: str, shutdown: threading.Event | None = None,
-            contexts: dict | None = None) -> str:
+            contexts: dict | None = None,
+            record_success: Callable[[Job, Any], bool] | None = None) -> str:
     """Run a claimed job's handler and record the outcome; returns the final status.
 
     Shared by the native worker and the Celery task: the same handler, the same rules.
     Sends ``job_started`` before and ``job_finished`` after, in the thread that runs it.
+    ``record_success(job, result)`` replaces ``services.mark_succeeded`` (the native worker
+    records short jobs together with its next claim).
     """
     started, status = time.monotonic(), "error"  # "error": execute itself raised
     try:
-        status = _execute(job, worker_id, shutdown, contexts)
+        status = _execute(job, worker_id, shutdown, contexts, record_success)
         return status
     finally:
         job_finished.send_robust(sender=Job, job=job, worker_id=worker_id, status=status,
@@ -48,7 +54,7 @@ def execute(job: Job, worker_id: str, shutdown: threading.Event | None = None,
 
 
 def _execute(job: Job, worker_id: str, shutdown: threading.Event | None,
-             contexts: dict | None) -> str:
+             contexts: dict | None, record_success: Callable[[Job, Any], bool] | None) -> str:
     ctx = JobContext(job, worker_id, shutdown)
     if contexts is not None:
         contexts[job.pk] = ctx
@@ -56,7 +62,12 @@ def _execute(job: Job, worker_id: str, shutdown: threading.Event | None,
     job_started.send_robust(sender=Job, job=job, worker_id=worker_id)
     try:
         handler = get_handler(job.job_class)
-        ctx.raise_if_cancelled()
+        # No query here: the claim has just cleared cancel_requested_at, and a later request
+        # reaches the handler through the heartbeat relay and ctx.progress/heartbeat.
+        if shutdown is not None and shutdown.is_set():
+            raise WorkerShuttingDown()
+        if job.cancel_requested_at is not None:
+            raise JobCancelled()
         result = handler.func(ctx, job.payload)
     except JobCancelled:
         services.mark_cancelled(job)
@@ -79,7 +90,7 @@ def _execute(job: Job, worker_id: str, shutdown: threading.Event | None,
     finally:
         if contexts is not None:
             contexts.pop(job.pk, None)
-    if not services.mark_succeeded(job, result):
+    if not (record_success or services.mark_succeeded)(job, result):
         return "lost"
     return JobStatus.SUCCEEDED
 
@@ -96,6 +107,14 @@ class Worker:
     reap_every_seconds: float = field(
         default_factory=lambda: min(10.0, settings.JOBS_HEARTBEAT_TIMEOUT_SECONDS / 2))
 
+    # Jobs a runner may claim at once (PostgreSQL). It claims 1, and doubles up to
+    # ``prefetch`` while jobs take less than SHORT_JOB_SECONDS; the keeper gives back what
+    # waits behind a job that has run PREFETCH_HOLD_SECONDS. 1 turns prefetching off.
+    prefetch: int = 8
+
+    SHORT_JOB_SECONDS = 0.05
+    PREFETCH_HOLD_SECONDS = 1.0
+
     def __post_init__(self) -> None:
         self.stopping = threading.Event()      # stop claiming; finish what runs
         self.shutdown = threading.Event()      # ask running jobs to yield (second signal)
@@ -104,6 +123,9 @@ class Worker:
         self.idle: set[int] = set()
         self.processed = 0
         self._lock = threading.Lock()
+        self.ready: dict[int, deque[Job]] = {}    # per runner: claimed, not started yet
+        self.running_since: dict[int, float] = {}
+        self.held: set = set()  # our 'running' rows not in contexts: prefetched, unrecorded
 
     # --- lifecycle ---------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -140,24 +162,93 @@ class Worker:
 
     # --- runner threads ----------------------------------------------------------------------
     def _claim_loop(self, index: int) -> None:
+        ready = self.ready.setdefault(index, deque())
+        unrecorded: list[tuple[Job, Any, Any]] = []  # short successes, recorded at next claim
+        size, checked = 1, 0.0
+        # Prefetch saves network round trips; SQLite (development) has none to save.
+        prefetch = self.prefetch if connection.vendor == "postgresql" else 1
+
+        def record_success(job: Job, result: Any) -> bool:
+            if time.monotonic() - self.running_since[index] < self.SHORT_JOB_SECONDS:
+                unrecorded.append((job, result, timezone.now()))
+                return True
+            return services.mark_succeeded(job, result)
+
         try:
-            while not self.stopping.is_set():
-                close_old_connections()
-                job = services.claim_next(self.worker_id, self.queues or None)
+            while True:
+                job = self._take(index)
                 if job is None:
-                    if self.burst and self._all_idle(index):
+                    if self.stopping.is_set():
                         break
-                    self.wake.wait(self.poll_seconds)
-                    self.wake.clear()
+                    # Not before every claim: with CONN_HEALTH_CHECKS it makes the next query
+                    # a "SELECT 1" round trip. After idle waits, and once a second.
+                    if time.monotonic() - checked >= 1.0:
+                        close_old_connections()
+                        checked = time.monotonic()
+                    claimed, recorded = services.finish_and_claim(
+                        self.worker_id, unrecorded, self.queues or None, size)
+                    self._log_recorded(unrecorded, recorded)
+                    unrecorded.clear()
+                    if not claimed:
+                        if self.burst and self._all_idle(index):
+                            break
+                        self.wake.wait(self.poll_seconds)
+                        self.wake.clear()
+                        checked = 0.0
+                        continue
+                    with self._lock:
+                        ready.extend(claimed)
+                        self.held.update(claimed_job.pk for claimed_job in claimed)
+                        self.idle.discard(index)
                     continue
+                if self.stopping.is_set():
+                    with self._lock:
+                        self.running_since.pop(index, None)
+                    self._release_ready(index, job)
+                    continue
+                status = execute(job, self.worker_id, self.shutdown, self.contexts,
+                                 record_success)
+                deferred = bool(unrecorded) and unrecorded[-1][0] is job
                 with self._lock:
-                    self.idle.discard(index)
-                status = execute(job, self.worker_id, self.shutdown, self.contexts)
-                with self._lock:
+                    began = self.running_since.pop(index)
                     self.processed += 1
-                logger.info("Job %s (%s) -> %s", job.pk, job.job_class, status)
+                    if not deferred:
+                        self.held.discard(job.pk)
+                short = time.monotonic() - began < self.SHORT_JOB_SECONDS
+                size = min(prefetch, size * 2) if short else 1
+                if not deferred:
+                    logger.info("Job %s (%s) -> %s", job.pk, job.job_class, status)
         finally:
-            connections.close_all()
+            try:
+                if unrecorded:
+                    _, recorded = services.finish_and_claim(self.worker_id, unrecorded, None, 0)
+                    self._log_recorded(unrecorded, recorded)
+                self._release_ready(index)
+            finally:
+                connections.close_all()
+
+    def _take(self, index: int) -> Job | None:
+        with self._lock:
+            ready = self.ready[index]
+            if not ready:
+                return None
+            self.running_since[index] = time.monotonic()
+            return ready.popleft()
+
+    def _release_ready(self, index: int, *also: Job) -> None:
+        with self._lock:
+            ready = self.ready.get(index, deque())
+            jobs = [*also, *ready]
+            ready.clear()
+            self.held.difference_update(job.pk for job in jobs)
+        services.release_many(jobs, self.worker_id)
+
+    def _log_recorded(self, unrecorded: list, recorded: set) -> None:
+        for job, _, _ in unrecorded:
+            with self._lock:
+                self.held.discard(job.pk)
+            logger.info("Job %s (%s) -> %s", job.pk, job.job_class,
+                        JobStatus.SUCCEEDED if job.pk in recorded else "lost")
 
     def _all_idle(self, index: int) -> bool:
         """Burst mode ends when no runner holds a job and none is due."""
@@ -189,13 +280,24 @@ class Worker:
             connections.close_all()
 
     def _beat(self) -> None:
+        # Jobs prefetched behind one that runs long go back to the queue for other workers.
+        now_monotonic = time.monotonic()
+        for index, since in list(self.running_since.items()):
+            if now_monotonic - since > self.PREFETCH_HOLD_SECONDS and self.ready.get(index):
+                try:
+                    close_old_connections()
+                    self._release_ready(index)
+                except Exception:  # noqa: BLE001 - retried at the next beat
+                    logger.exception("Releasing prefetched jobs failed")
         running = list(self.contexts)
-        if not running:
+        with self._lock:
+            held = list(self.held)
+        if not running and not held:
             return
         try:
             close_old_connections()
             now = timezone.now()
-            Job.objects.filter(pk__in=running, status=JobStatus.RUNNING,
+            Job.objects.filter(pk__in=running + held, status=JobStatus.RUNNING,
                                worker_id=self.worker_id).update(heartbeat_at=now)
             for pk in Job.objects.filter(pk__in=running,
                                          cancel_requested_at__isnull=False).values_list(
