@@ -139,7 +139,8 @@ def finish_and_claim(worker_id: str, succeeded: list[tuple[Job, Any, datetime]],
     if not succeeded:
         return (claim(worker_id, queues, limit) if limit > 0 else []), set()
     if connection.vendor != "postgresql":
-        recorded = {job.pk for job, result, _ in succeeded if mark_succeeded(job, result)}
+        recorded = {job.pk for job, result, finished_at in succeeded
+                    if mark_succeeded(job, result, finished_at)}
         return (claim(worker_id, queues, limit) if limit > 0 else []), recorded
     table = connection.ops.quote_name(Job._meta.db_table)
     now = timezone.now()
@@ -196,10 +197,10 @@ def _owned(job: Job):
     return Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, worker_id=job.worker_id)
 
 
-def mark_succeeded(job: Job, result: Any = None) -> bool:
+def mark_succeeded(job: Job, result: Any = None, finished_at: datetime | None = None) -> bool:
     now = timezone.now()
     return bool(_owned(job).update(status=JobStatus.SUCCEEDED, progress=100, result=result,
-                                   finished_at=now, updated_at=now, error=""))
+                                   finished_at=finished_at or now, updated_at=now, error=""))
 
 
 def mark_cancelled(job: Job) -> bool:

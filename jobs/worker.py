@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, connections
+from django.db import DatabaseError, close_old_connections, connection, connections
 from django.utils import timezone
 
 from jobs import services
@@ -114,6 +114,7 @@ class Worker:
 
     SHORT_JOB_SECONDS = 0.05
     PREFETCH_HOLD_SECONDS = 1.0
+    MAX_RETRY_SECONDS = 30.0  # longest wait between claims while the database is unreachable
 
     def __post_init__(self) -> None:
         self.stopping = threading.Event()      # stop claiming; finish what runs
@@ -126,6 +127,7 @@ class Worker:
         self.ready: dict[int, deque[Job]] = {}    # per runner: claimed, not started yet
         self.running_since: dict[int, float] = {}
         self.held: set = set()  # our 'running' rows not in contexts: prefetched, unrecorded
+        self.unrecorded: dict[int, list[tuple[Job, Any, Any]]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -163,14 +165,20 @@ class Worker:
     # --- runner threads ----------------------------------------------------------------------
     def _claim_loop(self, index: int) -> None:
         ready = self.ready.setdefault(index, deque())
-        unrecorded: list[tuple[Job, Any, Any]] = []  # short successes, recorded at next claim
-        size, checked = 1, 0.0
+        # Short jobs' successes, written with the runner's next claim (or by the keeper when
+        # the job after them runs long).
+        self.unrecorded[index] = []
+        size, checked, retry_in = 1, 0.0, self.poll_seconds
         # Prefetch saves network round trips; SQLite (development) has none to save.
         prefetch = self.prefetch if connection.vendor == "postgresql" else 1
+        deferred = False
 
         def record_success(job: Job, result: Any) -> bool:
+            nonlocal deferred
             if time.monotonic() - self.running_since[index] < self.SHORT_JOB_SECONDS:
-                unrecorded.append((job, result, timezone.now()))
+                with self._lock:
+                    self.unrecorded[index].append((job, result, timezone.now()))
+                deferred = True
                 return True
             return services.mark_succeeded(job, result)
 
@@ -185,10 +193,17 @@ class Worker:
                     if time.monotonic() - checked >= 1.0:
                         close_old_connections()
                         checked = time.monotonic()
-                    claimed, recorded = services.finish_and_claim(
-                        self.worker_id, unrecorded, self.queues or None, size)
-                    self._log_recorded(unrecorded, recorded)
-                    unrecorded.clear()
+                    try:
+                        claimed = self._record_and_claim(index, size)
+                    except DatabaseError:
+                        # The database restarted or the connection broke: keep the runner,
+                        # reconnect on the next try (successes not written are kept too).
+                        logger.exception("Claiming failed; retrying in %.1f s", retry_in)
+                        connection.close()
+                        self.stopping.wait(retry_in)
+                        retry_in, checked = min(retry_in * 2, self.MAX_RETRY_SECONDS), 0.0
+                        continue
+                    retry_in = self.poll_seconds
                     if not claimed:
                         if self.burst and self._all_idle(index):
                             break
@@ -206,9 +221,16 @@ class Worker:
                         self.running_since.pop(index, None)
                     self._release_ready(index, job)
                     continue
-                status = execute(job, self.worker_id, self.shutdown, self.contexts,
-                                 record_success)
-                deferred = bool(unrecorded) and unrecorded[-1][0] is job
+                deferred = False
+                try:
+                    status = execute(job, self.worker_id, self.shutdown, self.contexts,
+                                     record_success)
+                except DatabaseError:
+                    # Its outcome could not be written: it stays running without heartbeats,
+                    # so the reaper requeues it (or fails it with heartbeat_timeout).
+                    logger.exception("Job %s: the outcome could not be written", job.pk)
+                    connection.close()
+                    status = "error"
                 with self._lock:
                     began = self.running_since.pop(index)
                     self.processed += 1
@@ -220,12 +242,40 @@ class Worker:
                     logger.info("Job %s (%s) -> %s", job.pk, job.job_class, status)
         finally:
             try:
-                if unrecorded:
-                    _, recorded = services.finish_and_claim(self.worker_id, unrecorded, None, 0)
-                    self._log_recorded(unrecorded, recorded)
+                self._flush_unrecorded(index)
                 self._release_ready(index)
+            except Exception:  # noqa: BLE001 - the reaper requeues what stays running
+                logger.exception("Runner %s could not write back its jobs", index)
+                with self._lock:
+                    self.held.difference_update(
+                        job.pk for job, _, _ in self.unrecorded.pop(index, []))
+                    self.held.difference_update(job.pk for job in self.ready.pop(index, []))
             finally:
                 connections.close_all()
+
+    def _take_unrecorded(self, index: int) -> list[tuple[Job, Any, Any]]:
+        with self._lock:
+            succeeded = self.unrecorded.get(index, [])
+            self.unrecorded[index] = []
+            return succeeded
+
+    def _record_and_claim(self, index: int, limit: int) -> list[Job]:
+        """Write the runner's unwritten successes and claim up to ``limit`` jobs."""
+        succeeded = self._take_unrecorded(index)
+        try:
+            claimed, recorded = services.finish_and_claim(
+                self.worker_id, succeeded, self.queues or None, limit)
+        except Exception:
+            with self._lock:  # written at the next try
+                self.unrecorded[index][:0] = succeeded
+            raise
+        self._log_recorded(succeeded, recorded)
+        return claimed
+
+    def _flush_unrecorded(self, index: int) -> None:
+        """Write the successes a runner has not written yet (it stops, or runs a long job)."""
+        if self.unrecorded.get(index):
+            self._record_and_claim(index, 0)
 
     def _take(self, index: int) -> Job | None:
         with self._lock:
@@ -243,8 +293,8 @@ class Worker:
             self.held.difference_update(job.pk for job in jobs)
         services.release_many(jobs, self.worker_id)
 
-    def _log_recorded(self, unrecorded: list, recorded: set) -> None:
-        for job, _, _ in unrecorded:
+    def _log_recorded(self, succeeded: list, recorded: set) -> None:
+        for job, _, _ in succeeded:
             with self._lock:
                 self.held.discard(job.pk)
             logger.info("Job %s (%s) -> %s", job.pk, job.job_class,
@@ -280,12 +330,15 @@ class Worker:
             connections.close_all()
 
     def _beat(self) -> None:
-        # Jobs prefetched behind one that runs long go back to the queue for other workers.
+        # Behind a job that runs long, prefetched jobs go back to the queue for other workers
+        # and the short jobs run before it get their success written.
         now_monotonic = time.monotonic()
         for index, since in list(self.running_since.items()):
-            if now_monotonic - since > self.PREFETCH_HOLD_SECONDS and self.ready.get(index):
+            if now_monotonic - since > self.PREFETCH_HOLD_SECONDS and (
+                    self.ready.get(index) or self.unrecorded.get(index)):
                 try:
                     close_old_connections()
+                    self._flush_unrecorded(index)
                     self._release_ready(index)
                 except Exception:  # noqa: BLE001 - retried at the next beat
                     logger.exception("Releasing prefetched jobs failed")
