@@ -1,6 +1,7 @@
 """Experimental copies of ``jobs.services.claim_next`` / ``mark_succeeded`` and
-``jobs.worker.execute`` / ``Worker._claim_loop``, switched by flags, to measure what each
-proposed change to ``jobs/`` would gain. Nothing in ``jobs/`` is modified.
+``jobs.worker.execute`` / ``Worker._claim_loop`` as they were before commit 4a77959, switched
+by flags, to measure what each change to ``jobs/`` gains on its own (``fast`` is, in
+substance, what landed). Nothing in ``jobs/`` is modified.
 
     python benchmarks/_variants.py FLAGS [--concurrency N] [--burst]
 

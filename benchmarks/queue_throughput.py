@@ -18,10 +18,10 @@ Latency: with the workers idle (LISTEN/NOTIFY on), jobs are enqueued one at a ti
 apart, and ``started - enqueued`` is reported as p50/p99.
 
 ``--variants`` adds runs of ours: flags of ``_variants.py`` (copies of the claim/finish path
-with one proposed change each), database flags (``claimidx``, ``redundantidx``, ``leanidx``),
-presets (``lean``, ``fast``) and ``root=DIR`` (``run_worker`` of another checkout, e.g. one
-with ``queue_throughput_proposal.diff`` applied), joined with ``+``. Method, figures and
-proposals: ``benchmarks/queue_throughput.md``.
+as it was before commit 4a77959, with one change each), database flags (``claimidx``,
+``redundantidx``, ``leanidx``), presets (``lean``, ``fast``) and ``root=DIR`` (``run_worker``
+of another checkout, e.g. an earlier commit in a worktree), joined with ``+``. Method, figures and
+history: ``benchmarks/queue_throughput.md``.
 """
 
 from __future__ import annotations
@@ -327,7 +327,7 @@ def split_variant(variant: str) -> tuple[list[str], set[str]]:
 
 def variant_root(variant: str) -> Path:
     """``root=DIR`` in a variant: run ``manage.py run_worker`` of another checkout (e.g. one
-    with a proposed patch applied) instead of this one's."""
+    at an earlier commit) instead of this one's."""
     roots = [flag[5:] for flag in variant.split("+") if flag.startswith("root=")]
     return Path(roots[0]).resolve() if roots else ROOT
 

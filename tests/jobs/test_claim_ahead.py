@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from jobs import services
@@ -78,9 +79,10 @@ def test_release_many_gives_claimed_jobs_back(project):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_claims_ahead_only_on_postgresql(project):
-    """While jobs are short, a runner holds several claimed jobs at once on PostgreSQL (fewer
-    round trips); SQLite, with none to save, claims one at a time."""
+@pytest.mark.parametrize("prefetch", [8, 3, 1])
+def test_worker_claims_ahead_only_on_postgresql(project, prefetch):
+    """While jobs are short, a runner holds up to ``prefetch`` claimed jobs at once on
+    PostgreSQL (fewer round trips); SQLite, with none to save, claims one at a time."""
     held_at_start: list[int] = []
 
     def count_held(sender, job, worker_id, **kwargs):
@@ -92,7 +94,8 @@ def test_worker_claims_ahead_only_on_postgresql(project):
             for _ in range(30)]
     job_started.connect(count_held, dispatch_uid="test-claim-ahead")
     try:
-        worker = Worker(queues=[QUEUE], concurrency=1, burst=True, poll_seconds=0.05)
+        worker = Worker(queues=[QUEUE], concurrency=1, burst=True, poll_seconds=0.05,
+                        prefetch=prefetch)
         worker.SHORT_JOB_SECONDS = 10.0  # every job counts as short, however loaded the CI
         worker.run()
     finally:
@@ -100,10 +103,15 @@ def test_worker_claims_ahead_only_on_postgresql(project):
     rows = Job.objects.filter(pk__in=[job.pk for job in jobs])
     assert rows.filter(status="succeeded").count() == 30
     assert len(held_at_start) == 30
-    if is_postgres():
-        assert max(held_at_start) == worker.prefetch
-    else:
-        assert max(held_at_start) == 1
+    assert max(held_at_start) == (prefetch if is_postgres() else 1)
+
+
+@pytest.mark.parametrize("option", ["--prefetch", "--concurrency"])
+def test_run_worker_refuses_values_below_one(option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("run_worker", "--burst", option, "0")
+    assert exit_info.value.code == 2
+    assert f"{option} must be at least 1" in capsys.readouterr().err
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,14 +18,20 @@ class Command(BaseCommand):
         parser.add_argument("--queue", action="append", default=[], dest="queues",
                             help="Only this queue (repeatable); default: every queue")
         parser.add_argument("--worker-id", default=None, help="Name shown on claimed jobs")
+        parser.add_argument("--prefetch", type=int, default=Worker.prefetch,
+                            help="PostgreSQL: jobs a runner may claim at once while jobs are "
+                                 f"short (< {int(Worker.SHORT_JOB_SECONDS * 1000)} ms), "
+                                 f"default {Worker.prefetch}; 1 claims one at a time")
 
-    def handle(self, *args, concurrency, burst, queues, worker_id, **options):
-        if concurrency < 1:
-            self.stderr.write("--concurrency must be at least 1")
-            raise SystemExit(2)
+    def handle(self, *args, concurrency, burst, queues, worker_id, prefetch, **options):
+        for name, value in (("--concurrency", concurrency), ("--prefetch", prefetch)):
+            if value < 1:
+                self.stderr.write(f"{name} must be at least 1")
+                raise SystemExit(2)
         logging.getLogger("jobs").setLevel(logging.INFO)
         kwargs = {"worker_id": worker_id} if worker_id else {}
-        worker = Worker(queues=queues, concurrency=concurrency, burst=burst, **kwargs)
+        worker = Worker(queues=queues, concurrency=concurrency, burst=burst, prefetch=prefetch,
+                        **kwargs)
 
         def stop(signum, frame):
             worker.request_stop()
