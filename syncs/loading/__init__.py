@@ -11,6 +11,7 @@ staging table and swaps it in when the entity finishes.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Sequence
@@ -26,9 +27,12 @@ from syncs.signals import rows_loaded
 
 # Every table also keeps the whole record (``_record``), when and by which run it was written.
 META_COLUMNS = {"_record": "json", "_synced_at": "timestamp", "_run_id": "text"}
+# The same for every row of a batch: on PostgreSQL, given once to the INSERT … SELECT.
+BATCH_COLUMNS = ("_synced_at", "_run_id")
 _IDENTIFIER = re.compile(r"[^a-z0-9_]+")
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # called for every field of every record
 def column_name(key: str) -> str:
     name = _IDENTIFIER.sub("_", str(key).lower()).strip("_") or "column"
     if name[0].isdigit():
@@ -76,6 +80,7 @@ class TableLoader:
         self._columns: dict[str, str] | None = None
         self._json_columns: set[str] = set()
         self._temp_columns: set[str] | None = None  # PostgreSQL: the COPY staging table's
+        self._known_keys: set = set()  # record keys that have their column (or are ignored)
 
     # --- schema -------------------------------------------------------------------------------
     def q(self, name: str) -> str:
@@ -98,14 +103,22 @@ class TableLoader:
             with self.connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {self.q(self.target)}")
         self._columns = self._existing_columns(self.target)
+        self._known_keys = set()
 
     def _ensure_columns(self, records: Sequence[dict]) -> None:
         kinds: dict[str, str] = {}
+        known = self._known_keys
         for record in records:
+            if known.issuperset(record):
+                continue  # the usual case: every key has its column already
             for key, value in record.items():
+                if key in known:
+                    continue
                 name = column_name(key)
-                if name in META_COLUMNS:
-                    continue  # a source field named like ours stays in _record only
+                if name in META_COLUMNS or (self._columns is not None
+                                            and name in self._columns):
+                    known.add(key)  # a source field named like ours stays in _record only
+                    continue
                 kind = kind_of(value)
                 if kind and name not in kinds:
                     kinds[name] = kind
@@ -142,13 +155,6 @@ class TableLoader:
                         self._json_columns.add(name)
 
     # --- writing ------------------------------------------------------------------------------
-    def _value(self, value: Any) -> Any:
-        if isinstance(value, (dict, list)):
-            return orjson.dumps(value).decode()
-        if isinstance(value, bool) and self.vendor == "sqlite":
-            return int(value)
-        return value
-
     def write(self, records: Sequence[dict], cursor_value: Any, *, state_key: str | None = None
               ) -> int:
         """Write ``records`` and the checkpoint ``cursor_value`` in one transaction."""
@@ -166,16 +172,37 @@ class TableLoader:
         return written
 
     def _rows(self, records: Sequence[dict], names: list[str]) -> list[list]:
+        """The values of ``names`` for each record (``BATCH_COLUMNS`` only if in ``names``)."""
         now = timezone.now()
         synced_at = now if self.vendor == "postgresql" else now.isoformat()
+        position = {name: index for index, name in enumerate(names)}
+        batch_values = [(position[name], value) for name, value in
+                        (("_synced_at", synced_at), ("_run_id", self.run_id))
+                        if name in position]
+        record_at = position["_record"]
+        sqlite = self.vendor == "sqlite"
+        plans: dict[tuple, list[tuple[Any, int]]] = {}
         rows = []
         for record in records:
-            values = {column_name(k): self._value(v) for k, v in record.items()
-                      if column_name(k) not in META_COLUMNS}
-            values["_record"] = orjson.dumps(record, default=str).decode()
-            values["_synced_at"] = synced_at
-            values["_run_id"] = self.run_id
-            rows.append([values.get(n) for n in names])
+            keys = tuple(record)
+            plan = plans.get(keys)
+            if plan is None:
+                # Where each key's value goes; a later key of the same column wins.
+                plan = plans[keys] = [(key, position[name]) for key in keys
+                                      if (name := column_name(key)) in position
+                                      and name not in META_COLUMNS]
+            row = [None] * len(names)
+            for key, index in plan:
+                value = record[key]
+                if isinstance(value, (dict, list)):
+                    value = orjson.dumps(value).decode()
+                elif sqlite and isinstance(value, bool):
+                    value = int(value)
+                row[index] = value
+            row[record_at] = orjson.dumps(record, default=str).decode()
+            for index, value in batch_values:
+                row[index] = value
+            rows.append(row)
         return rows
 
     def _merges(self) -> bool:
@@ -190,10 +217,11 @@ class TableLoader:
 
     def _insert(self, records: Sequence[dict]) -> int:
         names = list(self._columns)
-        rows = self._rows(records, names)
         if self.vendor == "postgresql":
+            rows = self._rows(records, [n for n in names if n not in BATCH_COLUMNS])
             self._copy_in(rows, names)
             return len(rows)
+        rows = self._rows(records, names)
         sql = (f"INSERT INTO {self.q(self.target)} ({', '.join(self.q(n) for n in names)}) "
                f"VALUES ({', '.join(['%s'] * len(names))})")
         if self._merges():
@@ -203,9 +231,17 @@ class TableLoader:
         return len(rows)
 
     def _copy_in(self, rows: list[list], names: list[str]) -> None:
-        """PostgreSQL: COPY the batch into a temporary table, then one INSERT … SELECT (with
-        ON CONFLICT for merges; the last occurrence of a key in the batch wins)."""
+        """PostgreSQL: COPY the batch (``rows``: ``names`` but ``BATCH_COLUMNS``) into a
+        temporary table, then one INSERT … SELECT (with ON CONFLICT for merges; the last
+        occurrence of a key in the batch wins) that adds the ``BATCH_COLUMNS``."""
+        from psycopg import sql
+
+        batch_values = {"_synced_at": timezone.now(), "_run_id": self.run_id}
         columns = ", ".join(self.q(n) for n in names)
+        copied = ", ".join(self.q(n) for n in names if n not in BATCH_COLUMNS)
+        selected = ", ".join(
+            sql.Literal(batch_values[n]).as_string(self.connection.connection)
+            if n in BATCH_COLUMNS else self.q(n) for n in names)
         temp = self.q(f"_load_{self.target[:40]}")
         with self.connection.cursor() as cursor:
             if self._temp_columns is None:
@@ -219,18 +255,19 @@ class TableLoader:
                 cursor.execute(f"ALTER TABLE {temp} ADD COLUMN {self.q(name)} "
                                f"{self._pg_type(name)}")
                 self._temp_columns.add(name)
-            with cursor.cursor.copy(f"COPY {temp} ({columns}, _load_order) FROM STDIN") as copy:
+            with cursor.cursor.copy(f"COPY {temp} ({copied}, _load_order) FROM STDIN") as copy:
                 for order, row in enumerate(rows):
-                    copy.write_row([*row, order])
+                    row.append(order)
+                    copy.write_row(row)
             if self._merges():
                 keys = ", ".join(self.q(c) for c in self.key_columns)
-                select = (f"SELECT DISTINCT ON ({keys}) {columns} FROM {temp} "
+                select = (f"SELECT DISTINCT ON ({keys}) {selected} FROM {temp} "
                           f"ORDER BY {keys}, _load_order DESC")
                 cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) {select}"
                                + self._on_conflict(names))
             else:
                 cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
-                               f"SELECT {columns} FROM {temp} ORDER BY _load_order")
+                               f"SELECT {selected} FROM {temp} ORDER BY _load_order")
             cursor.execute(f"TRUNCATE {temp}")
 
     def _pg_type(self, name: str) -> str:
@@ -242,10 +279,13 @@ class TableLoader:
         return row[0] if row else "text"
 
     def save_checkpoint(self, cursor_value: Any, state_key: str | None = None) -> None:
-        SyncState.objects.using(self.using).update_or_create(
-            sync_id=self.binding.sync_id, entity_key=state_key or self.binding.entity_key,
-            source_instance_key=self.binding.source_instance_key,
-            defaults={"cursor": cursor_value})
+        states = SyncState.objects.using(self.using)
+        entity = {"sync_id": self.binding.sync_id,
+                  "entity_key": state_key or self.binding.entity_key,
+                  "source_instance_key": self.binding.source_instance_key}
+        # One UPDATE once the row exists (every batch but an entity's first).
+        if not states.filter(**entity).update(cursor=cursor_value, updated_at=timezone.now()):
+            states.update_or_create(**entity, defaults={"cursor": cursor_value})
 
     def finish(self, cursor_value: Any) -> None:
         """replace: swap the staging table in, with the checkpoint, in one transaction."""

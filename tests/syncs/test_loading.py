@@ -89,6 +89,39 @@ def test_meta_columns_and_new_columns(binding):
     assert record == {"id": 4, "status": "c", "extra": {"k": [1, 2]}, "price": 9.5}
 
 
+@pytest.mark.parametrize("mode", ["append_event", "upsert"])
+def test_records_of_varied_shapes_land_in_their_columns(binding, mode):
+    """Key order, missing keys, keys first seen as null, keys that share a column, a key
+    named like a meta column: each value lands where it belongs, whatever the batch."""
+    target = binding(mode)
+    run_id = "00000000-0000-0000-0000-0000000000c1"
+    loader = TableLoader(target, run_id)
+    loader.begin()
+    loader.write([{"id": 1, "status": "a", "note": None},
+                  {"status": "b", "id": 2},                       # other key order
+                  {"id": 3, "status": "c", "Colour": "red", "colour": "blue"}], "c1")
+    loader.write([{"id": 4, "status": "d", "note": "now text", "_run_id": "forged"},
+                  {"id": 5, "status": "e", "qty": 7},             # a new column mid-load
+                  {"qty": 8, "id": 6}], "c2")
+    loader.finish("c2")
+    got = rows(target, "id, status, note, colour, qty, _run_id, _record")
+    import json
+
+    assert [row[:5] for row in got] == [
+        (1, "a", None, None, None), (2, "b", None, None, None),
+        (3, "c", None, "blue", None),                          # the later key wins
+        (4, "d", "now text", None, None), (5, "e", None, None, 7), (6, None, None, None, 8)]
+    assert {row[5] for row in got} == {run_id}                # never the record's "_run_id"
+    record = got[3][6]
+    assert (json.loads(record) if isinstance(record, str) else record)["_run_id"] == "forged"
+    with db.cursor() as cursor:
+        cursor.execute(f'SELECT COUNT(DISTINCT _synced_at), MIN(_synced_at) IS NOT NULL '
+                       f'FROM "{target.physical_table_name}"')
+        distinct_times, has_time = cursor.fetchone()
+    assert has_time and distinct_times == 2                   # one time per batch
+    assert read_checkpoint(target) == "c2"
+
+
 def test_a_failing_batch_rolls_back_with_its_checkpoint(binding, monkeypatch):
     target = binding("upsert")
     loader = TableLoader(target, "00000000-0000-0000-0000-00000000000b")
