@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -62,6 +62,27 @@ SQL_TYPES = {
 }
 
 
+# Key column types whose equality Python can tell without the database (see _key_text).
+_TEXT_TYPES = ("text", "character varying")
+_INTEGER_TYPES = ("bigint", "integer", "smallint")
+
+
+def _key_text(row: list, key_at: list[tuple[int, bool]]) -> tuple | None:
+    """The key of a row as the key columns will hold it, or None when Python cannot tell
+    (a null, a string in an integer column, a boolean, a float, a column of another type):
+    such a batch is deduplicated by the database, as any batch with a repeated key.
+    ``key_at``: (position, column is text) per key column; other columns are integers."""
+    key = []
+    for index, text in key_at:
+        value = row[index]
+        if type(value) is int:
+            value = str(value) if text else value
+        elif type(value) is not str or not text:
+            return None
+        key.append(value)
+    return tuple(key)
+
+
 class TableLoader:
     """Loads one entity of one run into the binding's table."""
 
@@ -81,6 +102,7 @@ class TableLoader:
         self._json_columns: set[str] = set()
         self._temp_columns: set[str] | None = None  # PostgreSQL: the COPY staging table's
         self._known_keys: set = set()  # record keys that have their column (or are ignored)
+        self._key_types: dict[str, str] = {}  # PostgreSQL: the key columns' types
 
     # --- schema -------------------------------------------------------------------------------
     def q(self, name: str) -> str:
@@ -171,8 +193,9 @@ class TableLoader:
                                 rows=written)
         return written
 
-    def _rows(self, records: Sequence[dict], names: list[str]) -> list[list]:
-        """The values of ``names`` for each record (``BATCH_COLUMNS`` only if in ``names``)."""
+    def _rows(self, records: Sequence[dict], names: list[str]) -> Iterator[list]:
+        """The values of ``names`` for each record (``BATCH_COLUMNS`` only if in ``names``),
+        made one at a time (the COPY sends each as it is made)."""
         now = timezone.now()
         synced_at = now if self.vendor == "postgresql" else now.isoformat()
         position = {name: index for index, name in enumerate(names)}
@@ -181,8 +204,9 @@ class TableLoader:
                         if name in position]
         record_at = position["_record"]
         sqlite = self.vendor == "sqlite"
+        width = len(names)
+        dumps = orjson.dumps
         plans: dict[tuple, list[tuple[Any, int]]] = {}
-        rows = []
         for record in records:
             keys = tuple(record)
             plan = plans.get(keys)
@@ -191,19 +215,18 @@ class TableLoader:
                 plan = plans[keys] = [(key, position[name]) for key in keys
                                       if (name := column_name(key)) in position
                                       and name not in META_COLUMNS]
-            row = [None] * len(names)
+            row = [None] * width
             for key, index in plan:
                 value = record[key]
                 if isinstance(value, (dict, list)):
-                    value = orjson.dumps(value).decode()
+                    value = dumps(value).decode()
                 elif sqlite and isinstance(value, bool):
                     value = int(value)
                 row[index] = value
-            row[record_at] = orjson.dumps(record, default=str).decode()
+            row[record_at] = dumps(record, default=str).decode()
             for index, value in batch_values:
                 row[index] = value
-            rows.append(row)
-        return rows
+            yield row
 
     def _merges(self) -> bool:
         return bool(self.key_columns) and \
@@ -218,10 +241,9 @@ class TableLoader:
     def _insert(self, records: Sequence[dict]) -> int:
         names = list(self._columns)
         if self.vendor == "postgresql":
-            rows = self._rows(records, [n for n in names if n not in BATCH_COLUMNS])
-            self._copy_in(rows, names)
-            return len(rows)
-        rows = self._rows(records, names)
+            return self._copy_in(
+                self._rows(records, [n for n in names if n not in BATCH_COLUMNS]), names)
+        rows = list(self._rows(records, names))
         sql = (f"INSERT INTO {self.q(self.target)} ({', '.join(self.q(n) for n in names)}) "
                f"VALUES ({', '.join(['%s'] * len(names))})")
         if self._merges():
@@ -230,10 +252,11 @@ class TableLoader:
             cursor.executemany(sql, rows)
         return len(rows)
 
-    def _copy_in(self, rows: list[list], names: list[str]) -> None:
+    def _copy_in(self, rows: Iterable[list], names: list[str]) -> int:
         """PostgreSQL: COPY the batch (``rows``: ``names`` but ``BATCH_COLUMNS``) into a
         temporary table, then one INSERT … SELECT (with ON CONFLICT for merges; the last
-        occurrence of a key in the batch wins) that adds the ``BATCH_COLUMNS``."""
+        occurrence of a key in the batch wins) that adds the ``BATCH_COLUMNS``. Returns the
+        row count."""
         from psycopg import sql
 
         batch_values = {"_synced_at": timezone.now(), "_run_id": self.run_id}
@@ -255,20 +278,46 @@ class TableLoader:
                 cursor.execute(f"ALTER TABLE {temp} ADD COLUMN {self.q(name)} "
                                f"{self._pg_type(name)}")
                 self._temp_columns.add(name)
+            merges = self._merges()
+            copied_names = [n for n in names if n not in BATCH_COLUMNS]
+            key_at = []
+            if merges:
+                for column in self.key_columns:
+                    if column not in self._key_types:
+                        self._key_types[column] = self._pg_type(column)
+                    kind = self._key_types[column]
+                    if kind not in _TEXT_TYPES and kind not in _INTEGER_TYPES:
+                        key_at = None  # always deduplicated by the database
+                        break
+                    key_at.append((copied_names.index(column), kind in _TEXT_TYPES))
+            seen: set = set()
+            repeated = key_at is None  # a key twice in the batch: the last one must win
+            count = 0
             with cursor.cursor.copy(f"COPY {temp} ({copied}, _load_order) FROM STDIN") as copy:
-                for order, row in enumerate(rows):
-                    row.append(order)
+                for count, row in enumerate(rows, 1):
+                    if merges and not repeated:
+                        key = _key_text(row, key_at)
+                        repeated = key is None or key in seen
+                        seen.add(key)
+                    row.append(count)
                     copy.write_row(row)
-            if self._merges():
-                keys = ", ".join(self.q(c) for c in self.key_columns)
-                select = (f"SELECT DISTINCT ON ({keys}) {selected} FROM {temp} "
-                          f"ORDER BY {keys}, _load_order DESC")
+            if merges:
+                if repeated:
+                    keys = ", ".join(self.q(c) for c in self.key_columns)
+                    select = (f"SELECT DISTINCT ON ({keys}) {selected} FROM {temp} "
+                              f"ORDER BY {keys}, _load_order DESC")
+                else:  # the usual case: no sort needed
+                    select = f"SELECT {selected} FROM {temp}"
                 cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) {select}"
                                + self._on_conflict(names))
             else:
                 cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
                                f"SELECT {selected} FROM {temp} ORDER BY _load_order")
-            cursor.execute(f"TRUNCATE {temp}")
+            if len(self.connection.atomic_blocks) > 1:
+                # Inside a caller's transaction: the next batch must not see these rows.
+                # (Otherwise ON COMMIT DELETE ROWS empties the table at write's commit.)
+                cursor.execute(f"TRUNCATE {temp}")
+        return count
 
     def _pg_type(self, name: str) -> str:
         with self.connection.cursor() as cursor:

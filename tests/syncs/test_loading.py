@@ -66,6 +66,22 @@ def test_upsert_last_duplicate_in_a_batch_wins(binding):
     assert rows(target) == [(1, "y")]
 
 
+@pytest.mark.parametrize("first, second", [
+    (7, "7"),            # an integer column: "7" is 7
+    ("7", 7),            # a text column: 7 is "7"
+    ("x", "x"),
+    (7, " 7"),           # PostgreSQL's integer input takes " 7" as 7
+])
+def test_upsert_keys_the_database_holds_equal_are_one_key(binding, first, second):
+    """The last record of a batch wins for keys equal as the key column holds them, whatever
+    their Python types; different keys stay apart."""
+    target = binding("upsert")
+    load(target, [[{"id": first, "status": "first"}, {"id": 99, "status": "other"}]])
+    load(target, [[{"id": first, "status": "again"}, {"id": second, "status": "last"}]])
+    got = rows(target, "CAST(id AS text), status")
+    assert sorted(got) == sorted([(str(first).strip(), "last"), ("99", "other")])
+
+
 def test_replace_swaps_in_the_new_contents(binding):
     target = binding("replace")
     load(target, [FIRST])
