@@ -5,10 +5,8 @@
         [--batch 5000] [--repeat 1] [--modes idle,copy,insert,update]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_sync_load]
         [--record benchmarks/sync_load.md]
-    # with the proposed loader in the same run:
-    #   --modes idle,copy,insert,update,proposed-insert,proposed-update --variant proposed
-    # gains of each proposed change (rounds of COPY + each variant's two passes):
-    #   --compare none,memo,memo+known,proposed --rows 200000 --repeat 3
+    # another checkout's loader (e.g. an earlier commit in a worktree) in the same run:
+    #   --modes idle,copy,insert,update,other-insert,other-update --other-root /tmp/old
 
 The script drops and creates its own database (its name must start with "bench_sync_load"),
 runs ``manage.py migrate`` on it in a subprocess, sets Django up in-process on it and creates a
@@ -36,10 +34,9 @@ checkpointer or autovacuum). After each run the table is checked: its row count 
 ids, that its columns and types are the baseline table's, and the checkpoint.
 
 ``--modes`` picks the modes (in order), ``--repeat`` how many rounds of them. The modes
-``proposed-insert`` and ``proposed-update`` are ``insert`` and ``update`` through the loader
-``--variant`` names in ``benchmarks/_sync_load_variants.py``: ``proposed`` is
-``benchmarks/_sync_load_proposed.py`` (a copy of ``syncs/loading/__init__.py`` with the proposed
-changes), or ``+``-joined flags switch single changes on a subclass of ``TableLoader``.
+``other-insert`` and ``other-update`` are ``insert`` and ``update`` through the
+``syncs/loading/__init__.py`` of ``--other-root`` (another checkout, loaded as a module in the
+child process; the models and the rest of the service are this checkout's).
 ``--record FILE`` writes the results table between markers in ``FILE`` (keeping the rest).
 """
 
@@ -65,7 +62,7 @@ BASELINE_TABLE = "bench_copy"
 ENTITY = "orders"
 RUN_ID = "00000000-0000-0000-0000-0000000000b1"
 CHILD_TIMEOUT = 1200.0
-OURS = ("insert", "update", "proposed-insert", "proposed-update")
+OURS = ("insert", "update", "other-insert", "other-update")
 GOAL = 0.4  # ours/COPY rows/s (connectors issue, part 5)
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_sync_load"
 
@@ -215,7 +212,7 @@ def prepare_run(binding_id: str, mode: str) -> None:
     with connection.cursor() as cursor:
         if mode == "copy":
             cursor.execute(f"TRUNCATE {BASELINE_TABLE}")
-        elif mode in ("insert", "proposed-insert"):
+        elif mode in ("insert", "other-insert"):
             SyncState.objects.filter(sync_id=binding.sync_id).delete()
             cursor.execute(f'DROP TABLE IF EXISTS "{binding.physical_table_name}"')
         if mode != "idle":
@@ -248,7 +245,7 @@ def check_table(binding_id: str, mode: str, size: int) -> None:
 
 # --- the children ---------------------------------------------------------------------------
 
-def child(mode: str, binding_id: str, rows: int, batch_size: int, variant: str) -> None:
+def child(mode: str, binding_id: str, rows: int, batch_size: int, other_root: str) -> None:
     """Runs in a fresh process; prints one JSON line."""
     import django
 
@@ -263,10 +260,14 @@ def child(mode: str, binding_id: str, rows: int, batch_size: int, variant: str) 
     binding = TableBinding.objects.get(pk=binding_id)
     source = LocalSource(rows, batch_size)
     loader_class = TableLoader
-    if variant and mode.startswith("proposed"):
-        from benchmarks._sync_load_variants import variant_loader
+    if mode.startswith("other-"):
+        import importlib.util
 
-        loader_class = variant_loader(variant)
+        path = Path(other_root) / "syncs" / "loading" / "__init__.py"
+        spec = importlib.util.spec_from_file_location("other_loading", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        loader_class = module.TableLoader
     connection.ensure_connection()
     backend = backend_cpu_seconds(connection)
     written = 0
@@ -287,7 +288,7 @@ def child(mode: str, binding_id: str, rows: int, batch_size: int, variant: str) 
                             dumps(r, default=str).decode(), now, RUN_ID))
                     written += len(batch.records)
     elif mode in OURS:
-        loader = (loader_class if mode.startswith("proposed") else TableLoader)(binding, RUN_ID)
+        loader = loader_class(binding, RUN_ID)
         loader.begin()
         reached = None
         for batch in source.read(ENTITY, cursor=None):
@@ -316,9 +317,9 @@ def backend_cpu_seconds(connection) -> float:
 
 
 def run_child(url: str, mode: str, binding_id: str, rows: int, batch_size: int,
-              variant: str) -> dict:
+              other_root: str) -> dict:
     command = [PYTHON, __file__, "--child", mode, "--binding", binding_id, "--rows", str(rows),
-               "--batch", str(batch_size), "--variant", variant]
+               "--batch", str(batch_size), "--other-root", other_root]
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(command, cwd=ROOT, env=child_env(url), stdout=output,
                                    stderr=subprocess.STDOUT)
@@ -342,7 +343,7 @@ def run_child(url: str, mode: str, binding_id: str, rows: int, batch_size: int,
 
 
 def measure(url: str, binding_id: str, size: int, batch_size: int, modes: list[str],
-            repeat: int, variant: str) -> dict[str, dict]:
+            repeat: int, other_root: str) -> dict[str, dict]:
     """Each mode in turn (``repeat`` rounds); keeps every time and the highest RSS."""
     results: dict[str, dict] = {}
     reset_tables(binding_id)
@@ -350,7 +351,7 @@ def measure(url: str, binding_id: str, size: int, batch_size: int, modes: list[s
     for mode in (["idle"] if "idle" in modes else []) + rounds:
         prepare_run(binding_id, mode)
         line = run_child(url, mode, binding_id, size if mode != "idle" else 0, batch_size,
-                         variant)
+                         other_root)
         if mode != "idle":
             check_table(binding_id, mode, size)
         rate = f"{line['rows'] / line['seconds']:>10,.0f} rows/s" if line["rows"] else " " * 17
@@ -364,46 +365,6 @@ def measure(url: str, binding_id: str, size: int, batch_size: int, modes: list[s
         best["seconds"] = min(best["times"])
         best["peak_rss_mb"] = max(best["peak_rss_mb"], line["peak_rss_mb"])
     return results
-
-
-# --- comparing loader variants ---------------------------------------------------------------
-
-def compare(url: str, rows: int, batch_size: int, variants: list[str], repeat: int) -> str:
-    """Rounds of: the COPY baseline, then each variant into an empty table (``insert``) and
-    again (``update``); returns a markdown table of medians over the rounds."""
-    recreate_database(url)
-    setup_django(url)
-    binding_id = create_binding()
-    reset_tables(binding_id)
-    runs: dict[tuple[str, str], list[dict]] = {}
-    for _ in range(repeat):
-        plan = [("copy", "")] + [(f"{prefix}{mode}", "" if variant == "none" else variant)
-                                 for variant in variants
-                                 for prefix in ["" if variant == "none" else "proposed-"]
-                                 for mode in ("insert", "update")]
-        copy_seconds = None
-        for mode, variant in plan:
-            prepare_run(binding_id, mode)
-            line = run_child(url, mode, binding_id, rows, batch_size, variant)
-            check_table(binding_id, mode, rows)
-            if mode == "copy":
-                copy_seconds = line["seconds"]
-            line["ratio"] = copy_seconds / line["seconds"]
-            print(f"  {variant or 'none':<40} {mode:<16} {line['seconds']:7.2f} s  "
-                  f"vs COPY {line['ratio']:.2f}  client CPU {line['cpu']:6.2f} s  "
-                  f"server CPU {line['server_cpu']:6.2f} s", flush=True)
-            runs.setdefault((variant or ("none" if mode != "copy" else "COPY"),
-                             mode.removeprefix("proposed-")), []).append(line)
-    lines = [f"{rows:,} rows, batches of {batch_size:,}, {repeat} rounds (medians):", "",
-             "| variant | pass | s | rows/s | vs COPY (same round) | client CPU (s) "
-             "| server CPU (s) |", "|---|---|---:|---:|---:|---:|---:|"]
-    for (variant, mode), found in runs.items():
-        seconds = statistics.median(r["seconds"] for r in found)
-        lines.append(f"| {variant} | {mode} | {seconds:.2f} | {rows / seconds:,.0f} | "
-                     f"{statistics.median(r['ratio'] for r in found):.2f} | "
-                     f"{statistics.median(r['cpu'] for r in found):.2f} | "
-                     f"{statistics.median(r['server_cpu'] for r in found):.2f} |")
-    return "\n".join(lines)
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -436,12 +397,12 @@ def machine() -> dict[str, str]:
 LABELS = {"copy": "COPY baseline (one COPY, plain table)",
           "insert": "ours: upsert into an empty table (all inserts)",
           "update": "ours: the same records again (all updates)",
-          "proposed-insert": "proposed loader: into an empty table (all inserts)",
-          "proposed-update": "proposed loader: the same records again (all updates)",
+          "other-insert": "other loader: into an empty table (all inserts)",
+          "other-update": "other loader: the same records again (all updates)",
           "idle": "(process after Django setup, nothing loaded)"}
 
 
-def report(info: dict, postgres: str, batch_size: int, variant: str,
+def report(info: dict, postgres: str, batch_size: int, other_root: str,
            results: dict[int, dict[str, dict]]) -> str:
     lines = ["| rows | path | best s | rows/s (best) | vs COPY (best) | vs COPY (median) "
              "| all runs (s) | client CPU (s) | server CPU (s) | peak RSS (MB) "
@@ -475,7 +436,7 @@ def report(info: dict, postgres: str, batch_size: int, variant: str,
         if "copy" not in by_mode:
             continue
         copy_rate = by_mode["copy"]["rows"] / by_mode["copy"]["seconds"]
-        for prefix, who in (("", "ours"), ("proposed-", "proposed")):
+        for prefix, who in (("", "ours"), ("other-", "other")):
             ratios = [by_mode[f"{prefix}{m}"]["rows"] / by_mode[f"{prefix}{m}"]["seconds"]
                       / copy_rate for m in ("insert", "update") if f"{prefix}{m}" in by_mode]
             if ratios:
@@ -485,10 +446,8 @@ def report(info: dict, postgres: str, batch_size: int, variant: str,
                                 f": goal >= {GOAL} {met}")
     lines += ["", *verdicts]
     loader = "ours: `syncs.loading.TableLoader` as it is"
-    if variant == "proposed":
-        loader += "; proposed: `benchmarks/_sync_load_proposed.py`"
-    elif variant:
-        loader += f"; proposed: `benchmarks/_sync_load_variants.py` flags `{variant}`"
+    if any(mode.startswith("other-") for by_mode in results.values() for mode in by_mode):
+        loader += f"; other: the loader of `{other_root}`"
     return "\n".join([
         f"Run: {info['date']}; {info['cpu']}, {info['memory']} RAM; {info['os']}; "
         f"Python {info['python']}, Django {info['django']}, psycopg {info['psycopg']}; "
@@ -511,34 +470,24 @@ def main() -> None:
                         default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--modes", default="idle,copy,insert,update",
                         help="comma-separated, run in this order (update needs insert first); "
-                             "also proposed-insert, proposed-update (with --variant)")
+                             "also other-insert, other-update (with --other-root)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of the modes per size")
-    parser.add_argument("--variant", default="",
-                        help="the loader of the proposed-* modes: 'proposed' "
-                             "(benchmarks/_sync_load_proposed.py) or '+'-joined flags of "
-                             "benchmarks/_sync_load_variants.py")
+    parser.add_argument("--other-root", default="",
+                        help="another checkout whose loader the other-* modes run")
     parser.add_argument("--record", type=Path, help="write the results (markdown) to this file")
-    parser.add_argument("--compare", metavar="VARIANTS",
-                        help="instead: compare comma-separated --variant values (none: the "
-                             "loader as it is), --repeat rounds at --rows, each round's "
-                             "ours/COPY; e.g. none,memo,memo+known,proposed")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--binding", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.binding, args.rows, args.batch, args.variant)
+        child(args.child, args.binding, args.rows, args.batch, args.other_root)
         return
 
     url = args.database_url
     started = time.monotonic()
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     unknown = set(modes) - {"idle", "copy", *OURS}
-    if unknown or (not args.variant and any(m.startswith("proposed") for m in modes)):
-        raise SystemExit(f"--modes: unknown {sorted(unknown)}, or proposed-* without --variant")
-    if args.compare:
-        text = compare(url, args.rows, args.batch, args.compare.split(","), args.repeat)
-        print(f"\n{text}\n\nWhole run: {time.monotonic() - started:.0f} s")
-        return
+    if unknown or (not args.other_root and any(m.startswith("other-") for m in modes)):
+        raise SystemExit(f"--modes: unknown {sorted(unknown)}, or other-* without --other-root")
     recreate_database(url)
     setup_django(url)
     from django.db import connection
@@ -551,8 +500,8 @@ def main() -> None:
     results: dict[int, dict[str, dict]] = {}
     for size in sizes:
         results[size] = measure(url, binding_id, size, args.batch, modes, args.repeat,
-                                args.variant)
-    text = report(machine(), postgres, args.batch, args.variant, results)
+                                args.other_root)
+    text = report(machine(), postgres, args.batch, args.other_root, results)
     print()
     print(text)
     print(f"\nWhole run: {time.monotonic() - started:.0f} s")

@@ -291,17 +291,24 @@ def _sql_small_float(text: str) -> str:
 def _sql_big_float(value: str) -> str:
     """``repr(value)`` for a float8 of magnitude >= 2**53 (an integer): PostgreSQL prints its
     exact digits, Python the shortest that round-trip, found here among 15 and 16 digits.
-    A scalar subquery, run only for such values, names the steps."""
-    def trips(candidate: str) -> str:  # (a candidate past the largest float8 never does)
-        return f"CASE WHEN abs({candidate}) <= {_MAX} THEN ({candidate})::float8 = v END"
+    Written out in full, without subqueries: a subquery in the SELECT list would keep
+    PostgreSQL from computing the expressions in parallel workers (only such values run it)."""
+    number = f"(({value})::text)::numeric"
+    exponent = f"(length(trunc(abs({number}))::text) - 1)"
 
-    return (f"(SELECT CASE WHEN length(trunc(abs(c))::text) < 17 THEN trunc(c)::text || '.0' "
-            f"ELSE regexp_replace(btrim(to_char(c, '9.9999999999999999EEEE')), '\\.?0+e', "
-            f"'e') END FROM (SELECT CASE WHEN {trips('c15')} THEN c15 WHEN {trips('c16')} "
-            f"THEN c16 ELSE n END AS c FROM (SELECT round(n, 14 - x) AS c15, "
-            f"round(n, 15 - x) AS c16, n, v FROM (SELECT n, length(trunc(abs(n))::text) - 1 "
-            f"AS x, v FROM (SELECT (v::text)::numeric AS n, v FROM (SELECT {value} AS v) AS s0"
-            f") AS s1) AS s2) AS s3) AS s4)")
+    def rounded(digits: int) -> str:
+        return f"round({number}, {digits - 1} - {exponent})"
+
+    def trips(candidate: str) -> str:  # (a candidate past the largest float8 never does)
+        return (f"CASE WHEN abs({candidate}) <= {_MAX} THEN ({candidate})::float8 = {value} "
+                "END")
+
+    shortest = (f"(CASE WHEN {trips(rounded(15))} THEN {rounded(15)} "
+                f"WHEN {trips(rounded(16))} THEN {rounded(16)} ELSE {number} END)")
+    return (f"(CASE WHEN length(trunc(abs({shortest}))::text) < 17 "
+            f"THEN trunc({shortest})::text || '.0' "
+            f"ELSE regexp_replace(btrim(to_char({shortest}, '9.9999999999999999EEEE')), "
+            f"'\\.?0+e', 'e') END)")
 
 
 def _sql_float(value: str, sql_type: str | None) -> str:
@@ -609,6 +616,12 @@ class TableResource:
                 # JIT would spend seconds compiling the formatting expressions of a big scan.
                 cursor.execute("SET jit = off")
                 cursor.execute("SET extra_float_digits = 1")
+                # The formatting expressions cost far more than the planner's default
+                # estimate: let it use parallel workers (within the server's
+                # max_parallel_workers_per_gather) for any table big enough for them; Gather
+                # Merge keeps the order.
+                cursor.execute("SET parallel_setup_cost = 0")
+                cursor.execute("SET parallel_tuple_cost = 0")
                 # The driver's own cursor: Django's debug wrapper takes no COPY parameters.
                 with cursor.cursor.copy(sql, params) as copy:
                     # Copied into one buffer at once: holding thousands of the driver's row

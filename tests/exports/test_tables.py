@@ -597,6 +597,44 @@ def test_fast_path_random_floats_and_timestamps(transactional_db, project):
 
 
 @needs_postgres
+def test_fast_path_runs_in_parallel_workers_in_order(transactional_db, project):
+    """The fast path's SELECT may run in parallel workers (its expressions hold no subquery),
+    and the CSV stays in key order and byte-identical to the Python path's."""
+    _drop("tt_parallel")
+    with connection.cursor() as cursor:
+        cursor.execute('CREATE TABLE "tt_parallel" (id bigint PRIMARY KEY, d float8, '
+                       "ts timestamptz, doc jsonb, note text)")
+        # Inserted out of key order, so a plan that lost the order would show it.
+        cursor.execute(
+            'INSERT INTO "tt_parallel" SELECT i, CASE WHEN i % 7 = 0 THEN 2.0 ^ 60 + i * 4096 '
+            "ELSE i / 3.0 END, timestamptz '2024-01-01 00:00:00+00' + i * interval '1.5 s', "
+            """CASE i % 3 WHEN 0 THEN jsonb_build_object('n', i, 'x', 'a, b: c', 'z', NULL) """
+            """WHEN 1 THEN to_jsonb(i * 1.25) ELSE jsonb_build_array(i, 'q"q') END, """
+            "'row ' || i FROM generate_series(1, 3000) AS i ORDER BY random()")
+        # A storage parameter that lets the planner use workers whatever the table's size.
+        cursor.execute('ALTER TABLE "tt_parallel" SET (parallel_workers = 2)')
+        cursor.execute('ANALYZE "tt_parallel"')
+    try:
+        resource = TableResource("tt_parallel", "tt_parallel")
+        sql, params = resource.copy_sql(project, {}, [])
+        select = sql.removeprefix("COPY (").rsplit(") TO STDOUT", 1)[0]
+        with connection.cursor() as cursor:
+            cursor.execute("SET parallel_setup_cost = 0")
+            cursor.execute("SET parallel_tuple_cost = 0")
+            cursor.execute(f"EXPLAIN {select}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("RESET parallel_setup_cost")
+            cursor.execute("RESET parallel_tuple_cost")
+        assert "Gather Merge" in plan and "SubPlan" not in plan, plan
+        python, fast = _python_csv(resource, project), _fast_csv(resource, project)
+        _assert_same(python, fast)
+        ids = [int(line.split(b",", 1)[0]) for line in fast.split(b"\r\n")[1:-1]]
+        assert ids == list(range(1, 3001))
+    finally:
+        _drop("tt_parallel")
+
+
+@needs_postgres
 def test_sql_formatting_is_what_python_writes(types_table, project):
     """On PostgreSQL the Python path's SELECT writes datetimes, dates, times, uuids and decimals
     as text; it is the text Python writes for the driver's values."""
