@@ -364,9 +364,10 @@ up. "ours, CSV fast path" is `TableResource.csv_batches` (one COPY whose SELECT 
 value exactly as the Python path does) written as services' file sink would write it
 (`CountingFile`, `CsvWriter` header); "ours, Python streaming path" is `TableResource.batches`
 (server-side cursor, 2,000-row batches) through `CsvWriter`, which is what `build_export` runs
-today. Both start with the `count()` that `build_export` does. The two files are checked
-byte-identical (sha256). Table: id bigint PK, uuid, text (some with `,` and `"`), int,
-numeric(12,2), bool, timestamptz (half with microseconds), a small jsonb object; a few % NULLs.
+for the other formats, and for CSV with `includes` or `dry_data` or on SQLite. Both start with
+the `count()` that `build_export` does. The two files are checked byte-identical (sha256).
+Table: id bigint PK, uuid, text (some with `,` and `"`), int, numeric(12,2), bool, timestamptz
+(half with microseconds), a small jsonb object; a few % NULLs.
 
 ## Results
 
@@ -379,11 +380,22 @@ RECORD_TAIL = """
   datetimes, `true`/`false`, compact JSON as orjson writes it, `\\r\\n` line ends). The fast
   path's SELECT does that work in the server process, and its rate is bound by that server CPU
   time: its client (Python) CPU is about the baseline's. Measured apart, server side only
-  (`COPY ... TO '/dev/null'`, 1M rows, best of 4, the same hour): the jsonb column costs 0.7 s as
-  COPY writes it and 1.8 s compacted (a second `jsonb_out` for the `": null"` check, about
-  0.45 s, and `json_strip_nulls(to_json(...))`, about 0.65 s); the seven other columns 1.0 s
-  against 1.4 s (mostly `to_char` for the timestamp). JSON compaction is the largest part of the
-  gap; a table without JSON columns gets a better ratio.
+  (`COPY ... TO '/dev/null'`, 1M rows, best of 3): all columns as COPY writes them 1.27 s, ours
+  2.6-2.7 s; of the difference, JSON compaction is about 1.2 s (`strpos(jsonb::text, ': null')`
+  0.5 s, `json_strip_nulls(to_json(...))` 0.7 s) and the timestamp's `to_char` 0.3 s. A table
+  without JSON columns gets a better ratio.
+- What changed since the first recorded run (0.39-0.50): the float formatting for values of
+  2**53 and more was a scalar subquery; written out as one expression it costs nothing for
+  ordinary values (the CASE never reaches it) and the SELECT list is parallel-safe, so
+  PostgreSQL may run it in parallel workers (`parallel_setup_cost`/`parallel_tuple_cost` are 0
+  on the export's own connection; workers within the server's
+  `max_parallel_workers_per_gather`; Gather Merge keeps the order). On this 2-CPU machine,
+  where the client needs one CPU, parallel workers gain nothing measurable; on a database
+  server with CPUs to spare they take the formatting off the single backend.
+- Tried and dropped: computing the JSON text once per row in an `OFFSET 0` subquery (slower
+  end to end here, 2.9-3.0 s against 2.6-2.8 s, and it rules out parallel plans); timestamps
+  through `::text` and string functions instead of `to_char` (slower); a jsonpath or
+  `jsonb_strip_nulls(v) = v` null check instead of `strpos` (no faster).
 - The Python path spends its time in Python (psycopg row loading, dicts, `csv.writer`); on
   PostgreSQL its SELECT already writes datetimes, dates, uuids and decimals as the API's text,
   and it reads on a connection of its own in a transaction, so its named cursor streams (in
@@ -393,8 +405,8 @@ RECORD_TAIL = """
 - Peak RSS is flat between the two sizes for every path, a few MB above a process that only
   set Django up: rows are streamed in 2,000-row batches (fetchmany on a named cursor; COPY
   messages for the fast path) and nothing is accumulated.
-- The machine (2 CPUs) was shared with other test runs (see the load average): spreads between
-  runs of one path are large; "best" is the least disturbed run.
+- The machine has 2 CPUs; with a load average near 1 the spread between runs of one path is
+  about 10 %; "best" is the least disturbed run, "median" the typical one.
 """
 
 

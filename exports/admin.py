@@ -27,7 +27,7 @@ from rest_framework.exceptions import APIException
 
 from exports import services
 from exports.models import ACTIVE_EXPORT_STATUSES, Export, ExportFile, ExportStatus
-from jobs.admin import BADGE_STYLE, id_list, plural, pretty_json
+from jobs.admin import BADGE_STYLE, ReadOnlyInline, id_list, plural, pretty_json
 
 STATUS_COLOURS = {
     ExportStatus.PENDING: "#6c757d",
@@ -56,30 +56,12 @@ def request_of(export: Export) -> services.ExportRequest:
         reference_origin=export.reference_origin, metadata=export.metadata)
 
 
-class ExportFileInline(admin.TabularInline):
+class ExportFileInline(ReadOnlyInline):
     """The export's files, read-only, each with its download link."""
 
     model = ExportFile
-    extra = 0
-    can_delete = False
-    show_change_link = False
     fields = ["index", "filename", "size_display", "records_count", "sha256", "download"]
-    readonly_fields = fields
     ordering = ["index"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        # The files are part of the export: whoever may view the export sees them.
-        return self.admin_site.get_model_admin(self.parent_model).has_view_permission(
-            request, obj)
 
     @admin.display(description="size")
     def size_display(self, export_file: ExportFile) -> str:

@@ -76,6 +76,31 @@ def pretty_json(value) -> str:
     return format_html('<pre style="{}">{}</pre>', PRE_STYLE, text)
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows that belong to their parent and are shown, never edited, beside it: whoever may
+    view the parent sees them."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site.get_model_admin(self.parent_model).has_view_permission(
+            request, obj)
+
+
 class JobClassFilter(admin.SimpleListFilter):
     """The job classes present in the table (not only the registered ones: a job of a
     handler since removed must still be findable)."""

@@ -29,7 +29,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from rest_framework.exceptions import APIException
 
-from jobs.admin import BADGE_STYLE, id_list, plural, pretty_json
+from jobs.admin import BADGE_STYLE, ReadOnlyInline, id_list, plural, pretty_json
 from syncs import secrets as secret_store
 from syncs import services
 from syncs.models import Connection, Sync, SyncRun, TableBinding
@@ -422,29 +422,12 @@ class ConnectionAdmin(ObjectButtonsMixin, admin.ModelAdmin):
 
 # --- syncs ----------------------------------------------------------------------------------
 
-class TableBindingInline(admin.TabularInline):
+class TableBindingInline(ReadOnlyInline):
     model = TableBinding
-    extra = 0
-    can_delete = False
-    show_change_link = False
     fields = ["entity_key", "physical_table_name", "logical_table_name", "table_name",
               "load_mode", "cursor_field", "primary_key_columns", "table_naming_version",
               "source_instance_key"]
-    readonly_fields = fields
     ordering = ["entity_key"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return self.admin_site.get_model_admin(self.parent_model).has_view_permission(
-            request, obj)
 
 
 class SyncForm(forms.ModelForm):
