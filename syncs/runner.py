@@ -21,7 +21,6 @@ from django.utils.dateparse import parse_datetime, parse_duration
 from jobs import services as job_services
 from jobs.context import JobCancelled, JobInterrupted
 from syncs import services
-from syncs.connectors import open_source
 from syncs.loading import TableLoader, read_checkpoint
 from syncs.models import Sync, SyncRun, TableBinding
 from syncs.providers import base as catalog
@@ -157,9 +156,8 @@ def run_task(ctx, run_id, task_key: str) -> None:
         return
     if window and cursor is not None:
         window = (cursor, window[1])
-    source = open_source(sync.connection.provider, {**sync.connection.config,
-                                                    **sync.source_config},
-                         services.connection_secrets(sync.connection))
+    source = services.open_connection_source(
+        sync.connection, {**sync.connection.config, **sync.source_config})
     loader = TableLoader(binding, run.pk, staging=True if full_refresh and not window else None)
     loader.begin()
     reached = cursor

@@ -3,6 +3,7 @@ trigger / cancel / retry, attempts and auto-resume, and the sync's status bookke
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -109,6 +110,34 @@ def connection_secrets(connection: Connection) -> dict:
     return secret_store.decrypt(connection.secrets_encrypted)
 
 
+def store_rotated_secrets(connection_id, rotated: dict) -> None:
+    """Merge credentials a provider replaced during a run or check (a single-use refresh
+    token) into the connection's stored secrets, committed at once: the old ones are spent,
+    whatever happens to the run. Row-locked, so concurrent rotations do not lose each other's
+    other secrets."""
+    with transaction.atomic():
+        connection = Connection.objects.select_for_update().get(pk=connection_id)
+        connection.secrets_encrypted = secret_store.encrypt(
+            {**secret_store.decrypt(connection.secrets_encrypted), **rotated})
+        connection.save(update_fields=["secrets_encrypted", "updated_at"])
+    logger.info("Stored the rotated secret(s) %s of connection %s", ", ".join(sorted(rotated)),
+                connection_id)
+
+
+def open_connection_source(connection: Connection, config: dict | None = None):
+    """The connection's source (``config`` overrides its config), storing any credential the
+    provider rotates while it is used. The secrets are read from the database, not from
+    ``connection``: another run may have rotated them since it was loaded."""
+    stored = Connection.objects.filter(pk=connection.pk).values_list(
+        "secrets_encrypted", flat=True).first()
+    if stored is not None:
+        connection.secrets_encrypted = stored
+    return open_source(connection.provider, connection.config if config is None else config,
+                       connection_secrets(connection),
+                       on_secrets_rotated=functools.partial(store_rotated_secrets,
+                                                            connection.pk))
+
+
 def secret_names(connection: Connection) -> list[str]:
     return sorted(connection_secrets(connection))
 
@@ -116,8 +145,7 @@ def secret_names(connection: Connection) -> list[str]:
 def check_connection(connection: Connection) -> tuple[bool, str]:
     """Run the provider's connection check; record and return (ok, message)."""
     try:
-        source = open_source(connection.provider, connection.config,
-                             connection_secrets(connection))
+        source = open_connection_source(connection)
         source.check()
         ok, message = True, "ok"
     except (CheckFailed, ConnectorUnavailable, secret_store.SecretsError) as exc:

@@ -32,6 +32,9 @@ class Source(Protocol):
 
 
 SourceFactory = Callable[[dict, dict], Source]  # (config, secrets) -> Source
+# Called with the credentials a source was given anew by the service it reads (a single-use
+# refresh token replaced at each login): the old ones no longer work, so they must be stored.
+SecretsListener = Callable[[dict], None]
 _factories: dict[str, SourceFactory] = {}
 
 
@@ -43,7 +46,8 @@ def register_source(provider: str) -> Callable[[SourceFactory], SourceFactory]:
     return register
 
 
-def open_source(provider: str, config: dict, secrets: dict) -> Source:
+def open_source(provider: str, config: dict, secrets: dict, *,
+                on_secrets_rotated: SecretsListener | None = None) -> Source:
     from syncservice import netguard
 
     # Checked again at run time: a host's address may have changed since it was validated.
@@ -57,7 +61,10 @@ def open_source(provider: str, config: dict, secrets: dict) -> Source:
         raise ConnectorUnavailable(
             f"The {provider} connector is not available on this server yet; its catalog is, "
             "so syncs can be configured, but runs fail until the connector is installed.")
-    return factory(config, secrets)
+    source = factory(config, secrets)
+    if on_secrets_rotated is not None:
+        source.on_secrets_rotated = on_secrets_rotated
+    return source
 
 
 def available_connectors() -> list[str]:

@@ -50,7 +50,7 @@ import logging
 import re
 import secrets as secrets_module
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -333,6 +333,8 @@ class HttpApiSource:
     #: What is rejected on a 401/403, and what to check.
     credential_noun = "the credentials"
     credential_hint = "check the credentials"
+    #: Told of credentials the service replaced (see ``rotate_secret``); set by open_source.
+    on_secrets_rotated: Callable[[dict], None] | None = None
 
     def __init__(self, config: dict, secrets: dict) -> None:
         self.config = config
@@ -358,6 +360,17 @@ class HttpApiSource:
 
     def _secret(self, name: str) -> str:
         return str(self.secrets.get(name) or "")
+
+    def rotate_secret(self, name: str, value: str) -> None:
+        """The service replaced a credential (a single-use refresh token): use the new one
+        from now on and hand it to ``on_secrets_rotated``, which stores it with the
+        connection, so the next run does not present the spent one."""
+        self.redact.add(value)
+        if self.secrets.get(name) == value:
+            return
+        self.secrets[name] = value
+        if self.on_secrets_rotated is not None:
+            self.on_secrets_rotated({name: value})
 
     def _static_headers(self) -> dict:
         auth = self._auth()
@@ -444,10 +457,9 @@ class HttpApiSource:
             raise AuthFailed(f"{self.service} token endpoint answered without an access "
                              "token.")
         if document.get("refresh_token") and form.get("grant_type") == "refresh_token":
-            # Rotating refresh tokens (e.g. Bullhorn): keep the new one for this session.
-            self.redact.add(document["refresh_token"])
-            self.secrets[(auth.get("fields") or {}).get("refresh_token", "refresh_token")] = \
-                document["refresh_token"]
+            # Rotating refresh tokens: the new one replaces the stored one.
+            self.rotate_secret((auth.get("fields") or {}).get("refresh_token", "refresh_token"),
+                               str(document["refresh_token"]))
         return str(token), document.get("expires_in")
 
     def post_token(self, url: str, form: dict, *, basic: httpx.Auth | None = None,

@@ -5,8 +5,9 @@ and ``restUrl``; an authorization code (``{oauthUrl}/authorize?action=Login`` wi
 user's credentials, read from the redirect's ``code``) or the stored refresh token is exchanged
 at ``{oauthUrl}/token``; ``{restUrl}/login?version=2.0&access_token=`` returns the session's
 ``BhRestToken`` (sent as the ``BhRestToken`` header) and ``restUrl``. A 401 logs in again once.
-Refresh tokens are single-use: the rotated one is kept for the session only (the connection's
-stored secret is not updated).
+Refresh tokens are single-use: each login's new one replaces the connection's stored
+``refresh_token`` at once (``rotate_secret``); the first login may use the API user's password
+(authorization code) and then keeps the refresh token it was given.
 
 Entities are read with ``query/{Entity}?where=dateLastModified>{epoch ms}&fields=...
 &orderBy=dateLastModified&count=...&start=...`` (``data`` records, ``start``/``count`` pages).
@@ -95,8 +96,7 @@ class BullhornSource(SaasSource):
             form.update(grant_type="authorization_code", code=self._authorization_code(oauth))
         document = self.post_token(f"{oauth}/token", form)
         if document.get("refresh_token"):
-            self.redact.add(document["refresh_token"])
-            self.secrets["refresh_token"] = document["refresh_token"]
+            self.rotate_secret("refresh_token", str(document["refresh_token"]))
         access = document.get("access_token")
         if not access:
             raise AuthFailed("Bullhorn token endpoint answered without an access token.")

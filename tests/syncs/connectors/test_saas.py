@@ -22,8 +22,9 @@ import pytest
 from django.db import connection as db
 from werkzeug import Response
 
+from syncs import services
 from syncs.connectors import Batch, CheckFailed, open_source
-from syncs.models import Sync
+from syncs.models import Connection, Sync
 from tests.conftest import body
 from tests.syncs.test_api import run_of, send, trigger
 
@@ -999,6 +1000,56 @@ def test_bullhorn_logs_in_and_reads_by_date_last_modified(httpserver):
     records, _ = read_all(source, "candidate", cursor=1767225600002)
     assert [r["id"] for r in records] == [3]
     assert seen[-1]["args"]["where"] == ["dateLastModified>1767225600002"]
+
+
+def test_bullhorn_rotated_refresh_tokens_are_stored_with_the_connection(
+        api, httpserver, run_job, caplog):
+    """Bullhorn's refresh tokens are single-use: each login's new one must replace the stored
+    one, or the next run (or check) presents a spent token and is refused."""
+    base = httpserver.url_for("/").rstrip("/")
+    valid, issued = {"rt-0001-s3cr3t"}, []
+
+    def token(request):
+        presented = request.form.get("refresh_token")
+        if request.form.get("grant_type") != "refresh_token" or presented not in valid:
+            return Response('{"error": "invalid_grant"}', status=400,
+                            content_type="application/json")
+        valid.discard(presented)
+        fresh = f"rt-{len(issued) + 2:04d}-s3cr3t"
+        valid.add(fresh)
+        issued.append(fresh)
+        return {"access_token": f"bh-access-{len(issued)}", "refresh_token": fresh,
+                "expires_in": 600}
+
+    routes(httpserver, {
+        "/rest-services/loginInfo": lambda r: {"oauthUrl": f"{base}/oauth",
+                                               "restUrl": f"{base}/rest-services"},
+        "/oauth/token": token,
+        "/rest-services/login": lambda r: {"BhRestToken": "bh-rest-s3cr3t",
+                                           "restUrl": f"{base}/rest-services/corp1/"},
+        "/rest-services/corp1/query/Candidate": lambda r: {
+            "start": 0, "count": 1, "data": [{"id": 1, "dateLastModified": 1767225600001}]},
+        "/rest-services/corp1/ping": lambda r: {"sessionExpires": 1767229200000},
+    })
+    connection = create_connection(api, "bullhorn", {
+        "username": "acme.api", "login_info_url": f"{base}/rest-services/loginInfo"},
+        {"client_id": "bh-client", "client_secret": "bh-secret-0001",
+         "refresh_token": "rt-0001-s3cr3t"})
+    stored = Connection.objects.get(pk=connection["id"])
+    sync = create_sync(api, connection, ["candidate"])
+    run_sync(api, run_job, sync)
+    assert issued == ["rt-0002-s3cr3t"]
+    stored.refresh_from_db()
+    assert services.connection_secrets(stored)["refresh_token"] == "rt-0002-s3cr3t"
+    run_sync(api, run_job, sync)  # presents rt-0002: refused if it had not been stored
+    assert issued == ["rt-0002-s3cr3t", "rt-0003-s3cr3t"]
+    assert services.check_connection(stored) == (True, "ok")
+    stored.refresh_from_db()
+    secrets = services.connection_secrets(stored)
+    assert secrets["refresh_token"] == "rt-0004-s3cr3t"
+    assert secrets["client_secret"] == "bh-secret-0001"  # the others kept
+    for secret in ["rt-0001-s3cr3t", *issued]:
+        assert_no_secret(secret, log_text(caplog))
 
 
 def test_netsuite_signs_and_pages_suiteql(httpserver):
