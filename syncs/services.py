@@ -6,6 +6,9 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db import connections as db_connections
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -124,6 +128,36 @@ def store_rotated_secrets(connection_id, rotated: dict) -> None:
                 connection_id)
 
 
+_login_locks: dict[str, threading.Lock] = {}
+_login_locks_guard = threading.Lock()
+
+
+@contextmanager
+def connection_login(connection_id) -> Iterator[dict | None]:
+    """Serialise the logins of one connection and yield its stored secrets as they are now:
+    with single-use refresh tokens, two tasks logging in at once would present the same
+    token and all but one be refused. PostgreSQL: a session advisory lock (held across
+    processes, and not a transaction, so a rotated token stored during the login commits
+    whatever happens next); in one process also a lock per connection (SQLite)."""
+    key = f"syncs.connection.login:{connection_id}"
+    with _login_locks_guard:
+        local = _login_locks.setdefault(key, threading.Lock())
+    with local:
+        database = Connection.objects.db
+        postgres = db_connections[database].vendor == "postgresql"
+        if postgres:
+            with db_connections[database].cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+        try:
+            stored = Connection.objects.filter(pk=connection_id).values_list(
+                "secrets_encrypted", flat=True).first()
+            yield secret_store.decrypt(stored) if stored is not None else None
+        finally:
+            if postgres:
+                with db_connections[database].cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+
+
 def open_connection_source(connection: Connection, config: dict | None = None):
     """The connection's source (``config`` overrides its config), storing any credential the
     provider rotates while it is used. The secrets are read from the database, not from
@@ -135,7 +169,8 @@ def open_connection_source(connection: Connection, config: dict | None = None):
     return open_source(connection.provider, connection.config if config is None else config,
                        connection_secrets(connection),
                        on_secrets_rotated=functools.partial(store_rotated_secrets,
-                                                            connection.pk))
+                                                            connection.pk),
+                       login_guard=functools.partial(connection_login, connection.pk))
 
 
 def secret_names(connection: Connection) -> list[str]:

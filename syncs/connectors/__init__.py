@@ -5,6 +5,7 @@ providers; this registry holds the code that talks to them."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +36,9 @@ SourceFactory = Callable[[dict, dict], Source]  # (config, secrets) -> Source
 # Called with the credentials a source was given anew by the service it reads (a single-use
 # refresh token replaced at each login): the old ones no longer work, so they must be stored.
 SecretsListener = Callable[[dict], None]
+# Wraps each login (token exchange) of a source: serialises the logins of one connection and
+# yields its current stored secrets (or None), so a rotated credential is never used twice.
+LoginGuard = Callable[[], AbstractContextManager[dict | None]]
 _factories: dict[str, SourceFactory] = {}
 
 
@@ -47,7 +51,8 @@ def register_source(provider: str) -> Callable[[SourceFactory], SourceFactory]:
 
 
 def open_source(provider: str, config: dict, secrets: dict, *,
-                on_secrets_rotated: SecretsListener | None = None) -> Source:
+                on_secrets_rotated: SecretsListener | None = None,
+                login_guard: LoginGuard | None = None) -> Source:
     from syncservice import netguard
 
     # Checked again at run time: a host's address may have changed since it was validated.
@@ -64,6 +69,8 @@ def open_source(provider: str, config: dict, secrets: dict, *,
     source = factory(config, secrets)
     if on_secrets_rotated is not None:
         source.on_secrets_rotated = on_secrets_rotated
+    if login_guard is not None:
+        source.login_guard = login_guard
     return source
 
 

@@ -51,6 +51,7 @@ import re
 import secrets as secrets_module
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -335,6 +336,9 @@ class HttpApiSource:
     credential_hint = "check the credentials"
     #: Told of credentials the service replaced (see ``rotate_secret``); set by open_source.
     on_secrets_rotated: Callable[[dict], None] | None = None
+    #: Wraps each token fetch (set by open_source): serialises the logins of one connection
+    #: and yields its stored secrets as they are now (another task may have rotated them).
+    login_guard: Callable[[], AbstractContextManager[dict | None]] | None = None
 
     def __init__(self, config: dict, secrets: dict) -> None:
         self.config = config
@@ -360,6 +364,17 @@ class HttpApiSource:
 
     def _secret(self, name: str) -> str:
         return str(self.secrets.get(name) or "")
+
+    @contextmanager
+    def _login(self) -> Iterator[None]:
+        if self.login_guard is None:
+            yield
+            return
+        with self.login_guard() as current:
+            if current:
+                self.redact.add(*current.values())
+                self.secrets.update(current)
+            yield
 
     def rotate_secret(self, name: str, value: str) -> None:
         """The service replaced a credential (a single-use refresh token): use the new one
@@ -414,7 +429,8 @@ class HttpApiSource:
         if not self.uses_token():
             return {}
         if self._token is None or time.monotonic() >= self._token_expires:
-            token, expires_in = self.fetch_token()
+            with self._login():
+                token, expires_in = self.fetch_token()
             self.redact.add(token)
             self._token = token
             self._token_expires = time.monotonic() + max(30.0, float(expires_in or 3600) - 60)

@@ -1052,6 +1052,67 @@ def test_bullhorn_rotated_refresh_tokens_are_stored_with_the_connection(
         assert_no_secret(secret, log_text(caplog))
 
 
+@pytest.mark.django_db(transaction=True)
+def test_bullhorn_concurrent_logins_of_one_connection_take_turns(project, httpserver):
+    """Two tasks of one connection logging in at once (fan-out): the second waits for the
+    first's rotated token instead of presenting the spent one."""
+    import threading as threads
+
+    from django.db import connections
+
+    base = httpserver.url_for("/").rstrip("/")
+    valid, issued, refused = {"rt-0001-s3cr3t"}, [], []
+    exchange = threads.Lock()
+
+    def token(request):
+        time.sleep(0.3)  # a slow token endpoint: both logins overlap unless serialised
+        with exchange:
+            presented = request.form.get("refresh_token")
+            if presented not in valid:
+                refused.append(presented)
+                return Response('{"error": "invalid_grant"}', status=400,
+                                content_type="application/json")
+            valid.discard(presented)
+            issued.append(f"rt-{len(issued) + 2:04d}-s3cr3t")
+            valid.add(issued[-1])
+            return {"access_token": f"bh-access-{len(issued)}", "refresh_token": issued[-1],
+                    "expires_in": 600}
+
+    routes(httpserver, {
+        "/rest-services/loginInfo": lambda r: {"oauthUrl": f"{base}/oauth",
+                                               "restUrl": f"{base}/rest-services"},
+        "/oauth/token": token,
+        "/rest-services/login": lambda r: {"BhRestToken": "bh-rest-s3cr3t",
+                                           "restUrl": f"{base}/rest-services/corp1/"},
+        "/rest-services/corp1/ping": lambda r: {"sessionExpires": 1767229200000},
+    })
+    stored = services.create_connection(
+        project, provider="bullhorn", name="bh",
+        config={"username": "acme.api", "login_info_url": f"{base}/rest-services/loginInfo"},
+        secrets={"client_id": "bh-client", "client_secret": "bh-secret-0001",
+                 "refresh_token": "rt-0001-s3cr3t"})
+    sources = [services.open_connection_source(stored) for _ in range(2)]
+    errors: list[Exception] = []
+
+    def check(source):
+        try:
+            source.check()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    workers = [threads.Thread(target=check, args=(source,)) for source in sources]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert errors == [] and refused == []
+    assert issued == ["rt-0002-s3cr3t", "rt-0003-s3cr3t"]
+    stored.refresh_from_db()
+    assert services.connection_secrets(stored)["refresh_token"] == "rt-0003-s3cr3t"
+
+
 def test_netsuite_signs_and_pages_suiteql(httpserver):
     def suiteql(request):
         assert request.headers["Authorization"].startswith('OAuth realm="1234567", ')
