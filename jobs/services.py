@@ -136,9 +136,7 @@ def finish_and_claim(worker_id: str, succeeded: list[tuple[Job, Any, datetime]],
     Returns (the claimed jobs in claim order, the pks recorded as succeeded); a job missing
     from the second was not ours any more (reaped or deleted meanwhile): it is lost.
     """
-    if not succeeded:
-        return (claim(worker_id, queues, limit) if limit > 0 else []), set()
-    if connection.vendor != "postgresql":
+    if not succeeded or connection.vendor != "postgresql":
         recorded = {job.pk for job, result, finished_at in succeeded
                     if mark_succeeded(job, result, finished_at)}
         return (claim(worker_id, queues, limit) if limit > 0 else []), recorded

@@ -294,9 +294,9 @@ class Worker:
         services.release_many(jobs, self.worker_id)
 
     def _log_recorded(self, succeeded: list, recorded: set) -> None:
+        with self._lock:
+            self.held.difference_update(job.pk for job, _, _ in succeeded)
         for job, _, _ in succeeded:
-            with self._lock:
-                self.held.discard(job.pk)
             logger.info("Job %s (%s) -> %s", job.pk, job.job_class,
                         JobStatus.SUCCEEDED if job.pk in recorded else "lost")
 

@@ -261,7 +261,8 @@ class TableLoader:
 
         batch_values = {"_synced_at": timezone.now(), "_run_id": self.run_id}
         columns = ", ".join(self.q(n) for n in names)
-        copied = ", ".join(self.q(n) for n in names if n not in BATCH_COLUMNS)
+        copied_names = [n for n in names if n not in BATCH_COLUMNS]
+        copied = ", ".join(self.q(n) for n in copied_names)
         selected = ", ".join(
             sql.Literal(batch_values[n]).as_string(self.connection.connection)
             if n in BATCH_COLUMNS else self.q(n) for n in names)
@@ -279,17 +280,7 @@ class TableLoader:
                                f"{self._pg_type(name)}")
                 self._temp_columns.add(name)
             merges = self._merges()
-            copied_names = [n for n in names if n not in BATCH_COLUMNS]
-            key_at = []
-            if merges:
-                for column in self.key_columns:
-                    if column not in self._key_types:
-                        self._key_types[column] = self._pg_type(column)
-                    kind = self._key_types[column]
-                    if kind not in _TEXT_TYPES and kind not in _INTEGER_TYPES:
-                        key_at = None  # always deduplicated by the database
-                        break
-                    key_at.append((copied_names.index(column), kind in _TEXT_TYPES))
+            key_at = self._key_positions(copied_names) if merges else []
             seen: set = set()
             repeated = key_at is None  # a key twice in the batch: the last one must win
             count = 0
@@ -318,6 +309,19 @@ class TableLoader:
                 # (Otherwise ON COMMIT DELETE ROWS empties the table at write's commit.)
                 cursor.execute(f"TRUNCATE {temp}")
         return count
+
+    def _key_positions(self, names: list[str]) -> list[tuple[int, bool]] | None:
+        """For ``_key_text``: (position in ``names``, column is text) of each key column, or
+        None when a key column's type is one Python cannot compare as the database does."""
+        positions = []
+        for column in self.key_columns:
+            if column not in self._key_types:
+                self._key_types[column] = self._pg_type(column)
+            kind = self._key_types[column]
+            if kind not in _TEXT_TYPES and kind not in _INTEGER_TYPES:
+                return None  # always deduplicated by the database
+            positions.append((names.index(column), kind in _TEXT_TYPES))
+        return positions
 
     def _pg_type(self, name: str) -> str:
         with self.connection.cursor() as cursor:
