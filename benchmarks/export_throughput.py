@@ -28,11 +28,9 @@ The fast and Python files must be byte-identical (sha256 compared).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -51,6 +49,7 @@ CHILD_TIMEOUT = 600.0
 
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._machine import machine  # noqa: E402 - after the path is set
 
 # --- the database ---------------------------------------------------------------------------
 
@@ -238,30 +237,6 @@ def measure(url: str, workdir: Path, size: int, repeat: int,
 
 
 # --- the report -----------------------------------------------------------------------------
-
-def machine() -> dict[str, str]:
-    import django
-    import psycopg
-
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        with open("/proc/meminfo") as fh:
-            memory = f"{int(fh.readline().split()[1]) / 1024 / 1024:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        memory = "?"
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "load": load,
-            "cpu": f"{cpu} ({os.cpu_count()} CPUs)", "memory": memory,
-            "os": platform.platform(), "python": platform.python_version(),
-            "django": django.get_version(), "psycopg": psycopg.__version__}
 
 
 def report(info: dict, postgres: str, fills: dict[int, float],

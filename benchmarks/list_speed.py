@@ -28,10 +28,8 @@ path (``pip install pyinstrument``).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -55,6 +53,10 @@ QUERY_SIZES = (1, 100, 1000)
 
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._machine import (  # noqa: E402 - after the path is set
+    machine as common_machine,
+)
+from benchmarks._machine import package_version  # noqa: E402
 
 # --- the database ---------------------------------------------------------------------------
 
@@ -307,32 +309,13 @@ def profile(run, name: str) -> None:
 # --- the report -----------------------------------------------------------------------------
 
 def machine() -> dict[str, str]:
-    import django
-    import orjson
     import rest_framework
     import rest_framework_json_api
 
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        with open("/proc/meminfo") as fh:
-            memory = f"{int(fh.readline().split()[1]) / 1024 / 1024:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        memory = "?"
-    return {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "cpu": f"{cpu} ({os.cpu_count()} CPUs)", "memory": memory,
-            "load": ", ".join(f"{value:.1f}" for value in os.getloadavg()),
-            "os": platform.platform(), "python": platform.python_version(),
-            "versions": f"Django {django.get_version()}, DRF {rest_framework.VERSION}, "
-                        f"DRF-JSONAPI {rest_framework_json_api.__version__}, "
-                        f"orjson {orjson.__version__}"}
+    info = common_machine()
+    return {**info, "versions": f"Django {info['django']}, DRF {rest_framework.VERSION}, "
+                                f"DRF-JSONAPI {rest_framework_json_api.__version__}, "
+                                f"orjson {package_version('orjson')}"}
 
 
 def report(info: dict, runs: list[dict], args) -> str:

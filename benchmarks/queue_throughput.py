@@ -53,6 +53,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH_DIR))
 
+from benchmarks._machine import cpu_model, package_version  # noqa: E402 - after the path is set
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -521,32 +522,13 @@ def machine(url: str) -> dict[str, str]:
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": str(os.cpu_count()),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "postgresql": sql_one(url, "SHOW server_version")[0],
         "django": version("django"),
         "psycopg": version("psycopg"),
-        "procrastinate": _version_or_none("procrastinate"),
+        "procrastinate": package_version("procrastinate"),
     }
-
-
-def _version_or_none(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def wait_for_quiet(threshold: float, timeout: float = 180.0) -> None:

@@ -46,7 +46,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -68,6 +67,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_sync_load"
 
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._machine import machine  # noqa: E402 - after the path is set
 
 # --- the source -----------------------------------------------------------------------------
 
@@ -368,30 +368,6 @@ def measure(url: str, binding_id: str, size: int, batch_size: int, modes: list[s
 
 
 # --- the report -----------------------------------------------------------------------------
-
-def machine() -> dict[str, str]:
-    import django
-    import psycopg
-
-    cpu = platform.processor() or "?"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        with open("/proc/meminfo") as fh:
-            memory = f"{int(fh.readline().split()[1]) / 1024 / 1024:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        memory = "?"
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "load": load,
-            "cpu": f"{cpu} ({os.cpu_count()} CPUs)", "memory": memory,
-            "os": platform.platform(), "python": platform.python_version(),
-            "django": django.get_version(), "psycopg": psycopg.__version__}
 
 
 LABELS = {"copy": "COPY baseline (one COPY, plain table)",
