@@ -114,6 +114,7 @@ class ExportAdmin(admin.ModelAdmin):
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
 
     def get_queryset(self, request):
+        services.expire_due_once(request)  # past expires_at reads expired, sweep or not
         return super().get_queryset(request).prefetch_related("files")
 
     # --- permissions -------------------------------------------------------------------------

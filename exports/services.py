@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from exports.formats import FORMATS, GZIP_MIME_TYPE, CountingFile, ExportFormat, open_compressed
@@ -354,36 +354,92 @@ def delete_export(export: Export) -> None:
     delete_files(files)
 
 
-def expire_exports(now=None) -> list[uuid.UUID]:
-    """Delete the files of exports past ``expires_at`` and mark them expired; fail exports
-    whose build job ended without finishing them (a crashed or reaped worker)."""
+def expire_due(now=None) -> int:
+    """Mark every export past its ``expires_at`` expired, now: the API, the admin and
+    exports of exports run this before they read exports, so an export reads ``expired``
+    (and its download is 410) from ``expires_at`` on, not from the next sweep, whatever
+    filter, sort or page reads it and whichever serializer path renders it. The sweep
+    deletes the files afterwards.
+
+    Nothing due (the usual case) costs one indexed SELECT and no write. Otherwise the rows
+    are locked in id order before the UPDATE, so concurrent readers wait for each other for
+    an instant (and then see the rows expired) but never deadlock."""
     now = now or timezone.now()
-    expired = []
-    for export in Export.objects.filter(status=ExportStatus.SUCCESS, expires_at__lte=now):
-        files = list(export.files.all())
-        for export_file in files:
-            try:
-                default_storage.delete(export_file.storage_name)
-            except FileNotFoundError:
-                pass
-        if Export.objects.filter(pk=export.pk, status=ExportStatus.SUCCESS).update(
-                status=ExportStatus.EXPIRED, updated_at=now):
-            expired.append(export.pk)
+    due = Export.objects.filter(status=ExportStatus.SUCCESS, expires_at__lte=now)
+    if not due.exists():
+        return 0
+    if not connections[router.db_for_write(Export)].features.has_select_for_update:
+        # SQLite: one UPDATE statement takes the database's write lock at once.
+        return due.update(status=ExportStatus.EXPIRED, updated_at=now)
+    with transaction.atomic():
+        ids = list(due.select_for_update().order_by("pk").values_list("pk", flat=True))
+        return Export.objects.filter(pk__in=ids, status=ExportStatus.SUCCESS).update(
+            status=ExportStatus.EXPIRED, updated_at=now)
+
+
+def expire_due_once(request, now=None) -> None:
+    """``expire_due`` once per request (a view may build its queryset several times)."""
+    if not getattr(request, "_exports_expiry_applied", False):
+        expire_due(now)
+        request._exports_expiry_applied = True
+
+
+def expire_exports(now=None) -> list[uuid.UUID]:
+    """The expiry sweep: mark exports past ``expires_at`` expired (reads do it too), delete
+    the files of expired exports (storage objects, then their rows: a file whose deletion
+    failed is tried again next time) and fail exports whose build job ended without
+    finishing them (a crashed or reaped worker). Returns the exports whose files it deleted.
+
+    Each export is handled on its own: one that raises (the storage refuses a delete) is
+    logged and counted (``periodic_sweep_errors_total{sweep="exports.expire"}``), and the
+    sweep goes on with the others."""
+    now = now or timezone.now()
+    expire_due(now)
+    swept = []
+    with_files = Export.objects.filter(status=ExportStatus.EXPIRED,
+                                       pk__in=ExportFile.objects.values("export_id"))
+    for export in with_files.order_by("expires_at", "pk"):
+        try:
+            delete_files(ExportFile.objects.filter(export_id=export.pk))
+        except Exception as exc:  # noqa: BLE001 - one export never stops the sweep
+            _sweep_failed(export, exc)
+            continue
+        swept.append(export.pk)
     orphans = Export.objects.filter(status__in=ACTIVE_EXPORT_STATUSES,
                                     job__status__in=FINISHED_STATUSES)
     for export in orphans.select_related("job"):
-        job: Job = export.job
-        status = ExportStatus.CANCELLED if job.status == "cancelled" else ExportStatus.FAILED
-        _interrupt(export, status, {"job": job.error or job.status})
-        delete_files(export.files.all())
-    return expired
+        try:
+            job: Job = export.job
+            status = ExportStatus.CANCELLED if job.status == "cancelled" \
+                else ExportStatus.FAILED
+            _interrupt(export, status, {"job": job.error or job.status})
+            delete_files(export.files.all())
+        except Exception as exc:  # noqa: BLE001 - one export never stops the sweep
+            _sweep_failed(export, exc)
+    return swept
+
+
+def _sweep_failed(export: Export, exc: Exception) -> None:
+    from syncservice.observability import metrics
+
+    logger.warning("exports.expire skipped export %s: %s: %s", export.pk, type(exc).__name__,
+                   exc, exc_info=exc,
+                   extra={"task": EXPIRE_JOB, "export_id": str(export.pk),
+                          "project_id": str(export.project_id),
+                          "reason": type(exc).__name__})
+    try:
+        metrics.SWEEP_ERRORS.labels(sweep=EXPIRE_JOB, reason=type(exc).__name__).inc()
+    except Exception:  # noqa: BLE001 - counting must never stop the sweep
+        logger.exception("Could not count an export sweep error")
 
 
 def file_for_download(export: Export, index: int | None) -> ExportFile:
     from syncservice.jsonapi.errors import Gone, ParameterError
 
-    if export.status == ExportStatus.EXPIRED:
-        raise Gone("This export has expired and its files were deleted.")
+    expired = export.status == ExportStatus.SUCCESS and export.expires_at is not None \
+        and export.expires_at <= timezone.now()
+    if export.status == ExportStatus.EXPIRED or expired:
+        raise Gone("This export has expired: its files are no longer available.")
     if export.status != ExportStatus.SUCCESS:
         raise ExportStateError(f"The export is {export.status}; files can be downloaded once "
                                "it succeeds.")

@@ -350,18 +350,46 @@ class ConnectionAdmin(ObjectButtonsMixin, admin.ModelAdmin):
         for name, message in failed:
             self.message_user(request, f"Check failed: {name}: {message}", messages.ERROR)
 
-    # --- deletion: through services.delete_connection ----------------------------------------
+    # --- deletion: through services.delete_connection, never one a sync uses ----------------
+    # A sync (archived ones included) keeps its runs as history; deleting its connection
+    # would take them along, so a connection in use is refused with the syncs named.
 
     def delete_model(self, request, obj):
         services.delete_connection(obj)  # SyncStateError rolls the log entry back
 
     def delete_view(self, request, object_id, extra_context=None):
+        connection = self.get_object(request, unquote(object_id))
+        if connection is not None and self.has_delete_permission(request, connection):
+            users = services.connection_users(connection)
+            if users:
+                return self.refuse_delete(request, connection,
+                                          services.ConnectionInUse(connection, users))
         try:
             return super().delete_view(request, object_id, extra_context)
-        except services.SyncStateError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            obj = self.get_object(request, unquote(object_id))
-            return HttpResponseRedirect(self.change_url(obj))
+        except services.SyncStateError as exc:  # a sync was created since the confirmation
+            return self.refuse_delete(request, connection, exc)
+
+    def refuse_delete(self, request, connection: Connection, exc: Exception):
+        self.message_user(request, str(exc), messages.ERROR)
+        return HttpResponseRedirect(self.change_url(connection))
+
+    @admin.action(description="Delete selected connections (except those syncs use)",
+                  permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        """Django's delete action (confirmation page and all), without the connections a
+        sync uses: each of those is reported with the syncs that use it."""
+        users: dict = defaultdict(list)
+        for connection_id, slug, pk, status in Sync.objects.filter(
+                connection__in=queryset).order_by("slug").values_list(
+                "connection_id", "slug", "pk", "status"):
+            users[connection_id].append((slug, str(pk), status))
+        for connection in queryset.filter(pk__in=list(users)):
+            refusal = services.ConnectionInUse(connection, users[connection.pk])
+            self.message_user(request, f"Not deleted: {refusal}", messages.WARNING)
+        deletable = queryset.exclude(pk__in=list(users))
+        if not deletable.exists():
+            return None
+        return django_delete_selected(self, request, deletable)
 
     def delete_queryset(self, request, queryset):
         refused: dict[str, list[str]] = defaultdict(list)
@@ -630,26 +658,56 @@ class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
             self.log_change(request, sync, f"Status: {status}.")
         report(self, request, done, refused, done_text, refused_text, "sync")
 
-    # --- deletion: through services.delete_sync (never with an active run) ------------------
+    # --- deletion: through services.delete_sync, only a sync without runs -------------------
+    # A sync's runs are its history: a sync that has any is archived (status archived, as
+    # the API's DELETE does), not deleted; its runs are deleted only explicitly (runs admin),
+    # after which the sync itself can be.
 
     def delete_model(self, request, obj):
         services.delete_sync(obj)
 
     def delete_view(self, request, object_id, extra_context=None):
         sync = self.get_object(request, unquote(object_id))
-        if sync is not None and self.has_delete_permission(request, sync) and \
-                sync.runs.filter(status__in=ACTIVE_RUN_STATUSES).exists():
-            return self.refuse_delete(request, sync, "A run of this sync is pending or "
-                                                     "running; cancel it first.")
+        if sync is not None and self.has_delete_permission(request, sync):
+            reason = self.why_kept(sync)
+            if reason:
+                return self.refuse_delete(request, sync, reason)
         try:
             return super().delete_view(request, object_id, extra_context)
         except services.SyncStateError as exc:  # a run started since the confirmation page
             return self.refuse_delete(request, sync, str(exc))
 
+    @staticmethod
+    def why_kept(sync: Sync) -> str | None:
+        if sync.runs.filter(status__in=ACTIVE_RUN_STATUSES).exists():
+            return "A run of this sync is pending or running; cancel it first."
+        runs = sync.runs.count()
+        if runs:
+            return (f"it has {plural(runs, 'run')}, kept as history: archive it instead (status "
+                    "archived), or delete its runs explicitly first.")
+        return None
+
     def refuse_delete(self, request, sync: Sync, reason: str):
         self.message_user(request, f"Sync {sync.slug} cannot be deleted: {reason}",
                           messages.ERROR)
         return HttpResponseRedirect(self.change_url(sync))
+
+    @admin.action(description="Delete selected syncs (only those without runs)",
+                  permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        """Django's delete action (confirmation page and all), without the syncs that have
+        runs (history): those are reported, to be archived instead."""
+        kept = list(queryset.filter(runs__isnull=False).distinct().order_by("slug")
+                    .values_list("slug", flat=True))
+        if kept:
+            self.message_user(request, f"Not deleted: {plural(len(kept), 'sync')} "
+                                       f"({id_list(kept)}) with runs, kept as history: archive "
+                                       "them instead (status archived), or delete their runs "
+                                       "explicitly first.", messages.WARNING)
+        deletable = queryset.filter(runs__isnull=True)
+        if not deletable.exists():
+            return None
+        return django_delete_selected(self, request, deletable)
 
     def delete_queryset(self, request, queryset):
         refused: dict[str, list[str]] = defaultdict(list)

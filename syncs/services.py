@@ -13,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, CroniterError, croniter
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db import connections as db_connections
+from django.db.models import Case, F, ProtectedError, Value, When
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -194,11 +195,46 @@ def check_connection(connection: Connection) -> tuple[bool, str]:
     return ok, message
 
 
+class ConnectionInUse(SyncStateError):
+    """A connection some sync uses (archived ones included) is never deleted: the sync's runs
+    are its history, and they would go with it."""
+
+    def __init__(self, connection: Connection, syncs: list[tuple[str, str, str]]) -> None:
+        self.syncs = syncs  # (slug, id, status), by slug
+        named = ", ".join(f"{slug} ({pk}, {status})" for slug, pk, status in syncs)
+        super().__init__(
+            f"Connection {connection.name!r} is used by {len(syncs)} "
+            f"sync{'s' if len(syncs) != 1 else ''}: {named}. Syncs and their runs are kept as "
+            "history (archived ones too), so a connection in use cannot be deleted.")
+
+
+def connection_users(connection: Connection) -> list[tuple[str, str, str]]:
+    """(slug, id, status) of every sync using ``connection``, archived ones included."""
+    return [(slug, str(pk), status) for slug, pk, status in
+            Sync.objects.filter(connection_id=connection.pk).order_by("slug")
+            .values_list("slug", "pk", "status")]
+
+
 def delete_connection(connection: Connection) -> None:
-    if connection.syncs.exclude(status=Sync.Status.ARCHIVED).exists():
-        raise SyncStateError("This connection is used by syncs; delete or archive them first.")
-    connection.syncs.all().delete()
-    connection.delete()
+    """Delete a connection no sync uses; ``ConnectionInUse`` (409) otherwise.
+
+    Nothing is deleted along with it: a sync's runs, attempts and synced tables are deleted
+    only explicitly. The row lock makes the check and the delete one decision: a sync being
+    created concurrently references the connection (PostgreSQL takes a key-share lock on it),
+    so it either committed before the check (and is seen) or waits and then fails its
+    foreign key; ``Sync.connection`` is PROTECT besides."""
+    with transaction.atomic():
+        locked = Connection.objects.select_for_update().filter(pk=connection.pk).first()
+        if locked is None:
+            return  # deleted meanwhile
+        users = connection_users(locked)
+        if users:
+            raise ConnectionInUse(locked, users)
+        try:
+            with transaction.atomic():
+                locked.delete()
+        except (ProtectedError, IntegrityError):
+            raise ConnectionInUse(locked, connection_users(locked)) from None
 
 
 # --- syncs: validation ----------------------------------------------------------------------
@@ -430,10 +466,23 @@ def update_sync(sync: Sync, data: dict, *, actor: str = "") -> Sync:
 
 
 def delete_sync(sync: Sync) -> None:
-    if sync.runs.filter(status__in=[SyncRun.Status.PENDING, SyncRun.Status.RUNNING]).exists():
-        raise SyncStateError("A run of this sync is pending or running; cancel it first.")
+    """Delete a sync that has no runs (the admin's delete). A sync with runs has history: it
+    is archived instead (the API's DELETE, or status ``archived``), and its runs are deleted
+    only explicitly (the runs admin) before the sync itself can be."""
+    with transaction.atomic():
+        locked = Sync.objects.select_for_update().filter(pk=sync.pk).first()
+        if locked is None:
+            return  # deleted meanwhile
+        if locked.runs.filter(status__in=[SyncRun.Status.PENDING,
+                                          SyncRun.Status.RUNNING]).exists():
+            raise SyncStateError("A run of this sync is pending or running; cancel it first.")
+        runs = locked.runs.count()
+        if runs:
+            raise SyncStateError(
+                f"This sync has {runs} run{'s' if runs != 1 else ''}, kept as history: archive "
+                "it instead (status archived), or delete its runs explicitly first.")
+        locked.delete()
     SyncState.objects.filter(sync_id=sync.pk).delete()
-    sync.delete()
 
 
 # --- runs -----------------------------------------------------------------------------------
@@ -514,7 +563,9 @@ def retry_run(run: SyncRun, run_mode: str | None = None, *, actor: str = "") -> 
 
 def fail_stalled_run(run: SyncRun, reason_code: str = "heartbeat_timeout") -> SyncRun | None:
     """A run whose heartbeat stopped: failed, and resumed by a next attempt (from the last
-    checkpoint) while attempts remain."""
+    checkpoint) while attempts remain. A resume that cannot be triggered (bad stored config)
+    leaves the run failed and the sync in ``error`` with the reason; it never raises, so the
+    sweep and the reaper go on with the other runs."""
     now = timezone.now()
     if not SyncRun.objects.filter(pk=run.pk, status__in=[
             SyncRun.Status.PENDING, SyncRun.Status.RUNNING]).update(
@@ -531,6 +582,11 @@ def fail_stalled_run(run: SyncRun, reason_code: str = "heartbeat_timeout") -> Sy
                            previous=run, trigger_ref=f"auto_resume:{run.pk}")
         except SyncStateError:
             return None
+        except Exception as exc:  # noqa: BLE001 - a sync's bad data stays that sync's problem
+            reason, message = describe_problem(exc, run.sync)
+            _mark_sync_error(run.sync, f"Auto-resume of run {run.pk} failed: {message}")
+            periodic_item_failed("syncs.auto_resume", reason, message, sync=run.sync,
+                                 run_id=str(run.pk))
     return None
 
 
@@ -548,34 +604,150 @@ def record_outcome(run: SyncRun) -> None:
 
 
 def sweep_stalled_runs(timeout_seconds: float | None = None) -> list[SyncRun]:
-    """Runs that stopped heartbeating (their worker died and the job is gone or finished)."""
+    """Runs that stopped heartbeating (their worker died and the job is gone or finished).
+    Each run is handled on its own: one that raises is logged and counted
+    (``periodic_sweep_errors_total``) and the sweep goes on with the others."""
     timeout = timeout_seconds if timeout_seconds is not None \
         else settings.SYNCS_RUN_HEARTBEAT_TIMEOUT_SECONDS
     cutoff = timezone.now() - timedelta(seconds=timeout)
     resumed = []
     for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING,
                                       last_heartbeat_at__lt=cutoff).select_related("sync"):
-        if run.job_id and Job.objects.filter(pk=run.job_id,
-                                             status__in=ACTIVE_JOB_STATUSES).exists() and \
-                Job.objects.filter(pk=run.job_id, heartbeat_at__gte=cutoff).exists():
-            continue  # its job is alive (e.g. fan-out children still running)
-        next_run = fail_stalled_run(run)
+        try:
+            if run.job_id and Job.objects.filter(pk=run.job_id,
+                                                 status__in=ACTIVE_JOB_STATUSES).exists() and \
+                    Job.objects.filter(pk=run.job_id, heartbeat_at__gte=cutoff).exists():
+                continue  # its job is alive (e.g. fan-out children still running)
+            next_run = fail_stalled_run(run)
+        except Exception as exc:  # noqa: BLE001 - one run never stops the sweep
+            reason, message = describe_problem(exc, run.sync)
+            periodic_item_failed("syncs.sweep", reason, message, sync=run.sync,
+                                 run_id=str(run.pk), exc_info=exc)
+            continue
         if next_run:
             resumed.append(next_run)
     return resumed
 
 
+# --- periodic work: one item that cannot be evaluated never stops a pass ---------------------
+
+def describe_problem(exc: BaseException, sync: Sync | None = None) -> tuple[str, str]:
+    """(reason code, message naming the field at fault) for an error met while evaluating
+    ``sync`` in a periodic pass. Reason codes are few and fixed (a metric label)."""
+    if isinstance(exc, ScheduleError):
+        return exc.reason, exc.message
+    pointer = getattr(exc, "pointer", None)
+    if isinstance(pointer, str) and pointer.startswith("/data/"):
+        field = pointer.removeprefix("/data/attributes/").removeprefix("/data/").replace(
+            "/", ".")
+        return "invalid_config", f"{field}: {getattr(exc, 'detail', exc)}"
+    if sync is not None:
+        diagnosed = _stored_config_problem(sync)
+        if diagnosed:
+            return "invalid_config", diagnosed
+    return "unexpected_error", f"{type(exc).__name__}: {exc}"
+
+
+def _stored_config_problem(sync: Sync) -> str | None:
+    """After a trigger raised something that names no field: the stored execution_config
+    values a trigger reads, checked as the trigger reads them, to name the culprit."""
+    config = sync.execution_config
+    if not isinstance(config, dict):
+        return f"execution_config must be an object, not {type(config).__name__}."
+    attempts = config.get("max_auto_resume_attempts", 2)
+    try:
+        if isinstance(attempts, bool):
+            raise TypeError
+        int(attempts)
+    except (TypeError, ValueError, OverflowError):
+        return f"execution_config.max_auto_resume_attempts: {attempts!r} is not an integer."
+    if not isinstance(config.get("queue", "default"), str):
+        return f"execution_config.queue: {config.get('queue')!r} is not a queue name."
+    return None
+
+
+def _mark_sync_error(sync: Sync, message: str, **changes: Any) -> int:
+    """Put the reason on the sync (``last_error``) and move an active sync to ``error``;
+    ``changes`` and their conditions (``where``) apply in the same UPDATE."""
+    where = changes.pop("where", {})
+    return Sync.objects.filter(pk=sync.pk, **where).update(
+        last_error=message[:2000], updated_at=timezone.now(),
+        status=Case(When(status=Sync.Status.ACTIVE, then=Value(Sync.Status.ERROR)),
+                    default=F("status")), **changes)
+
+
+def periodic_item_failed(task: str, reason: str, message: str, *, sync: Sync | None = None,
+                         exc_info: BaseException | None = None, **fields: str) -> None:
+    """The log line and metric of an item a periodic pass skipped: ``task`` names the pass
+    (``syncs.schedule``, ``syncs.sweep``, ``syncs.auto_resume``)."""
+    from syncservice.observability import metrics
+
+    if sync is not None:
+        fields = {"sync_id": str(sync.pk), "sync": sync.slug,
+                  "project_id": str(sync.project_id), **fields}
+    logger.warning("%s skipped %s: %s", task, fields.get("sync", "an item"), message,
+                   exc_info=exc_info,
+                   extra={"task": task, "reason": reason, "problem": message, **fields})
+    try:
+        if task == SCHEDULE_JOB:
+            metrics.SCHEDULE_ERRORS.labels(reason=reason).inc()
+        else:
+            metrics.SWEEP_ERRORS.labels(sweep=task, reason=reason).inc()
+    except Exception:  # noqa: BLE001 - counting must never stop the pass
+        logger.exception("Could not count a %s error", task)
+
+
 # --- scheduling -----------------------------------------------------------------------------
 
-def _slot_after(schedule: dict, moment: datetime) -> datetime:
-    tz = ZoneInfo(schedule.get("timezone") or "UTC")
-    return croniter(schedule["cron"], moment.astimezone(tz)).get_next(datetime).astimezone(UTC)
+class ScheduleError(Exception):
+    """A stored schedule the scheduler cannot evaluate: ``reason`` (a metric label), the
+    ``field`` at fault and a message naming it."""
+
+    def __init__(self, reason: str, field: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.field, self.message = reason, field, message
+
+    @property
+    def pointer(self) -> str:
+        return "/data/attributes/" + self.field.replace(".", "/")
+
+
+def _slot_after(schedule: Any, moment: datetime) -> datetime:
+    """The first cron slot of ``schedule`` after ``moment`` (UTC); ``ScheduleError`` for a
+    schedule that cannot be evaluated (not a cron, an unknown zone, a cron that never
+    fires such as 30 February)."""
+    if not isinstance(schedule, dict):
+        raise ScheduleError("schedule_invalid", "schedule",
+                            f"schedule must be an object, not {type(schedule).__name__}.")
+    cron, zone = schedule.get("cron"), schedule.get("timezone") or "UTC"
+    if not isinstance(cron, str) or not cron.strip():
+        raise ScheduleError("schedule_cron_invalid", "schedule.cron",
+                            f"schedule.cron {cron!r} is not a cron expression.")
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ScheduleError("schedule_timezone_invalid", "schedule.timezone",
+                            f"schedule.timezone {zone!r} is not a known time zone.") from None
+    try:
+        return croniter(cron, moment.astimezone(tz)).get_next(datetime).astimezone(UTC)
+    except CroniterBadDateError:
+        raise ScheduleError("schedule_cron_never_fires", "schedule.cron",
+                            f"schedule.cron {cron!r} never fires (no date matches it).") \
+            from None
+    except (CroniterError, ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        raise ScheduleError("schedule_cron_invalid", "schedule.cron",
+                            f"schedule.cron {cron!r} is not a cron expression.") from None
 
 
 def schedule_next(sync: Sync) -> None:
-    """Set the next cron slot of a scheduled sync (None for the others)."""
-    if sync.trigger_mode == Sync.TriggerMode.SCHEDULED and (sync.schedule or {}).get("cron"):
-        next_run = _slot_after(sync.schedule, timezone.now())
+    """Set the next cron slot of a scheduled sync (None for the others); a schedule that
+    cannot be evaluated is a 422 naming the field."""
+    if sync.trigger_mode == Sync.TriggerMode.SCHEDULED and isinstance(sync.schedule, dict) \
+            and sync.schedule.get("cron"):
+        try:
+            next_run = _slot_after(sync.schedule, timezone.now())
+        except ScheduleError as exc:
+            raise attribute_error("schedule", exc.message, exc.pointer) from None
     else:
         next_run = None
     Sync.objects.filter(pk=sync.pk).update(next_run_at=next_run)
@@ -584,24 +756,67 @@ def schedule_next(sync: Sync) -> None:
 
 def run_due_schedules(now: datetime | None = None) -> list[SyncRun]:
     """Trigger every scheduled sync whose slot has come, exactly once per slot: the slot is
-    claimed by a conditional UPDATE, so concurrent schedulers cannot both win it."""
+    claimed by a conditional UPDATE, so concurrent schedulers cannot both win it.
+
+    Each sync is evaluated on its own, whatever project it belongs to: one that cannot be (a
+    stored schedule or execution_config that is bad, a trigger that raises) is put in
+    ``error`` with the reason in ``last_error``, logged and counted
+    (``syncs_schedule_errors_total{reason}``); its slot is consumed all the same (moved to
+    the next one, or cleared when the schedule itself cannot be evaluated: a fixed schedule
+    sets it again), so it is not retried in a loop; and the pass goes on with the others."""
     now = now or timezone.now()
     triggered = []
     due = Sync.objects.filter(trigger_mode=Sync.TriggerMode.SCHEDULED,
                               status__in=TRIGGERABLE, next_run_at__lte=now)
-    for sync in due.select_related("project"):
-        slot = sync.next_run_at
-        following = _slot_after(sync.schedule, max(now, slot))
+    for sync in due.select_related("project").order_by("next_run_at", "pk"):
+        try:
+            run = _run_slot(sync, now)
+        except Exception as exc:  # noqa: BLE001 - one sync never stops every project's pass
+            _schedule_failed(sync, exc, now)
+            continue
+        if run is not None:
+            triggered.append(run)
+    return triggered
+
+
+def _run_slot(sync: Sync, now: datetime) -> SyncRun | None:
+    slot = sync.next_run_at
+    following = _slot_after(sync.schedule, max(now, slot))
+    # Claim and trigger in one transaction: a trigger that raises hands the slot back, for
+    # _schedule_failed to consume with the reason.
+    with transaction.atomic():
         claimed = Sync.objects.filter(pk=sync.pk, next_run_at=slot).update(
             next_run_at=following)
         if not claimed:
-            continue  # another scheduler took this slot
+            return None  # another scheduler took this slot
         try:
-            triggered.append(trigger(sync, triggered_by=SyncRun.TriggeredBy.SCHEDULE,
-                                     trigger_ref=f"schedule:{slot.isoformat()}"))
-        except SyncStateError as exc:
+            return trigger(sync, triggered_by=SyncRun.TriggeredBy.SCHEDULE,
+                           trigger_ref=f"schedule:{slot.isoformat()}")
+        except SyncStateError as exc:  # e.g. the previous slot's run still going: skipped
             logger.info("Skipped slot %s of %s: %s", slot, sync.slug, exc)
-    return triggered
+            return None
+
+
+def _schedule_failed(sync: Sync, exc: Exception, now: datetime) -> None:
+    """Mark ``sync`` with why it could not be evaluated and consume its slot (only the
+    scheduler whose conditional UPDATE wins reports it)."""
+    reason, message = describe_problem(exc, sync)
+    slot = sync.next_run_at
+    following = None
+    if not isinstance(exc, ScheduleError):
+        try:
+            following = _slot_after(sync.schedule, max(now, slot))
+        except ScheduleError:
+            following = None
+    try:
+        marked = _mark_sync_error(sync, f"Scheduler: {message}", next_run_at=following,
+                                  where={"next_run_at": slot})
+    except Exception:  # noqa: BLE001 - still reported below; the pass goes on
+        logger.exception("Could not mark scheduled sync %s", sync.pk)
+        marked = 1
+    if marked:
+        periodic_item_failed(SCHEDULE_JOB, reason, message, sync=sync,
+                             exc_info=exc if reason == "unexpected_error" else None)
 
 
 def catalog_entry(provider: str) -> dict[str, Any] | None:

@@ -25,6 +25,12 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
     prefetch_always = ["files"]
     extra_query_params = {"download": ["file"], "formats": ["modalities"]}
 
+    def get_queryset(self):
+        # Exports past expires_at become expired before anything reads them (status,
+        # filter[status], sort, attachment_url, download): see services.expire_due.
+        services.expire_due_once(self.request)
+        return super().get_queryset()
+
     def get_serializer_class(self):
         if self.action == "export":
             return ExportCreateSerializer

@@ -80,8 +80,12 @@ class ConnectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return self._respond(connection)
 
     def perform_destroy(self, instance):
+        """409 while any sync uses the connection, archived ones included (their runs are
+        history); the error names them."""
         try:
             services.delete_connection(instance)
+        except services.ConnectionInUse as exc:
+            raise Conflict(str(exc), code="connection_in_use") from exc
         except services.SyncStateError as exc:
             raise _conflict(exc) from exc
 

@@ -59,6 +59,16 @@ EXPORTS_FINISHED = Counter(
     ["format", "status"])
 EXPORT_RECORDS = Counter(
     "exports_records", "Records written by successful exports", ["format"])
+# Periodic passes handle each item on its own: one that cannot be evaluated is skipped with
+# a reason (logged, and on the sync as last_error) and counted here; the pass goes on.
+SCHEDULE_ERRORS = Counter(
+    "syncs_schedule_errors",
+    "Scheduled syncs a scheduler pass could not evaluate (marked error, slot consumed), by "
+    "reason", ["reason"])
+SWEEP_ERRORS = Counter(
+    "periodic_sweep_errors",
+    "Items a periodic sweep skipped because they raised (stalled runs, their auto-resume, "
+    "expired exports), by sweep and reason", ["sweep", "reason"])
 
 
 def observe_request(method: str, view: str, status: int, seconds: float) -> None:

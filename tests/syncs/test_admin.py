@@ -109,17 +109,24 @@ def test_secret_values_appear_on_no_admin_page(admin_client, connection, make_sy
     pk = connection["id"]
     post_change(admin_client, f"{CONNECTIONS}{pk}/change/", name="shop renamed")
     act(admin_client, CONNECTIONS, "check_connections", conn(connection))
+    unused = services.create_connection(conn(connection).project, provider="http_api",
+                                        name="unused", config=conn(connection).config,
+                                        secrets={"token": SECRET})
     urls = [CONNECTIONS, f"{CONNECTIONS}?q=shop", f"{CONNECTIONS}{pk}/change/",
-            f"{CONNECTIONS}{pk}/history/", f"{CONNECTIONS}{pk}/delete/", CATALOG,
+            f"{CONNECTIONS}{pk}/history/", f"{CONNECTIONS}{unused.pk}/delete/", CATALOG,
             f"{CATALOG}http_api/", SYNCS, f"{SYNCS}{sync['id']}/change/",
-            f"{SYNCS}{sync['id']}/history/", f"{SYNCS}{sync['id']}/delete/", RUNS,
+            f"{SYNCS}{sync['id']}/history/", RUNS,
             f"{RUNS}{run.pk}/change/", f"{RUNS}{run.pk}/delete/", "/admin/",
             "/admin/syncs/"]
     for url in urls:
         assert SECRET not in page(admin_client, url), url
+    # Deletes refused (a connection in use, a sync with runs) land on the change page.
+    for url in (f"{CONNECTIONS}{pk}/delete/", f"{SYNCS}{sync['id']}/delete/"):
+        response = admin_client.get(url, follow=True)
+        assert response.status_code == 200 and SECRET not in response.content.decode(), url
     # The bulk delete confirmation too.
     response = admin_client.post(CONNECTIONS, {"action": "delete_selected",
-                                               "_selected_action": [pk]})
+                                               "_selected_action": [pk, unused.pk]})
     assert response.status_code == 200 and SECRET not in response.content.decode()
     assert services.connection_secrets(conn(connection)) == {"token": SECRET}  # untouched
 
@@ -275,9 +282,11 @@ def test_viewers_cannot_check_or_edit(viewer_client, connection):
 
 def test_a_connection_used_by_a_sync_is_not_deleted(admin_client, connection, make_sync,
                                                     project, shop_config):
-    make_sync()
-    response = admin_client.post(f"{CONNECTIONS}{connection['id']}/delete/", {"post": "yes"})
-    assert response.status_code == 200 and "protected" in response.content.decode()
+    sync = make_sync()
+    response = admin_client.post(f"{CONNECTIONS}{connection['id']}/delete/", {"post": "yes"},
+                                 follow=True)
+    assert [level for level, _ in notes(response)] == ["error"]
+    assert sync["attributes"]["slug"] in notes(response)[0][1]
     assert Connection.objects.filter(pk=connection["id"]).exists()
     unused = services.create_connection(project, provider="http_api", name="unused",
                                         config=shop_config, secrets={"token": "t"})
@@ -441,6 +450,11 @@ def test_a_sync_with_an_active_run_is_not_deleted(admin_client, make_sync):
     assert any("pending or running" in text for _, text in notes(response))
     assert Sync.objects.filter(pk=sync["id"]).exists()
     services.cancel_run(run)
+    # A sync with runs keeps them as history: archived, not deleted, until they are deleted.
+    response = admin_client.post(f"{SYNCS}{sync['id']}/delete/", {"post": "yes"}, follow=True)
+    assert any("kept as history" in text for _, text in notes(response))
+    assert Sync.objects.filter(pk=sync["id"]).exists()
+    SyncRun.objects.filter(sync_id=sync["id"]).delete()
     response = admin_client.post(f"{SYNCS}{sync['id']}/delete/", {"post": "yes"}, follow=True)
     assert not Sync.objects.filter(pk=sync["id"]).exists()
 

@@ -1,17 +1,22 @@
+import logging
 import signal
 import threading
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from syncs.services import run_due_schedules, sweep_stalled_runs
+
+logger = logging.getLogger("syncs")
 
 
 class Command(BaseCommand):
     help = ("Trigger scheduled syncs when their cron slot comes (exactly once per slot, even "
             "with several schedulers) and fail runs that stopped heartbeating. Workers do the "
-            "same on a periodic tick; this command is for deployments that want it apart.")
+            "same on a periodic tick; this command is for deployments that want it apart. "
+            "A sync that cannot be evaluated is marked error (with the reason in last_error) "
+            "and skipped; the pass goes on with the others.")
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="One pass, then exit")
@@ -25,9 +30,31 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         while True:
             close_old_connections()
+            # Each sync and run is isolated inside these passes; what still raises here (the
+            # database is unreachable) fails this pass only: the next one tries again.
+            failed = [name for name, step in (("schedule", self.schedule),
+                                              ("sweep", self.sweep)) if not step()]
+            if once:
+                if failed:
+                    raise CommandError(f"The {' and '.join(failed)} pass failed (see the log).")
+                break
+            if stop.wait(interval):
+                break
+
+    def schedule(self) -> bool:
+        try:
             for run in run_due_schedules():
                 self.stdout.write(f"Triggered {run.sync.slug}: run {run.pk} ({run.trigger_ref})")
+        except Exception:  # noqa: BLE001 - the loop outlives one failed pass
+            logger.exception("Scheduler pass failed")
+            return False
+        return True
+
+    def sweep(self) -> bool:
+        try:
             for run in sweep_stalled_runs():
                 self.stdout.write(f"Resumed stalled run as {run.pk}")
-            if once or stop.wait(interval):
-                break
+        except Exception:  # noqa: BLE001 - the loop outlives one failed pass
+            logger.exception("Stalled-run sweep failed")
+            return False
+        return True
