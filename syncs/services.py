@@ -220,9 +220,10 @@ def delete_connection(connection: Connection) -> None:
 
     Nothing is deleted along with it: a sync's runs, attempts and synced tables are deleted
     only explicitly. The row lock makes the check and the delete one decision: a sync being
-    created concurrently references the connection (PostgreSQL takes a key-share lock on it),
-    so it either committed before the check (and is seen) or waits and then fails its
-    foreign key; ``Sync.connection`` is PROTECT besides."""
+    created concurrently checks its foreign key by locking the connection (key share, at its
+    commit: Django's constraints are deferred), so it either committed before the check (and
+    is seen) or fails its foreign key once this delete commits; ``Sync.connection`` is
+    PROTECT besides."""
     with transaction.atomic():
         locked = Connection.objects.select_for_update().filter(pk=connection.pk).first()
         if locked is None:

@@ -5,7 +5,9 @@ Two kinds:
 - Observed in the process where things happen (histograms and counters): HTTP requests
   (the middleware), job durations (``job_finished``), sync run durations (``run_finished``),
   rows loaded (``rows_loaded``), finished exports and their records (``job_finished`` of an
-  export build).
+  export build), and what periodic passes skipped because it could not be evaluated
+  (``syncs_schedule_errors_total``, ``periodic_sweep_errors_total``: counted where it
+  happens, in the worker or scheduler process).
 - Read from the database at scrape time by :class:`DatabaseCollector` (gauges): jobs by
   status, queue depth and the age of the oldest due job per queue, active sync runs. They
   are the same whichever process answers, so scrape them from the web only.

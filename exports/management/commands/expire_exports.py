@@ -5,9 +5,10 @@ from exports.models import Export
 
 
 class Command(BaseCommand):
-    help = ("Delete the files of exports past their expires_at and mark them expired; fail "
-            "exports whose build job ended without finishing them. The exports.expire job "
-            "does the same on a schedule.")
+    help = ("Delete the files of expired exports (past their expires_at: every read shows "
+            "them expired and their download is 410 already; this stores the status too) and "
+            "fail exports whose build job ended without finishing them. Lists the exports "
+            "whose files it deleted. The exports.expire job does the same on a schedule.")
 
     def handle(self, *args, **options):
         expired = services.expire_exports()
