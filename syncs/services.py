@@ -24,12 +24,14 @@ from django.utils.text import slugify
 from jobs import services as job_services
 from jobs.models import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
 from jobs.models import Job
+from syncs import schemas as sync_schemas
 from syncs import secrets as secret_store
 from syncs.connectors import CheckFailed, ConnectorUnavailable, open_source
 from syncs.models import Connection, Sync, SyncRun, SyncState, TableBinding
 from syncs.providers import base as catalog
 from syncservice import netguard
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute
+from syncservice.jsonschema import validate as schema_errors
 
 logger = logging.getLogger("syncs")
 
@@ -282,19 +284,48 @@ def validate_sync(project, data: dict, instance: Sync | None = None) -> dict:
     """Check a sync's attributes against the catalog and the server's configuration; return
     the cleaned values. Each mistake is a 422 with the attribute's pointer."""
     cleaned = dict(data)
+    # The attributes' JSON Schemas (the API's serializer checks them too; the admin and Python
+    # callers come through here only).
+    for name, schema in sync_schemas.SYNC_ATTRIBUTE_SCHEMAS.items():
+        if name in data:
+            _check_schema(schema_errors(schema, data[name]), f"/data/attributes/{name}", name)
+    sla = data.get("freshness_sla_seconds")
+    if sla is not None and (isinstance(sla, bool) or not isinstance(sla, int)
+                            or not 0 <= sla <= sync_schemas.INT32_MAX):
+        raise attribute_error("freshness_sla_seconds", "must be an integer from 0 to "
+                                                       f"{sync_schemas.INT32_MAX}")
     connection = data.get("connection", instance.connection if instance else None)
     if connection is None:
         raise attribute_error("connection", "A sync needs a connection.",
                               "/data/relationships/connection")
     spec = _provider(connection.provider, "/data/relationships/connection")
-    config = {**connection.config, **(data.get("source_config") or
-                                      (instance.source_config if instance else {}))}
     if "source_config" in data:
-        _check_schema(catalog.validate_config(spec, config), "/data/attributes/source_config",
-                      "source_config")
+        overrides = data["source_config"]
+        _check_schema(schema_errors(sync_schemas.source_config_schema(spec.key), overrides),
+                      "/data/attributes/source_config", "source_config")
+    else:
+        overrides = instance.source_config if instance else {}
+    config: dict = {}
+    if instance is None or {"source_config", "entities", "table_bindings"} & set(data):
+        # Only what reads the connection's config needs it valid: pausing a sync whose
+        # connection went bad must still work.
+        stored = catalog.validate_config(spec, connection.config)
+        if stored:
+            raise attribute_error(
+                "connection", "The connection's stored config fails its provider's schema ("
+                f"{sync_schemas.describe(sync_schemas.prefixed(stored, '/config'))}): fix the "
+                "connection first.", "/data/relationships/connection")
+        if not isinstance(overrides, dict):
+            raise sync_schemas.InvalidStoredConfig(instance, [("/source_config",
+                                                               "must be of type object")])
+        config = {**connection.config,
+                  **{k: v for k, v in overrides.items() if k != "entities"}}
+        if "source_config" in data:
+            _check_schema(catalog.validate_config(spec, config),
+                          "/data/attributes/source_config", "source_config")
     known = _resources(spec)
-    dynamic = _dynamic_entities(spec, config)
     if "entities" in data or instance is None:
+        dynamic = _dynamic_entities(spec, config)
         entities = data.get("entities")
         if entities is None:
             entities = list(spec.default_resources)
@@ -317,6 +348,8 @@ def validate_sync(project, data: dict, instance: Sync | None = None) -> dict:
                         f"/data/attributes/entities/{index}")
         cleaned["entities"] = entities
     entities = cleaned.get("entities", instance.entities if instance else [])
+    if "table_bindings" in data and not isinstance(entities, list):
+        raise sync_schemas.InvalidStoredConfig(instance, [("/entities", "must be of type array")])
     if "table_bindings" in data:
         for index, binding in enumerate(data["table_bindings"] or []):
             pointer = f"/data/attributes/table_bindings/{index}"
@@ -357,22 +390,15 @@ def validate_sync(project, data: dict, instance: Sync | None = None) -> dict:
     return cleaned
 
 
-def _validate_schedule(schedule: dict, *, required: bool) -> None:
-    cron = schedule.get("cron") if isinstance(schedule, dict) else None
-    if not cron:
-        if required:
-            raise attribute_error("schedule", "A scheduled sync needs schedule.cron, e.g. "
-                                              '{"cron": "0 * * * *", "timezone": "UTC"}.',
-                                  "/data/attributes/schedule/cron")
-        return
-    if not croniter.is_valid(cron):
-        raise attribute_error("schedule", f"{cron!r} is not a cron expression.",
+def _validate_schedule(schedule: Any, *, required: bool) -> None:
+    """The schedule's schema (a cron that fires, an IANA zone: 422 at the member); with
+    ``required`` (a scheduled sync) a cron too."""
+    _check_schema(schema_errors(sync_schemas.SCHEDULE, schedule), "/data/attributes/schedule",
+                  "schedule")
+    if required and not schedule.get("cron"):
+        raise attribute_error("schedule", "A scheduled sync needs schedule.cron, e.g. "
+                                          '{"cron": "0 * * * *", "timezone": "UTC"}.',
                               "/data/attributes/schedule/cron")
-    try:
-        ZoneInfo(schedule.get("timezone") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        raise attribute_error("schedule", f"Unknown time zone {schedule.get('timezone')!r}.",
-                              "/data/attributes/schedule/timezone") from None
 
 
 def _binding_defaults(sync: Sync, spec, entity: str, given: dict | None) -> dict:
@@ -496,6 +522,9 @@ def trigger(sync: Sync, run_mode: str = SyncRun.RunMode.INCREMENTAL, *,
     if sync.status not in TRIGGERABLE:
         raise SyncStateError(f"A {sync.status} sync cannot be triggered; activate it first.")
     root = (previous.attempt_root_run_id or previous.pk) if previous else None
+    # A stored execution_config that fails today's schema (written before it, or by hand) is
+    # a 409 naming the field, never a crash here or in the run.
+    execution = sync_schemas.execution_config(sync)
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(
@@ -504,15 +533,14 @@ def trigger(sync: Sync, run_mode: str = SyncRun.RunMode.INCREMENTAL, *,
                 execution_backend=sync.execution_backend, execution_mode=sync.execution_mode,
                 attempt_number=previous.attempt_number + 1 if previous else 1,
                 attempt_root_run_id=root, previous_attempt_run=previous,
-                max_auto_resume_attempts=int(sync.execution_config.get(
-                    "max_auto_resume_attempts", 2)),
+                max_auto_resume_attempts=execution["max_auto_resume_attempts"],
                 summary=_initial_summary(sync))
             if previous is not None:
                 SyncRun.objects.filter(pk=previous.pk).update(next_attempt_run=run)
             run.job = job_services.enqueue(RUN_JOB, {"run_id": str(run.pk)},
                                            project=sync.project, unicity=f"sync-run:{run.pk}",
                                            max_retries=0, created_by_id=actor or None,
-                                           queue=sync.execution_config.get("queue", "default"))
+                                           queue=execution["queue"])
             run.save(update_fields=["job"])
     except IntegrityError:
         raise SyncStateError("A run of this sync is already pending or running.") from None

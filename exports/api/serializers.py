@@ -3,11 +3,13 @@ from rest_framework.reverse import reverse
 from rest_framework_json_api import serializers
 from rest_framework_json_api.relations import ResourceRelatedField
 
+from exports import schemas
 from exports.models import Export, ExportFile, ExportStatus
 from jobs.api.serializers import JobSerializer
 from syncservice.accounts.api.serializers import ProjectSerializer
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
+from syncservice.jsonschema import SchemaField, StrictBooleanField, StrictCharField
 
 
 def download_url(request, export_id, index: int | None = None) -> str:
@@ -54,18 +56,21 @@ class ExportSerializer(ResourceSerializer):
 class ExportCreateSerializer(serializers.Serializer):
     """The attributes of ``POST /exports/export`` (type ``exports``)."""
 
-    resource_type = drf_serializers.CharField()
-    format = drf_serializers.CharField(default="jsonl")
-    filters = drf_serializers.JSONField(required=False, default=dict)
-    fields = drf_serializers.JSONField(required=False, default=list)
-    includes = drf_serializers.JSONField(required=False, default=list)
-    dry_data = drf_serializers.BooleanField(required=False, default=False)
-    compress = drf_serializers.BooleanField(required=False, default=False)
-    reference = drf_serializers.CharField(required=False, allow_blank=True, default="",
-                                          max_length=255)
-    reference_origin = drf_serializers.CharField(required=False, allow_blank=True, default="",
-                                                 max_length=255)
-    metadata = drf_serializers.DictField(required=False, default=dict)
+    resource_type = StrictCharField(max_length=255)
+    format = StrictCharField(default="jsonl", max_length=32)
+    filters = SchemaField(schemas.FILTERS, component="ExportFilters", required=False,
+                          default=dict, allow_null=True)
+    fields = SchemaField(schemas.FIELDS, component="ExportFields", required=False,
+                         default=list, allow_null=True)
+    includes = SchemaField(schemas.INCLUDES, component="ExportIncludes", required=False,
+                           default=list, allow_null=True)
+    dry_data = StrictBooleanField(required=False, default=False)
+    compress = StrictBooleanField(required=False, default=False)
+    reference = StrictCharField(required=False, allow_blank=True, default="", max_length=255)
+    reference_origin = StrictCharField(required=False, allow_blank=True, default="",
+                                       max_length=255)
+    metadata = SchemaField(schemas.METADATA, component="ExportMetadata", required=False,
+                           default=dict, allow_null=True)
 
     class Meta:
         resource_name = "exports"

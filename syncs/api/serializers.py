@@ -6,11 +6,22 @@ from rest_framework_json_api.relations import (
 )
 
 from jobs.api.serializers import JobSerializer
+from syncs import schemas
 from syncs.models import PROVIDERS, Connection, Sync, SyncRun, TableBinding
+from syncs.providers import base as catalog
 from syncs.services import secret_names
 from syncservice.accounts.api.serializers import ProjectSerializer
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
+from syncservice.jsonschema import (
+    SchemaField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictIntegerField,
+    StrictUUIDField,
+    openapi30,
+    register_component,
+)
 
 
 class ConnectionSerializer(ResourceSerializer):
@@ -29,14 +40,98 @@ class ConnectionSerializer(ResourceSerializer):
         return secret_names(connection)
 
 
+# --- the per-provider schemas, as the OpenAPI document publishes them ---------------------
+
+def _pascal(key: str) -> str:
+    return "".join(part.capitalize() for part in key.split("_"))
+
+
+def provider_config_ref(auto_schema, spec) -> dict:
+    return register_component(auto_schema, f"{_pascal(spec.key)}Config",
+                              openapi30(spec.config_schema))
+
+
+def provider_secrets_ref(auto_schema, spec) -> dict:
+    return register_component(auto_schema, f"{_pascal(spec.key)}Secrets",
+                              openapi30(spec.secrets_schema))
+
+
+def _any_provider(auto_schema, ref, description: str) -> dict:
+    return {"anyOf": [ref(auto_schema, spec) for spec in catalog.all_providers()],
+            "description": description}
+
+
+def _config_openapi(auto_schema) -> dict:
+    return _any_provider(auto_schema, provider_config_ref,
+                         "The connection's configuration: it must match the schema of the "
+                         "connection's provider (`<Provider>Config`; also "
+                         "`GET /syncs/providers/{provider}/catalog`). Replaces the stored "
+                         "config as a whole.")
+
+
+def _secrets_openapi(auto_schema) -> dict:
+    return _any_provider(auto_schema, provider_secrets_ref,
+                         "Secrets to store (write-only, encrypted), merged into the stored "
+                         "ones; the result must match the schema of the connection's provider "
+                         "(`<Provider>Secrets`).")
+
+
+def _source_config_openapi(auto_schema) -> dict:
+    refs = [register_component(auto_schema, f"{_pascal(spec.key)}SourceConfig",
+                               openapi30(schemas.source_config_schema(spec.key)))
+            for spec in catalog.all_providers()]
+    return {"anyOf": refs,
+            "description": "Overrides of the connection's config for this sync, and per-entity "
+                           "options under `entities`: it must match the `<Provider>SourceConfig` "
+                           "of the connection's provider, and the config it makes with the "
+                           "connection's must match `<Provider>Config`."}
+
+
+def _required_members(schema: dict) -> bool:
+    return bool(schema.get("required"))
+
+
 class ConnectionWriteSerializer(serializers.Serializer):
-    provider = drf_serializers.ChoiceField(choices=PROVIDERS, required=False)
-    name = drf_serializers.CharField(max_length=255, required=False)
-    config = drf_serializers.DictField(required=False)
-    secrets = drf_serializers.DictField(required=False, write_only=True)
+    """Attributes of POST/PATCH /connections. ``config`` and ``secrets`` are checked against
+    the provider's schemas (``services.validate_connection``); on create the document is
+    published as one form per provider, discriminated by ``provider``."""
+
+    provider = StrictChoiceField(choices=PROVIDERS, required=False)
+    name = StrictCharField(max_length=255, required=False)
+    config = SchemaField({"type": "object"}, openapi=_config_openapi, required=False)
+    secrets = SchemaField({"type": "object"}, openapi=_secrets_openapi, required=False,
+                          write_only=True)
 
     class Meta:
         resource_name = "connections"
+
+    @classmethod
+    def openapi_attributes(cls, auto_schema, attributes: dict, *, partial: bool) -> dict:
+        """Create: the generic attributes and ``oneOf`` the providers' forms, discriminated by
+        ``provider``; each names its provider's config and secrets schemas and requires them
+        when they have required members (s3's ``bucket``). Update: as generated (the provider
+        is the stored one)."""
+        if partial:
+            return attributes
+        forms, mapping = [], {}
+        for spec in catalog.all_providers():
+            properties = dict(attributes.get("properties", {}))
+            properties["provider"] = {"type": "string", "enum": [spec.key]}
+            properties["config"] = provider_config_ref(auto_schema, spec)
+            properties["secrets"] = provider_secrets_ref(auto_schema, spec)
+            required = ["provider", "name"]
+            if _required_members(spec.config_schema):
+                required.append("config")
+            if _required_members(spec.secrets_schema):
+                required.append("secrets")
+            form = {"type": "object", "title": f"{spec.display_name} connection",
+                    "properties": properties, "required": required}
+            ref = register_component(auto_schema, f"{_pascal(spec.key)}ConnectionAttributes",
+                                     form)
+            forms.append(ref)
+            mapping[spec.key] = ref["$ref"]
+        return {**attributes, "oneOf": forms,
+                "discriminator": {"propertyName": "provider", "mapping": mapping}}
 
 
 class TableBindingSerializer(serializers.ModelSerializer):
@@ -101,49 +196,50 @@ class SyncWriteSerializer(serializers.Serializer):
     ``relationships.connection`` or the reference's ``connection_id`` attribute; bindings as
     the reference's ``table_bindings`` attribute (a list of binding objects)."""
 
-    connection_id = drf_serializers.UUIDField(required=False)
-    name = drf_serializers.CharField(max_length=255, required=False)
+    connection_id = StrictUUIDField(required=False)
+    name = StrictCharField(max_length=255, required=False)
     # Short enough that derived table names (<slug>_<entity>) fit their columns.
-    slug = drf_serializers.CharField(max_length=100, required=False, allow_blank=True)
-    entities = drf_serializers.ListField(child=drf_serializers.CharField(), required=False)
-    table_bindings = drf_serializers.ListField(child=drf_serializers.DictField(),
-                                               required=False)
-    source_config = drf_serializers.DictField(required=False)
-    destination_config = drf_serializers.DictField(required=False)
-    execution_backend = drf_serializers.ChoiceField(choices=Sync.ExecutionBackend.choices,
-                                                    required=False)
-    execution_config = drf_serializers.DictField(required=False)
-    execution_mode = drf_serializers.ChoiceField(choices=Sync.ExecutionMode.choices,
-                                                 required=False)
-    trigger_mode = drf_serializers.ChoiceField(choices=Sync.TriggerMode.choices,
-                                               required=False)
-    schedule = drf_serializers.DictField(required=False)
-    freshness_sla_seconds = drf_serializers.IntegerField(min_value=0, required=False,
-                                                         allow_null=True)
-    status = drf_serializers.ChoiceField(choices=Sync.Status.choices, required=False)
-    task_slug = drf_serializers.CharField(max_length=255, required=False, allow_blank=True)
+    slug = StrictCharField(max_length=100, required=False, allow_blank=True)
+    entities = SchemaField(schemas.ENTITIES, required=False)
+    table_bindings = SchemaField(schemas.TABLE_BINDINGS, component="TableBindingList",
+                                 required=False)
+    source_config = SchemaField(schemas.SOURCE_CONFIG_SHAPE, openapi=_source_config_openapi,
+                                required=False)
+    destination_config = SchemaField(schemas.DESTINATION_CONFIG, component="DestinationConfig",
+                                     required=False)
+    execution_backend = StrictChoiceField(choices=Sync.ExecutionBackend.choices,
+                                          required=False)
+    execution_config = SchemaField(schemas.EXECUTION_CONFIG, component="ExecutionConfig",
+                                   required=False)
+    execution_mode = StrictChoiceField(choices=Sync.ExecutionMode.choices, required=False)
+    trigger_mode = StrictChoiceField(choices=Sync.TriggerMode.choices, required=False)
+    schedule = SchemaField(schemas.SCHEDULE, component="Schedule", required=False)
+    freshness_sla_seconds = StrictIntegerField(min_value=0, max_value=schemas.INT32_MAX,
+                                               required=False, allow_null=True)
+    status = StrictChoiceField(choices=Sync.Status.choices, required=False)
+    task_slug = StrictCharField(max_length=255, required=False, allow_blank=True)
 
     class Meta:
         resource_name = "syncs"
 
 
 class TriggerSerializer(serializers.Serializer):
-    run_mode = drf_serializers.ChoiceField(choices=SyncRun.RunMode.choices,
-                                           default=SyncRun.RunMode.INCREMENTAL)
+    run_mode = StrictChoiceField(choices=SyncRun.RunMode.choices,
+                                 default=SyncRun.RunMode.INCREMENTAL)
 
     class Meta:
         resource_name = "sync-triggers"
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = drf_serializers.CharField(required=False, allow_blank=True, default="")
+    reason = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
 
     class Meta:
         resource_name = "sync-run-cancels"
 
 
 class RetrySerializer(serializers.Serializer):
-    run_mode = drf_serializers.ChoiceField(choices=SyncRun.RunMode.choices, required=False)
+    run_mode = StrictChoiceField(choices=SyncRun.RunMode.choices, required=False)
 
     class Meta:
         resource_name = "sync-run-retries"

@@ -33,16 +33,13 @@ Conventions:
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
+from syncservice import jsonschema
+from syncservice.jsonschema import FORMAT_CHECKER, ISO_DURATION_RE, json_pointer  # noqa: F401
 
 LOAD_MODES = ("append_event", "upsert", "replace")
 SIZE_CLASSES = ("xs", "s", "m", "l", "xl")
@@ -58,8 +55,6 @@ PROVIDER_KEYS: tuple[str, ...] = (
 )
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-ISO_DURATION_RE = re.compile(
-    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 
 
 def empty_object_schema() -> dict:
@@ -283,53 +278,8 @@ def all_providers() -> list[ProviderSpec]:
 
 
 # --- validation -------------------------------------------------------------------------------
-
-FORMAT_CHECKER = FormatChecker()
-
-
-@FORMAT_CHECKER.checks("uri")
-def _is_uri(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    parts = urlsplit(value)
-    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*$", parts.scheme)) and bool(
-        parts.netloc or parts.path) and not any(c.isspace() for c in value)
-
-
-@FORMAT_CHECKER.checks("date-time")
-def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    if not re.match(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", value):
-        return False
-    try:
-        return datetime.fromisoformat(value).tzinfo is not None
-    except ValueError:
-        return False
-
-
-@FORMAT_CHECKER.checks("date")
-def _is_date(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    try:
-        return bool(re.match(r"^\d{4}-\d{2}-\d{2}$", value)) and bool(date.fromisoformat(value))
-    except ValueError:
-        return False
-
-
-@FORMAT_CHECKER.checks("hostname")
-def _is_hostname(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
-    return len(value) <= 253 and bool(re.match(rf"^{label}(\.{label})*\.?$", value))
-
-
-@FORMAT_CHECKER.checks("duration")
-def _is_duration(value: object) -> bool:
-    return not isinstance(value, str) or bool(ISO_DURATION_RE.match(value))
-
+# The validator, its format checks and its messages are shared by every structured attribute
+# (syncservice.jsonschema); these names stay importable from here.
 
 Error = tuple[str, str]
 
@@ -351,76 +301,4 @@ def validate_resource_config(resource: ResourceSpec, config: Any) -> list[Error]
 
 
 def validate_instance(schema: dict, instance: Any) -> list[Error]:
-    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
-    errors: list[Error] = []
-    for error in validator.iter_errors(instance):
-        errors.extend(_describe(error))
-    return sorted(dict.fromkeys(errors))
-
-
-def json_pointer(path: Iterable[Any]) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
-
-
-def _describe(error: ValidationError) -> list[Error]:
-    """(pointer, message) pairs for one error. Pointers name the offending property (a
-    missing required one included); messages describe the rule, never the submitted value."""
-    path = list(error.absolute_path)
-    instance, value = error.instance, error.validator_value
-    keyword = error.validator
-    if keyword == "required" and isinstance(instance, dict):
-        return [(json_pointer(path + [p]), "is a required property")
-                for p in value if p not in instance]
-    if keyword == "dependentRequired" and isinstance(instance, dict):
-        return [(json_pointer(path + [needed]), f"is required when {present!r} is set")
-                for present, needs in value.items() if present in instance
-                for needed in needs if needed not in instance]
-    if keyword == "additionalProperties" and value is False and isinstance(instance, dict):
-        known = error.schema.get("properties", {})
-        patterns = error.schema.get("patternProperties", {})
-        extra = [k for k in instance
-                 if k not in known and not any(re.search(p, k) for p in patterns)]
-        return [(json_pointer(path + [k]), "is not an allowed property") for k in extra]
-    if keyword in ("anyOf", "oneOf") and error.context:
-        best = best_match(error.context)
-        if best is not None:
-            return _describe(best)
-    return [(json_pointer(path), _message(keyword, value, error.schema))]
-
-
-def _message(keyword: str, value: Any, schema: Any) -> str:
-    def show(v: Any) -> str:
-        return json.dumps(v)
-
-    if keyword == "type":
-        types = value if isinstance(value, list) else [value]
-        return f"must be of type {' or '.join(types)}"
-    if keyword == "enum":
-        return f"must be one of {', '.join(show(v) for v in value)}"
-    if keyword == "const":
-        return f"must be {show(value)}"
-    if keyword == "format":
-        return f"must be a valid {value}"
-    if keyword == "pattern":
-        return f"must match the pattern {value}"
-    messages = {
-        "minLength": f"must be at least {value} characters long",
-        "maxLength": f"must be at most {value} characters long",
-        "minimum": f"must be greater than or equal to {value}",
-        "maximum": f"must be less than or equal to {value}",
-        "exclusiveMinimum": f"must be greater than {value}",
-        "exclusiveMaximum": f"must be less than {value}",
-        "multipleOf": f"must be a multiple of {value}",
-        "minItems": f"must have at least {value} items",
-        "maxItems": f"must have at most {value} items",
-        "uniqueItems": "must not contain duplicate items",
-        "minProperties": f"must have at least {value} properties",
-        "maxProperties": f"must have at most {value} properties",
-        "additionalProperties": "has a property that is not allowed",
-        "propertyNames": "has an invalid property name",
-        "anyOf": "does not match any of the allowed forms",
-        "oneOf": "must match exactly one of the allowed forms",
-        "not": "is not allowed",
-        "contains": "does not contain a required item",
-    }
-    return messages.get(keyword, f"is invalid ({keyword})")
+    return jsonschema.validate(schema, instance)

@@ -315,10 +315,14 @@ class JsonApiAutoSchema(AutoSchema):
         partial = self.method == "PATCH"
         attributes = self._attributes_schema(serializer_class, "request", partial=partial,
                                              required=self.spec.required_attributes)
+        required = bool(attributes.get("required"))
+        refine = getattr(serializer_class, "openapi_attributes", None)
+        if refine is not None:  # e.g. one form per provider (syncs' connections)
+            attributes = refine(self, attributes, partial=partial)
         body = documents.request_document(
             type_name, attributes, relationships=copy.deepcopy(self.spec.relationships),
             with_id=partial)
-        if attributes.get("required"):
+        if required:
             body["properties"]["data"]["required"].append("attributes")
         name = documents.pascal(self.get_operation_id()) + "Request"
         ref = self.register_schema(name, body)

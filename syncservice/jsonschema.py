@@ -1,0 +1,442 @@
+"""JSON Schemas of structured attributes: ONE schema object per attribute, enforced on write
+and published in the OpenAPI document.
+
+- ``validate(schema, instance)`` lists the problems of an instance as (JSON pointer, message)
+  pairs (Draft 2020-12, with the format checks below: ``date-time``, ``date``, ``uri``,
+  ``hostname``, ``duration``, ``cron``, ``time-zone``).
+- ``SchemaField`` is a DRF serializer field that validates its value with a schema and reports
+  each problem at its exact member (``/data/attributes/<name>/<path>``); drf-spectacular
+  publishes the same schema (``SchemaFieldExtension``), translated to OpenAPI 3.0's dialect by
+  ``openapi30`` (a mechanical, meaning-preserving rewrite, not a second copy).
+- ``Strict*Field``: the scalar fields of write documents without DRF's coercions (``123`` is not
+  the string ``"123"``, ``"true"`` is not a boolean).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, available_timezones
+
+from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError as SchemaError
+from jsonschema.exceptions import best_match
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+ISO_DURATION_RE = re.compile(
+    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+# Five fields (minute hour day month weekday) or a macro; croniter's seconds and year fields
+# are refused: the scheduler looks every few seconds, and a year field stops firing.
+CRON_RE = re.compile(r"^\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"
+                     r"\S+(\s+\S+){4})\s*$")
+# A cron expression must fire within this many years (``0 0 30 2 *`` never does).
+CRON_HORIZON_YEARS = 5
+# How many problems one attribute reports at most (a huge bad document stays a small answer).
+MAX_ERRORS = 20
+
+Error = tuple[str, str]
+
+FORMAT_CHECKER = FormatChecker()
+
+
+@FORMAT_CHECKER.checks("uri")
+def _is_uri(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    parts = urlsplit(value)
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*$", parts.scheme)) and bool(
+        parts.netloc or parts.path) and not any(c.isspace() for c in value)
+
+
+@FORMAT_CHECKER.checks("date-time")
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not re.match(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", value):
+        return False
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
+@FORMAT_CHECKER.checks("date")
+def _is_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        return bool(re.match(r"^\d{4}-\d{2}-\d{2}$", value)) and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
+
+
+@FORMAT_CHECKER.checks("hostname")
+def _is_hostname(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+    return len(value) <= 253 and bool(re.match(rf"^{label}(\.{label})*\.?$", value))
+
+
+@FORMAT_CHECKER.checks("duration")
+def _is_duration(value: object) -> bool:
+    return not isinstance(value, str) or bool(ISO_DURATION_RE.match(value))
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a usable schedule (None: it is)."""
+    if not CRON_RE.match(expression) or not croniter.is_valid(expression):
+        return "must be a cron expression of 5 fields (minute hour day month weekday)"
+    try:
+        croniter(expression, datetime.now(UTC),
+                 max_years_between_matches=CRON_HORIZON_YEARS).get_next(datetime)
+    except (CroniterBadDateError, CroniterBadCronError, CroniterError, ValueError,
+            OverflowError):
+        return f"must be a cron expression that fires within {CRON_HORIZON_YEARS} years"
+    return None
+
+
+@FORMAT_CHECKER.checks("cron")
+def _is_cron(value: object) -> bool:
+    return not isinstance(value, str) or cron_problem(value) is None
+
+
+_TIME_ZONES: set[str] | None = None
+
+
+def is_time_zone(value: str) -> bool:
+    """An IANA time zone name (``Europe/Paris``, ``UTC``)."""
+    global _TIME_ZONES
+    if _TIME_ZONES is None:
+        _TIME_ZONES = available_timezones() | {"UTC"}
+    if value not in _TIME_ZONES:
+        return False
+    try:
+        ZoneInfo(value)
+    except (ValueError, OSError, KeyError):
+        return False
+    return True
+
+
+@FORMAT_CHECKER.checks("time-zone")
+def _is_time_zone(value: object) -> bool:
+    return not isinstance(value, str) or is_time_zone(value)
+
+
+FORMAT_MESSAGES = {
+    "cron": "is not a cron expression of 5 fields (minute hour day month weekday) that "
+            f"fires within {CRON_HORIZON_YEARS} years",
+    "time-zone": "Unknown time zone: an IANA name is expected, e.g. UTC or Europe/Paris",
+}
+
+
+# --- validation -----------------------------------------------------------------------------
+
+_VALIDATORS: dict[int, Draft202012Validator] = {}
+
+
+def _validator(schema: dict) -> Draft202012Validator:
+    # Schemas are module-level constants: one compiled validator each.
+    key = id(schema)
+    validator = _VALIDATORS.get(key)
+    if validator is None or validator.schema is not schema:
+        if len(_VALIDATORS) > 1024:  # schemas built on the fly: keep the cache bounded
+            _VALIDATORS.clear()
+        validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+        _VALIDATORS[key] = validator
+    return validator
+
+
+def validate(schema: dict, instance: Any) -> list[Error]:
+    """Problems of ``instance``, as (JSON pointer relative to it, message); [] when valid.
+    Sorted by pointer; messages describe the rule, never the submitted value."""
+    errors: list[Error] = []
+    for error in _validator(schema).iter_errors(instance):
+        errors.extend(_describe(error))
+    return sorted(dict.fromkeys(errors))
+
+
+def json_pointer(path: Iterable[Any]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _describe(error: SchemaError) -> list[Error]:
+    """(pointer, message) pairs for one error. Pointers name the offending property (a
+    missing required one included)."""
+    path = list(error.absolute_path)
+    instance, value = error.instance, error.validator_value
+    keyword = error.validator
+    if keyword == "required" and isinstance(instance, dict):
+        return [(json_pointer(path + [p]), "is a required property")
+                for p in value if p not in instance]
+    if keyword == "dependentRequired" and isinstance(instance, dict):
+        return [(json_pointer(path + [needed]), f"is required when {present!r} is set")
+                for present, needs in value.items() if present in instance
+                for needed in needs if needed not in instance]
+    if keyword == "additionalProperties" and value is False and isinstance(instance, dict):
+        known = error.schema.get("properties", {})
+        patterns = error.schema.get("patternProperties", {})
+        extra = [k for k in instance
+                 if k not in known and not any(re.search(p, k) for p in patterns)]
+        return [(json_pointer(path + [k]), "is not an allowed property") for k in extra]
+    if keyword in ("anyOf", "oneOf") and error.context:
+        best = best_match(error.context)
+        if best is not None:
+            return _describe(best)
+    return [(json_pointer(path), _message(keyword, value))]
+
+
+def _message(keyword: str, value: Any) -> str:
+    def show(v: Any) -> str:
+        return json.dumps(v)
+
+    if keyword == "type":
+        types = value if isinstance(value, list) else [value]
+        return f"must be of type {' or '.join(types)}"
+    if keyword == "enum":
+        return f"must be one of {', '.join(show(v) for v in value)}"
+    if keyword == "const":
+        return f"must be {show(value)}"
+    if keyword == "format":
+        return FORMAT_MESSAGES.get(value, f"must be a valid {value}")
+    if keyword == "pattern":
+        return f"must match the pattern {value}"
+    messages = {
+        "minLength": f"must be at least {value} characters long",
+        "maxLength": f"must be at most {value} characters long",
+        "minimum": f"must be greater than or equal to {value}",
+        "maximum": f"must be less than or equal to {value}",
+        "exclusiveMinimum": f"must be greater than {value}",
+        "exclusiveMaximum": f"must be less than {value}",
+        "multipleOf": f"must be a multiple of {value}",
+        "minItems": f"must have at least {value} items",
+        "maxItems": f"must have at most {value} items",
+        "uniqueItems": "must not contain duplicate items",
+        "minProperties": f"must have at least {value} properties",
+        "maxProperties": f"must have at most {value} properties",
+        "additionalProperties": "has a property that is not allowed",
+        "propertyNames": "has an invalid property name",
+        "anyOf": "does not match any of the allowed forms",
+        "oneOf": "must match exactly one of the allowed forms",
+        "not": "is not allowed",
+        "contains": "does not contain a required item",
+    }
+    return messages.get(keyword, f"is invalid ({keyword})")
+
+
+def error_detail(errors: list[Error]) -> Any:
+    """DRF's nested error detail for (pointer, message) pairs, so that the JSON:API error
+    handler points each error at its member: ``{"a": {"0": ["msg"]}}`` → ``…/a/0``. A node's
+    own messages go under ``non_field_errors`` (the handler keeps the node's pointer)."""
+    by_pointer: dict[str, list[str]] = {}
+    for pointer, message in errors:
+        by_pointer.setdefault(pointer, []).append(message)
+    root: dict[str, Any] = {}
+    # One error per member, its rules joined (an empty queue name is both too short and
+    # off-pattern).
+    for pointer, messages in list(by_pointer.items())[:MAX_ERRORS]:
+        message = "; ".join(messages)
+        node = root
+        for segment in pointer.split("/")[1:] if pointer else []:
+            child = node.get(segment)
+            if not isinstance(child, dict):
+                child = {} if child is None else {"non_field_errors": child}
+                node[segment] = child
+            node = child
+        node.setdefault("non_field_errors", []).append(ErrorDetail(message, code="invalid"))
+    return _collapse(root)
+
+
+def _collapse(node: dict) -> Any:
+    if set(node) == {"non_field_errors"}:
+        return node["non_field_errors"]
+    return {key: value if key == "non_field_errors" else _collapse(value)
+            for key, value in node.items()}
+
+
+# --- the serializer field -------------------------------------------------------------------
+
+SchemaSource = dict | Callable[[], dict]
+
+
+class SchemaField(serializers.Field):
+    """A structured attribute validated by a JSON Schema (a dict, or a callable returning one
+    when the schema is only known once the app registry is ready). ``component`` names the
+    schema in the OpenAPI document's components."""
+
+    default_error_messages = {"null": "must not be null"}
+
+    def __init__(self, schema: SchemaSource, *, component: str | None = None,
+                 openapi: Callable[[Any], dict] | None = None, **kwargs: Any) -> None:
+        self._schema = schema
+        self.component = component
+        # A callable(auto_schema) -> OpenAPI schema, when the published form needs the
+        # generator (e.g. references to per-provider components).
+        self.openapi = openapi
+        super().__init__(**kwargs)
+
+    @property
+    def schema(self) -> dict:
+        return self._schema() if callable(self._schema) else self._schema
+
+    def to_internal_value(self, data: Any) -> Any:
+        errors = validate(self.schema, data)
+        if errors:
+            raise ValidationError(error_detail(errors))
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class SchemaFieldExtension(OpenApiSerializerFieldExtension):
+    """Publishes a ``SchemaField``'s own schema (as a component when it is named)."""
+
+    target_class = SchemaField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field: SchemaField = self.target
+        if field.openapi is not None:
+            return field.openapi(auto_schema)
+        schema = openapi30(field.schema)
+        if not field.component:
+            return schema
+        return register_component(auto_schema, field.component, schema)
+
+
+def register_component(auto_schema, name: str, schema: dict) -> dict:
+    component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, schema=schema,
+                                  object=f"jsonschema:{name}")
+    auto_schema.registry.register_on_missing(component)
+    return component.ref
+
+
+# --- strict scalar fields -------------------------------------------------------------------
+
+class StrictCharField(serializers.CharField):
+    """A string, only: DRF would store ``123`` as ``"123"``."""
+
+    default_error_messages = {"invalid": "must be a string"}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """``true`` or ``false``, only (not ``"yes"``, ``1`` or ``"false"``)."""
+
+    default_error_messages = {"invalid": "must be a boolean"}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer, only (not ``"5"``, ``5.5`` or ``true``)."""
+
+    default_error_messages = {"invalid": "must be an integer"}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """One of the choices, as a string (DRF would take ``1`` for ``"1"``)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=json.dumps(data)[:100])
+        return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID string (DRF would also take an integer)."""
+
+    def to_internal_value(self, data: Any) -> uuid.UUID:
+        if not isinstance(data, str):
+            self.fail("invalid", value=str(data)[:100])
+        return super().to_internal_value(data)
+
+
+# --- OpenAPI 3.0 dialect --------------------------------------------------------------------
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
+_SCHEMA_ONE = ("items", "not", "additionalProperties", "if", "then", "else")
+_DROPPED = ("$schema", "$id", "$comment")
+
+
+def openapi30(schema: Any) -> Any:
+    """The same schema in OpenAPI 3.0's dialect of JSON Schema: type lists become ``nullable``
+    or ``anyOf``, ``const`` a one-value ``enum``, ``examples`` an ``example``, numeric
+    ``exclusiveMinimum``/``exclusiveMaximum`` the boolean form, ``if``/``then``/``else`` and
+    ``dependentRequired`` the equivalent ``anyOf``/``not`` combinations, and ``propertyNames``
+    (no 3.0 keyword) the extension ``x-propertyNames``."""
+    if not isinstance(schema, dict):
+        return copy.deepcopy(schema)
+    out: dict[str, Any] = {}
+    extra: list[dict] = []
+    for key, value in schema.items():
+        if key in _DROPPED or key in ("if", "then", "else", "dependentRequired"):
+            continue
+        if key in _SCHEMA_MAPS:
+            out[key] = {name: openapi30(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS:
+            out[key] = [openapi30(sub) for sub in value]
+        elif key in _SCHEMA_ONE:
+            out[key] = openapi30(value) if isinstance(value, dict) else value
+        elif key == "propertyNames":
+            # No OpenAPI 3.0 keyword: published as an extension, still enforced.
+            out["x-propertyNames"] = openapi30(value)
+        elif key == "const":
+            out["enum"] = [value]
+        elif key == "examples":
+            if isinstance(value, list) and value:
+                out["example"] = copy.deepcopy(value[0])
+        elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out[key] = True
+        elif key == "type" and value == "null":
+            out["nullable"], out["enum"] = True, [None]
+        elif key == "type" and isinstance(value, list):
+            types = [t for t in value if t != "null"]
+            if len(types) < len(value):
+                out["nullable"] = True
+            if len(types) == 1:
+                out["type"] = types[0]
+            elif types:
+                extra.append({"anyOf": [{"type": t} for t in types]})
+        else:
+            out[key] = copy.deepcopy(value)
+    if "if" in schema:
+        condition = openapi30(schema["if"])
+        then = openapi30(schema.get("then", {}))
+        otherwise = openapi30(schema.get("else", {}))
+        extra.append({"anyOf": [{"allOf": [condition, then]},
+                                {"allOf": [{"not": condition}, otherwise]}]})
+    for present, needed in (schema.get("dependentRequired") or {}).items():
+        extra.append({"anyOf": [{"not": {"required": [present]}},
+                                {"required": [present, *needed]}]})
+    if extra:
+        out["allOf"] = [*out.get("allOf", []), *extra]
+    if out.get("nullable") and "enum" in out and None not in out["enum"]:
+        out["enum"] = [*out["enum"], None]
+    return out
