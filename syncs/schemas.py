@@ -12,6 +12,7 @@ these rules, or by hand) fails today, naming the field: the trigger answers 409 
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 from syncs.providers import base as catalog
 from syncservice.jsonapi.errors import Conflict
@@ -31,18 +32,48 @@ LOAD_MODES = list(catalog.LOAD_MODES)
 # hour, so a fan-out plan stays a reasonable number of tasks.
 WINDOW_PATTERN = r"^P(?=\d|T\d)(\d{1,5}D)?(T\d{1,6}H)?$"
 
+
+
+def _cron_pattern() -> str:
+    """Five cron fields, each a list of ``*``, values or ranges with an optional step, values
+    within the field's range (months and weekdays also by name): what the scheduler's
+    croniter reads. Whether the expression ever fires is the ``cron`` format's check."""
+    months = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+    days = "sun|mon|tue|wed|thu|fri|sat"
+
+    def names(alternatives: str) -> str:
+        return "|".join(f"{n}|{n.upper()}" for n in alternatives.split("|"))
+
+    def field(value: str) -> str:
+        item = rf"(\*|({value})(-({value}))?)(/[1-9][0-9]?)?"
+        return f"{item}(,{item})*"
+
+    fields = [field(r"[0-5]?[0-9]"), field(r"[01]?[0-9]|2[0-3]"),
+              field(r"0?[1-9]|[12][0-9]|3[01]"), field(rf"0?[1-9]|1[0-2]|{names(months)}"),
+              field(rf"[0-7]|{names(days)}")]
+    macros = "@(yearly|annually|monthly|weekly|daily|midnight|hourly)"
+    return rf"^({macros}|{' +'.join(fields)})$"
+
+
+CRON_PATTERN = _cron_pattern()
+TIME_ZONES = sorted(available_timezones() | {"UTC"})
+
 SCHEDULE: dict = {
     "type": "object",
     "description": "When a `scheduled` sync runs. `cron` is required when `trigger_mode` is "
                    "`scheduled`.",
     "properties": {
         "cron": {"type": "string", "minLength": 1, "maxLength": 100, "format": "cron",
+                 "pattern": CRON_PATTERN,
+                 "x-error": "is not a cron expression of 5 fields (minute hour day month "
+                            "weekday) that fires within 5 years",
                  "description": "A cron expression of 5 fields (minute hour day month "
                                 "weekday) or a macro such as `@hourly`, that fires at least "
                                 "once in the next 5 years (`0 0 30 2 *` is refused).",
                  "examples": ["0 * * * *"]},
-        "timezone": {"type": "string", "minLength": 1, "maxLength": 64, "format": "time-zone",
-                     "default": "UTC",
+        "timezone": {"type": "string", "enum": TIME_ZONES, "default": "UTC",
+                     "x-error": "Unknown time zone: an IANA name is expected, e.g. UTC or "
+                                "Europe/Paris",
                      "description": "The IANA time zone the cron expression is read in.",
                      "examples": ["Europe/Paris"]},
     },

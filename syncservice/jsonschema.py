@@ -194,6 +194,10 @@ def _describe(error: SchemaError) -> list[Error]:
         best = best_match(error.context)
         if best is not None:
             return _describe(best)
+    if keyword in ("enum", "pattern", "format") and isinstance(error.schema, dict) \
+            and error.schema.get("x-error"):
+        # The schema's own words for a rule its values would not explain (600 zone names).
+        return [(json_pointer(path), error.schema["x-error"])]
     return [(json_pointer(path), _message(keyword, value))]
 
 
