@@ -263,6 +263,10 @@ INSTALLED_APPS += ["syncservice.observability"]
 # First: every response gets X-Request-ID and is timed. WhiteNoise right after the security
 # headers: static files are answered before anything else runs.
 MIDDLEWARE.insert(0, "syncservice.observability.middleware.RequestContextMiddleware")
+# Right after CORS (so browsers can read the answer): 413 for a declared body over
+# API_MAX_BODY_BYTES and 405 for methods no view serves, before anything reads the request.
+MIDDLEWARE.insert(MIDDLEWARE.index("corsheaders.middleware.CorsMiddleware") + 1,
+                  "syncservice.jsonapi.middleware.RequestLimitsMiddleware")
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
                   "whitenoise.middleware.WhiteNoiseMiddleware")
 

@@ -4,7 +4,29 @@ from django.urls import include, path, re_path
 
 from syncs.demo import demo_orders
 from syncservice.health import healthz, metrics, readyz
-from syncservice.jsonapi.errors import not_found
+from syncservice.jsonapi.errors import json_error, not_found
+
+
+def methods(*allowed: str):
+    """A plain view serving only ``allowed`` methods: others are a JSON:API 405 with
+    ``Allow`` (``allowed_methods`` tells the request-limits middleware too)."""
+    def decorate(view):
+        def wrapper(request, *args, **kwargs):
+            if request.method not in allowed:
+                return json_error(405, f"Method {request.method[:20]!r} is not allowed on "
+                                       f"{request.path[:200]}.", "method_not_allowed",
+                                  {"Allow": ", ".join(allowed)})
+            return view(request, *args, **kwargs)
+
+        wrapper.allowed_methods = allowed
+        wrapper.__name__ = getattr(view, "__name__", "view")
+        wrapper.__doc__ = view.__doc__
+        return wrapper
+
+    return decorate
+
+
+read_only = methods("GET", "HEAD")
 
 api_v1 = [
     path("", include("syncservice.openapi.urls")),
@@ -15,11 +37,11 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("metrics", metrics, name="metrics"),
-    path("readyz", readyz, name="readyz"),
-    path("healthz", healthz, name="healthz"),
-    *([path("demo-api/orders", demo_orders, name="demo-api-orders")] if settings.DEMO_API
-      else []),
+    path("metrics", methods("GET")(metrics), name="metrics"),
+    path("readyz", read_only(readyz), name="readyz"),
+    path("healthz", read_only(healthz), name="healthz"),
+    *([path("demo-api/orders", read_only(demo_orders), name="demo-api-orders")]
+      if settings.DEMO_API else []),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     # Last: anything else (but the admin and static files) is a JSON:API 404.

@@ -19,7 +19,7 @@ from syncs.api.serializers import (
 from syncs.filters import ConnectionFilterSet, SyncFilterSet, SyncRunFilterSet
 from syncs.models import Connection, Sync, SyncRun
 from syncs.providers import base as catalog
-from syncservice.jsonapi.errors import Conflict, InvalidAttribute, ParameterError
+from syncservice.jsonapi.errors import Conflict, InvalidAttribute, ParameterError, RelatedNotFound
 from syncservice.jsonapi.views import JsonApiViewSet
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -117,6 +117,8 @@ class SyncViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewS
     custom_includes = ["last_run"]
     # The reference's compatibility parameters of GET /syncs.
     extra_query_params = {"list": ["q", "status", "provider", "limit", "offset"]}
+    write_relationships = {"create": {"connection": "connections"},
+                           "partial_update": {"connection": "connections"}}
 
     def get_queryset(self):
         return super().get_queryset().prefetch_related(*sync_prefetches())
@@ -174,8 +176,7 @@ class SyncViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewS
             connections = connections.filter(project_id__in=access.project_ids)
         connection = connections.first()
         if connection is None:
-            raise InvalidAttribute("connection", f"No connection {connection_id}.",
-                                   pointer="/data/relationships/connection")
+            raise RelatedNotFound("connection", f"No connection {connection_id}.")
         return connection
 
     def create(self, request):

@@ -8,7 +8,9 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -43,6 +45,31 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = 413
     default_detail = "The request document is too large."
     default_code = "payload_too_large"
+
+
+def too_large_detail() -> str:
+    return f"The request body is larger than {settings.API_MAX_BODY_BYTES} bytes."
+
+
+class RelatedNotFound(exceptions.NotFound):
+    """A request document links a resource that does not exist (or is another project's):
+    404, as JSON:API 1.1 requires, with ``source.pointer`` to the linkage."""
+
+    def __init__(self, relationship: str, detail: str) -> None:
+        super().__init__(detail=detail)
+        self.pointer = f"/data/relationships/{relationship}"
+
+
+class InvalidMembers(exceptions.APIException):
+    """Members a write document may not carry (unknown attributes or relationships, bad
+    linkage): 422, one error object each, already formed (see ``jsonapi.parsers``)."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "invalid"
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(detail="; ".join(e["detail"] for e in errors))
+        self.errors = errors
 
 
 class Gone(exceptions.APIException):
@@ -115,6 +142,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
     """DRF exception handler: JSON:API error documents for every exception."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig):
+        # Django's own ceiling (DATA_UPLOAD_MAX_MEMORY_SIZE) met while DRF read the body.
+        exc = PayloadTooLarge(too_large_detail())
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
@@ -139,9 +169,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
     if isinstance(exc, ParameterError):
         errors = [error_object(exc.status_code, exc.detail, exc.detail.code,
                                {"parameter": exc.parameter})]
-    elif isinstance(exc, InvalidAttribute):
+    elif isinstance(exc, (InvalidAttribute, RelatedNotFound)):
         errors = [error_object(exc.status_code, exc.detail, exc.detail.code,
                                {"pointer": exc.pointer})]
+    elif isinstance(exc, InvalidMembers):
+        errors = exc.errors
     elif isinstance(exc, exceptions.ValidationError):
         response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
         errors = _validation_errors(exc.detail, "/data", _relationship_names(view))
@@ -151,7 +183,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
             detail = "; ".join(str(d) for d in (detail.values() if isinstance(detail, dict)
                                                 else detail))
         code = getattr(exc.detail, "code", None) or exc.default_code
-        source = {"pointer": "/data"} if isinstance(exc, exceptions.ParseError) else None
+        source = {"pointer": getattr(exc, "pointer", "/data")} \
+            if isinstance(exc, exceptions.ParseError) else None
         errors = [error_object(response.status_code, detail, code, source)]
     response.data = error_document(errors)
     return response
@@ -159,10 +192,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]):
 
 # --- Django-level handlers: URLs that never reach a DRF view (unknown paths, crashes) ------
 
-def _json_error(request: HttpRequest, status_code: int, detail: str) -> HttpResponse:
+def _json_error(request: HttpRequest, status_code: int, detail: str,
+                code: str | None = None) -> HttpResponse:
     body = {"jsonapi": {"version": JSONAPI_VERSION},
-            **error_document([error_object(status_code, detail)])}
+            **error_document([error_object(status_code, detail, code)])}
     return HttpResponse(orjson.dumps(body), status=status_code, content_type=MEDIA_TYPE)
+
+
+def json_error(status_code: int, detail: str, code: str | None = None,
+               headers: dict[str, str] | None = None) -> HttpResponse:
+    """A JSON:API error document answered outside DRF (middleware, plain views)."""
+    response = _json_error(None, status_code, detail, code)  # type: ignore[arg-type]
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
 
 
 def _wants_html(request: HttpRequest) -> bool:
@@ -170,6 +213,9 @@ def _wants_html(request: HttpRequest) -> bool:
 
 
 def handler400(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):
+        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE read outside DRF (a form, a middleware).
+        return _json_error(request, 413, too_large_detail(), "payload_too_large")
     if _wants_html(request):
         from django.views.defaults import bad_request
 

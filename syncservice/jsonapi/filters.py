@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import QueryDict
@@ -33,15 +34,15 @@ class LenientIsoDateTimeField(IsoDateTimeField):
             value = _SPACE_OFFSET.sub(r"+\1", value.strip())
         parsed = super().to_python(value)
         if parsed is not None and parsed.tzinfo is not None:
-            # Out-of-range instants (year 1 at +01:00; offsets PostgreSQL refuses) are the
-            # client's mistake, not the database's.
+            # Every RFC 3339 date-time is a valid filter value (the OpenAPI document says
+            # `format: date-time`): compared in UTC, which PostgreSQL takes whatever the
+            # offset (it refuses offsets of 16 h and more), and an instant beyond the
+            # representable range (year 1 at +01:00) compares as the range's end.
             try:
-                if abs(parsed.utcoffset().total_seconds()) >= 16 * 3600:
-                    raise ValueError("offset out of range")
-                parsed.astimezone(UTC)
-            except (OverflowError, ValueError):
-                raise ValidationError("Enter a date/time within range.",
-                                      code="invalid") from None
+                return parsed.astimezone(UTC)
+            except OverflowError:
+                edge = datetime.min if parsed.year == 1 else datetime.max
+                return edge.replace(tzinfo=UTC)
         return parsed
 
 
@@ -49,11 +50,73 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = LenientIsoDateTimeField
 
 
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,30}$")
+# The range of each integer column (the smallest any database gives it): a filter value
+# outside it is a 400, as the OpenAPI document's minimum/maximum say.
+_BIG = 2**63 - 1
+# (Positive fields: the column's type range too; their check constraint is about stored
+# values, and `filter[retry_count__lte]=-1` is a fine question with no match.)
+_RANGES: dict[type, tuple[int, int]] = {
+    models.PositiveSmallIntegerField: (-32768, 32767),
+    models.PositiveBigIntegerField: (-_BIG - 1, _BIG),
+    models.PositiveIntegerField: (-(2**31), 2**31 - 1),
+    models.SmallIntegerField: (-32768, 32767),
+    models.BigIntegerField: (-_BIG - 1, _BIG),
+    models.IntegerField: (-(2**31), 2**31 - 1),
+}
+
+
+def integer_range(model_field: models.Field) -> tuple[int, int]:
+    for field_class, bounds in _RANGES.items():
+        if isinstance(model_field, field_class):
+            return bounds
+    return _RANGES[models.BigIntegerField]
+
+
+class StrictIntegerField(forms.IntegerField):
+    """An integer as the OpenAPI document says (`type: integer`): not ``0.5``, not ``5.0``,
+    not Unicode digits (django-filter's NumberFilter would take decimals)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip() and not _INTEGER.match(value.strip()):
+            raise ValidationError("Enter a whole number.", code="invalid")
+        return super().to_python(value)
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    field_class = StrictIntegerField
+
+
+def _integer_filter(model_field: models.Field) -> dict:
+    low, high = integer_range(model_field)
+    return {"min_value": low, "max_value": high}
+
+
+_INTEGER_FILTER = {"filter_class": IntegerFilter, "extra": _integer_filter}
+
+
 class JsonApiFilterSet(FilterSet):
     FILTER_DEFAULTS = {
         **FilterSet.FILTER_DEFAULTS,
         models.DateTimeField: {"filter_class": IsoDateTimeFilter},
+        **{field_class: _INTEGER_FILTER for field_class in _RANGES},
     }
+
+
+def choices_of(filterset_class, filter_field) -> list[str] | None:
+    """The values a filter's model field takes (its choices), or None when it has none."""
+    field_name = getattr(filter_field, "field_name", None)
+    if not field_name or filterset_class is None:
+        return None
+    model = filterset_class._meta.model
+    try:
+        for part in field_name.split("__")[:-1]:
+            model = model._meta.get_field(part).related_model
+        model_field = model._meta.get_field(field_name.split("__")[-1])
+    except Exception:  # noqa: BLE001 - an annotation or a method filter: no choices
+        return None
+    choices = getattr(model_field, "choices", None)
+    return [str(value) for value, _ in choices] if choices else None
 
 
 def _error_text(errors) -> str:
@@ -80,6 +143,14 @@ def apply_filters(queryset, filterset_class, raw_filters: Mapping[str, str], req
                                                 f"values, not {len(items)}.")
             if any(not item.strip() for item in items):
                 raise ParameterError(parameter, f"`{parameter}` has an empty item.")
+            choices = set(choices_of(filterset_class, known[name]) or ())
+            unknown = [item for item in items if choices and item not in choices]
+            if unknown:
+                # The OpenAPI document lists the values (an enum): others are refused, not
+                # silently matched against nothing.
+                raise ParameterError(parameter, f"Unknown value {unknown[0][:100]!r} in "
+                                                f"`{parameter}`; values: "
+                                                f"{', '.join(sorted(choices))}.")
     data = QueryDict(mutable=True)
     for name, value in raw_filters.items():
         data[name] = value

@@ -149,12 +149,13 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
                                 f"{', '.join(sorted(allowed_sort))}.")
 
     serializer_class = view.get_serializer_class()
-    if "include" in params and "included" in params:
-        raise ParameterError("included", "Give `included` or `include`, not both.")
+    # `included` (the reference's name) and `include` (the spec's) may both be given: the
+    # document includes the paths of either.
     for parameter in ("included", "include"):
         if parameter in params:
-            query.include = _comma_list(params, parameter)
-            _validate_include(serializer_class, query.include, parameter)
+            paths = _comma_list(params, parameter)
+            _validate_include(serializer_class, paths, parameter)
+            query.include += [path for path in paths if path not in query.include]
 
     types = resource_types(serializer_class)
     primary_type = get_resource_type_from_serializer(serializer_class)
@@ -176,9 +177,9 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
             if item not in known:
                 raise ParameterError(name, f"Unknown field {item!r} of {type_name}; "
                                            f"fields: {', '.join(sorted(known))}.")
-        if type_name in query.fields:
-            raise ParameterError(name, f"Sparse fields of {type_name} given twice.")
-        query.fields[type_name] = names
+        # `fields` and `fields[<primary type>]` may both be given: the fields of either.
+        merged = query.fields.setdefault(type_name, [])
+        merged += [item for item in names if item not in merged]
     return query
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rest_framework import mixins, viewsets
-from rest_framework.exceptions import ParseError, PermissionDenied
+from rest_framework.exceptions import MethodNotAllowed, ParseError, PermissionDenied
 
 from syncservice.jsonapi import fast
 from syncservice.jsonapi.filters import apply_filters
@@ -49,6 +49,10 @@ class JsonApiViewSet(viewsets.GenericViewSet):
     collection_actions: Sequence[str] = ("list",)
     # POST actions that take no request document (e.g. a connection check).
     bodyless_actions: Sequence[str] = ()
+    # To-one relationships a write document may carry (name -> related resource type) per
+    # action, e.g. {"create": {"connection": "connections"}}; any other relationship is a 422
+    # (see ``syncservice.jsonapi.parsers``).
+    write_relationships: dict[str, dict[str, str]] = {}
 
     @property
     def is_collection(self) -> bool:
@@ -57,13 +61,26 @@ class JsonApiViewSet(viewsets.GenericViewSet):
     def translate_query(self, request, query: JsonApiQuery) -> None:
         """Hook: map a resource's compatibility parameters onto the grammar."""
 
+    def write_document(self) -> tuple[type, dict[str, str]]:
+        """What a write document of this action may carry: the serializer of its attributes
+        and its relationships (name -> related type). The parser refuses anything else."""
+        return self.get_serializer_class(), dict(self.write_relationships.get(self.action, {}))
+
     def initial(self, request, *args, **kwargs):
+        # The method first: a method the path does not serve is a 405 (with `Allow`), before
+        # authentication, the query grammar or the body can answer anything else.
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
-        allowed = hasattr(self, request.method.lower())  # else DRF answers 405 next
-        if allowed and request.method in ("POST", "PATCH", "PUT") and not request.stream \
+        if request.method in ("POST", "PATCH", "PUT") and not request.stream \
                 and self.action not in self.bodyless_actions:
             # DRF skips the parser for an empty body; every write here takes a document.
             raise ParseError("The request body must be a JSON:API document.")
+        if request.method == "OPTIONS":
+            # The metadata answer takes no query: the grammar is the actions' own.
+            self.jsonapi_query = JsonApiQuery()
+            return
         self.jsonapi_query = parse_query(request, self, collection=self.is_collection)
         self.translate_query(request, self.jsonapi_query)
         # DRF-JSONAPI reads `include` and `fields[type]`; hand it the normalized form.

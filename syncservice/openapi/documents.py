@@ -5,6 +5,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from syncservice.jsonapi import MEDIA_TYPE
+
 Schema = dict[str, Any]
 
 STRING: Schema = {"type": "string"}
@@ -58,24 +60,56 @@ ERROR_DOCUMENT: Schema = {
     "additionalProperties": False,
 }
 
-# When each error status happens; every error body is an ErrorDocument.
+# When each error status happens; every error body is an ErrorDocument (but 414's).
 ERROR_DESCRIPTIONS = {
     400: "Malformed request: an unknown, repeated or invalid query parameter "
-         "(`source.parameter` names it), or a body that is not a JSON:API document.",
+         "(`source.parameter` names it), or a body that is not a JSON:API document "
+         "(`source.pointer` names the member).",
     401: "No credentials, or an invalid, expired or revoked API key.",
     403: "The credentials do not allow this request (e.g. a `read` key on a write).",
     404: "No such resource, or it belongs to another project.",
-    405: "The method is not allowed on this path.",
+    405: "The method is not allowed on this path (`Allow` lists those that are); answered "
+         "before authentication.",
     406: "The `Accept` header excludes every media type this endpoint serves.",
     409: "The request conflicts with the resource's state, or the document's `type`/`id` "
          "does not match the endpoint.",
     410: "The resource is no longer available.",
-    413: "The request document is too large.",
+    413: "The request body is larger than the server takes (`API_MAX_BODY_BYTES`, 1 MiB by "
+         "default), whatever the method; answered before authentication.",
+    414: "The request line (method, path and query string) is longer than the HTTP server "
+         "takes (gunicorn's `--limit-request-line`, 4094 bytes by default). Answered by the "
+         "HTTP server itself, before the application, as a short HTML page.",
     415: "Unsupported `Content-Type` (the JSON:API media type takes only `ext` and "
          "`profile` parameters).",
-    422: "The request document is invalid (`source.pointer` names the member).",
+    422: "The request document is invalid (`source.pointer` names the member): an invalid "
+         "value, or an attribute or relationship this endpoint does not take.",
+    429: "Too many requests for this API key (or address) in the current window "
+         "(`API_RATE_LIMIT`); `Retry-After` says when to try again.",
 }
 ERROR_STATUSES = tuple(ERROR_DESCRIPTIONS)
+
+# Headers of error responses, as the server sends them.
+ERROR_HEADERS: dict[int, dict[str, Schema]] = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"},
+                               "description": "The accepted schemes (API key, bearer)."}},
+    405: {"Allow": {"schema": {"type": "string"}, "required": True,
+                    "description": "The methods this path serves, e.g. `GET, HEAD, OPTIONS`."}},
+    429: {"Retry-After": {"schema": {"type": "integer", "minimum": 0}, "required": True,
+                          "description": "Seconds to wait before the next request."}},
+}
+
+
+def error_response(status: int) -> Schema:
+    """The shared response component of an error status."""
+    response: Schema = {"description": ERROR_DESCRIPTIONS[status]}
+    if status == 414:
+        response["content"] = {"text/html": {"schema": {"type": "string"}}}
+    else:
+        response["content"] = {MEDIA_TYPE: {
+            "schema": {"$ref": "#/components/schemas/ErrorDocument"}}}
+    if status in ERROR_HEADERS:
+        response["headers"] = ERROR_HEADERS[status]
+    return response
 
 
 def error_response_name(status: int) -> str:
@@ -184,7 +218,9 @@ PAGINATION_META: Schema = {
 
 def request_document(type_name: str, attributes: Schema | None, *,
                      relationships: Schema | None = None, with_id: bool = False) -> Schema:
-    """A request document: one resource object of ``type_name`` in ``data``."""
+    """A request document: one resource object of ``type_name`` in ``data``. Only the members
+    JSON:API defines (others: 400), and only the attributes and relationships the endpoint
+    takes (others: 422, see ``syncservice.jsonapi.parsers``)."""
     properties: Schema = {"type": {"type": "string", "enum": [type_name]}}
     required = ["type"]
     if with_id:
@@ -192,15 +228,23 @@ def request_document(type_name: str, attributes: Schema | None, *,
                             "description": "Must be the id of the path."}
         required.append("id")
     if attributes is not None:
+        if "properties" in attributes:
+            attributes = {"additionalProperties": False, **attributes}
         properties["attributes"] = attributes
-    if relationships is not None:
-        properties["relationships"] = relationships
-    resource = {"type": "object", "properties": properties, "required": required}
+    relationships = relationships or {"type": "object", "properties": {}}
+    properties["relationships"] = {**relationships, "additionalProperties": False}
+    properties["meta"] = META
+    properties["links"] = {"type": "object"}
+    resource = {"type": "object", "properties": properties, "required": required,
+                "additionalProperties": False}
     return {
         "type": "object",
         "properties": {"data": resource, "meta": META,
-                       "jsonapi": {"$ref": "#/components/schemas/JsonApi"}},
+                       "jsonapi": {"type": "object",
+                                   "description": "The JSON:API object (read, not checked)."},
+                       "links": {"type": "object"}},
         "required": ["data"],
+        "additionalProperties": False,
     }
 
 

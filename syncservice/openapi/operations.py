@@ -38,6 +38,8 @@ class OperationSpec:
     tags: tuple[str, ...] = ()
     # The attributes (and relationships) of an example request document.
     example: Schema | None = None
+    # OpenAPI links of the success response (name -> link object): where its ids lead.
+    links: Callable[[], dict[str, Schema]] | None = None
 
 
 def query_parameter(name: str, schema: Schema, description: str, *,
@@ -61,6 +63,75 @@ def _data_response(description: str, schema_name: str, schema: Callable[[], Sche
         return {"200": {"description": description, "content": {MEDIA_TYPE: {"schema": ref}}}}
 
     return build
+
+
+# --- links: what a created resource's id leads to (clients and stateful fuzzing follow them) --
+
+def _link(operation_id: str, description: str, pointer: str = "/data/id",
+          parameter: str = "id", body: Schema | None = None) -> Schema:
+    link: Schema = {"operationId": operation_id, "description": description,
+                    "parameters": {parameter: f"$response.body#{pointer}"}}
+    if body is not None:
+        link["requestBody"] = body
+    return link
+
+
+def _update_body(type_name: str) -> Schema:
+    """A PATCH document names the id of its path."""
+    return {"data": {"type": type_name, "id": "$response.body#/data/id"}}
+
+
+def _job_links(pointer: str) -> dict[str, Schema]:
+    return {"GetJob": _link("jobs_retrieve", "The job doing the work.", pointer),
+            "SignalJob": _link("jobs_signal", "Cancel, retry or run the job now.", pointer)}
+
+
+def _connection_links() -> dict[str, Schema]:
+    return {
+        "GetConnection": _link("connections_retrieve", "The connection."),
+        "UpdateConnection": _link("connections_partial_update", "Change the connection.",
+                                  body=_update_body("connections")),
+        "CheckConnection": _link("connections_check", "Check the connection."),
+        "CreateSync": {
+            "operationId": "syncs_create", "description": "A sync of this connection.",
+            "requestBody": {"data": {"type": "syncs", "relationships": {"connection": {
+                "data": {"type": "connections", "id": "$response.body#/data/id"}}}}}},
+        "DeleteConnection": _link("connections_destroy", "Delete the connection."),
+    }
+
+
+def _sync_links() -> dict[str, Schema]:
+    return {
+        "GetSync": _link("syncs_retrieve", "The sync."),
+        "UpdateSync": _link("syncs_partial_update", "Change the sync.",
+                            body=_update_body("syncs")),
+        "TriggerSync": _link("syncs_trigger", "Start a run of the sync."),
+        "ListRuns": _link("syncs_sync_pk_runs_list", "The sync's runs.", parameter="sync_pk"),
+        "GetConnection": _link("connections_retrieve", "The sync's connection.",
+                               "/data/relationships/connection/data/id"),
+        "ArchiveSync": _link("syncs_destroy", "Archive the sync."),
+    }
+
+
+def _run_links() -> dict[str, Schema]:
+    return {
+        "GetRun": _link("syncs_runs_retrieve", "The run."),
+        "GetSyncRun": _link("sync_runs_retrieve", "The run, in the sync-runs collection."),
+        "CancelRun": _link("syncs_runs_cancel", "Cancel the run."),
+        "RetryRun": _link("syncs_runs_retry", "A next attempt of the run (once it failed or "
+                                              "was cancelled)."),
+        "GetSync": _link("syncs_retrieve", "The run's sync.", "/data/relationships/sync/data/id"),
+        **_job_links("/data/relationships/job/data/id"),
+    }
+
+
+def _export_links() -> dict[str, Schema]:
+    return {
+        "GetExport": _link("exports_retrieve", "The export (poll until `success`)."),
+        "DownloadExport": _link("exports_download", "Its file, once the export succeeded."),
+        "DeleteExport": _link("exports_destroy", "Delete the export and its files."),
+        **_job_links("/data/relationships/job/data/id"),
+    }
 
 
 # --- exports ---------------------------------------------------------------------------------
@@ -171,7 +242,8 @@ def _sync_list_parameters() -> tuple[Schema, ...]:
     from syncs.models import PROVIDERS, Sync
 
     return (
-        query_parameter("q", {"type": "string", "minLength": 1, "pattern": r"\S"},
+        query_parameter("q", {"type": "string", "minLength": 1,
+                              "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"},
                         "Search in name and slug (same as `filter[q]`)."),
         query_parameter("status", _comma_items({"type": "string",
                                                 "enum": [c for c, _ in Sync.Status.choices]}),
@@ -180,7 +252,7 @@ def _sync_list_parameters() -> tuple[Schema, ...]:
                         "Compatibility form of `filter[provider__in]`.", comma_list=True),
         query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": 100},
                         "Compatibility page size (with `offset`)."),
-        query_parameter("offset", {"type": "integer", "minimum": 0},
+        query_parameter("offset", {"type": "integer", "minimum": 0, "maximum": 10**9},
                         "Compatibility offset (page size 50 unless `limit` is given)."),
     )
 
@@ -219,14 +291,16 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
         "jobs.api.views.JobViewSet": {
             "destroy": OperationSpec(errors=conflict),
             "signal": OperationSpec(errors=conflict,
-                                    example={"attributes": {"signal": "cancel"}}),
+                                    example={"attributes": {"signal": "cancel"}},
+                                    links=lambda: _job_links("/data/id")),
         },
         "exports.api.views.ExportViewSet": {
             "destroy": OperationSpec(errors=conflict),
-            "export": OperationSpec(status=202, errors=conflict, example={"attributes": {
-                "resource_type": "jobs", "format": "csv",
-                "filters": {"status__in": "failed,succeeded"},
-                "fields": ["job_class", "status"]}}),
+            "export": OperationSpec(status=202, errors=conflict, links=_export_links,
+                                    example={"attributes": {
+                                        "resource_type": "jobs", "format": "csv",
+                                        "filters": {"status__in": "failed,succeeded"},
+                                        "fields": ["job_class", "status"]}}),
             "download": OperationSpec(
                 responses=_download_responses, errors=(409, 410),
                 parameters=(query_parameter("file", {"type": "integer", "minimum": 1},
@@ -239,7 +313,8 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
                 parameters=(_modalities_parameter(),)),
         },
         "syncs.api.views.ConnectionViewSet": {
-            "create": OperationSpec(required_attributes=("provider", "name"), example={
+            "create": OperationSpec(required_attributes=("provider", "name"),
+                                    links=_connection_links, example={
                 "attributes": {
                     "provider": "http_api", "name": "my api",
                     "config": {"base_url": "https://api.example.com/", "auth": {"type": "bearer"},
@@ -254,6 +329,7 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
             "list": OperationSpec(parameters=_sync_list_parameters()),
             "create": OperationSpec(
                 required_attributes=("name",), relationships=_connection_relationship(),
+                links=_sync_links,
                 example={"attributes": {"name": "Orders", "entities": ["orders"],
                                         "status": "active"},
                          "relationships": {"connection": {"data": {
@@ -263,13 +339,13 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
                                             example={"attributes": {"status": "paused"}}),
             "destroy": OperationSpec(errors=conflict),
             "trigger": OperationSpec(status=202, response_serializer=SyncRunSerializer,
-                                     errors=conflict,
+                                     errors=conflict, links=_run_links,
                                      example={"attributes": {"run_mode": "incremental"}}),
         },
         "syncs.api.views.SyncRunViewSet": {
-            "cancel": OperationSpec(errors=conflict,
+            "cancel": OperationSpec(errors=conflict, links=_run_links,
                                     example={"attributes": {"reason": "not needed"}}),
-            "retry": OperationSpec(status=202, errors=conflict,
+            "retry": OperationSpec(status=202, errors=conflict, links=_run_links,
                                    example={"attributes": {"run_mode": "full_refresh"}}),
         },
         "syncs.api.views.ProviderListView": {

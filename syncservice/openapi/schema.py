@@ -31,9 +31,10 @@ from rest_framework_json_api.utils import (
 )
 
 from syncservice.jsonapi import MEDIA_TYPE
-from syncservice.jsonapi.filters import MAX_IN_VALUES
+from syncservice.jsonapi.filters import MAX_IN_VALUES, IntegerFilter, choices_of
 from syncservice.jsonapi.query import (
     DEFAULT_PAGE_SIZE,
+    MAX_PAGE_NUMBER,
     MAX_PAGE_SIZE,
     included_serializers,
     readable_field_names,
@@ -47,10 +48,10 @@ from syncservice.openapi.operations import OperationSpec, query_parameter, spec_
 INCLUDE_DEPTH = 3
 STANDARD_ACTIONS = {"list", "retrieve", "create", "update", "partial_update", "destroy"}
 _API_PREFIX = re.compile(r"^/api/v\d+")
-# A string a filter accepts: not blank.
-_NOT_BLANK = r"\S"
-# One item of a comma list: no comma, not blank.
-_LIST_ITEM = r"^[^,]*\S[^,]*$"
+# A string a filter accepts: not blank, no NUL character (Django's form fields refuse it).
+_NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+# One item of a comma list: no comma, not blank, no NUL.
+_LIST_ITEM = r"^[^,\x00]*[^,\s\x00][^,\x00]*$"
 
 SHARED_SCHEMAS = {
     "JsonApi": documents.JSONAPI_OBJECT,
@@ -82,17 +83,6 @@ def _own_doc(klass: type) -> str:
 def _is_relationship(field: serializers.Field) -> bool:
     return isinstance(field, (RelatedField, ManyRelatedField)) and \
         not isinstance(field, serializers.HyperlinkedIdentityField)
-
-
-def _model_choices(model: Any, field_name: str | None) -> list[str] | None:
-    if not field_name:
-        return None
-    try:
-        model_field = model._meta.get_field(field_name)
-    except Exception:  # noqa: BLE001 - a path through relations, an annotation: no choices
-        return None
-    choices = getattr(model_field, "choices", None)
-    return [str(value) for value, _ in choices] if choices else None
 
 
 class JsonApiAutoSchema(AutoSchema):
@@ -162,13 +152,10 @@ class JsonApiAutoSchema(AutoSchema):
     def _register_shared(self) -> None:
         for name, schema in SHARED_SCHEMAS.items():
             self.register_schema(name, copy.deepcopy(schema))
-        for status, description in documents.ERROR_DESCRIPTIONS.items():
+        for status in documents.ERROR_STATUSES:
             self.registry.register_on_missing(ResolvedComponent(
                 name=documents.error_response_name(status), type=ResolvedComponent.RESPONSE,
-                object=f"error-{status}",
-                schema={"description": description,
-                        "content": {MEDIA_TYPE: {
-                            "schema": {"$ref": "#/components/schemas/ErrorDocument"}}}}))
+                object=f"error-{status}", schema=documents.error_response(status)))
 
     # --- parameters ----------------------------------------------------------------------------
     def _get_parameters(self) -> list[dict]:
@@ -218,7 +205,8 @@ class JsonApiAutoSchema(AutoSchema):
                 "too.", comma_list=True))
             parameters.append(query_parameter(
                 "include", {"type": "array", "items": items, "minItems": 1},
-                "The JSON:API spelling of `included` (give one of the two).", comma_list=True))
+                "The JSON:API spelling of `included`; with both, the paths of either.",
+                comma_list=True))
         parameters.append(query_parameter(
             "fields", self._fields_schema(types[primary]),
             f"Sparse fieldset of the primary type ({primary}): the attributes and "
@@ -236,7 +224,8 @@ class JsonApiAutoSchema(AutoSchema):
 
     def _collection_parameters(self) -> list[dict]:
         parameters = [
-            query_parameter("page[number]", {"type": "integer", "minimum": 1, "default": 1},
+            query_parameter("page[number]", {"type": "integer", "minimum": 1,
+                                             "maximum": MAX_PAGE_NUMBER, "default": 1},
                             "The page (1-based); a page past the end has empty `data`."),
             query_parameter("page[size]", {"type": "integer", "minimum": 1,
                                            "maximum": MAX_PAGE_SIZE,
@@ -267,7 +256,12 @@ class JsonApiAutoSchema(AutoSchema):
         for name, filter_field in filterset_class.base_filters.items():
             for parameter in resolver.resolve_filter_field(self, model, filterset_class, name,
                                                            filter_field):
-                choices = _model_choices(model, filter_field.field_name)
+                choices = choices_of(filterset_class, filter_field)
+                if isinstance(filter_field, IntegerFilter):
+                    # The column's range, which the filter enforces (400 beyond it).
+                    parameter["schema"] = {**parameter["schema"],
+                                           "minimum": filter_field.extra["min_value"],
+                                           "maximum": filter_field.extra["max_value"]}
                 parameters.append(self._filter_parameter(name, parameter, choices))
         return parameters
 
@@ -278,8 +272,7 @@ class JsonApiAutoSchema(AutoSchema):
             item = schema.get("items", schema) if schema.get("type") == "array" else schema
             item = {k: v for k, v in item.items() if k not in ("minLength", "maxLength")}
             if choices and "enum" not in item:
-                # The `in` lookup takes any string; only these values match something.
-                item["enum"] = choices
+                item["enum"] = choices  # other values are a 400
             if item.get("type", "string") == "string" and "enum" not in item \
                     and "format" not in item:
                 item["pattern"] = _LIST_ITEM
@@ -426,20 +419,25 @@ class JsonApiAutoSchema(AutoSchema):
             status = spec.status or (201 if self.action == "create" else 200)
             description = {201: "Created.", 202: "Accepted: the work goes on in a job."}.get(
                 status, "The resource.")
-        return {str(status): {"description": description, "content": {MEDIA_TYPE: {
-            "schema": ref}}}}
+        response = {"description": description, "content": {MEDIA_TYPE: {"schema": ref}}}
+        if spec.links is not None:
+            response["links"] = spec.links()
+        return {str(status): response}
 
     def _error_statuses(self) -> list[int]:
+        """Every error status the operation can answer. On every path: 405 (another method),
+        406 (negotiation), 413 (a declared body over the limit, even on a GET), 414 (the HTTP
+        server's request line limit) and 429 (the rate limit covers every view)."""
         spec = self.spec
-        statuses = {405, 406, *spec.errors}
+        statuses = {405, 406, 413, 414, 429, *spec.errors}
         if spec.grammar:
             statuses.add(400)
         if spec.authenticated:
             statuses.add(401)
             if self.method not in ("GET", "HEAD", "OPTIONS"):
                 statuses.add(403)
-        if uritemplate.variables(self.path):
-            statuses.add(404)
+        if uritemplate.variables(self.path) or spec.relationships is not None:
+            statuses.add(404)  # no such resource, or a linked one does not exist
         if self.has_body:
             statuses |= {400, 409, 413, 415, 422}
         return sorted(statuses)

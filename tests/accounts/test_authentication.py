@@ -81,15 +81,21 @@ def test_key_is_stored_hashed_and_use_is_recorded(make_client, project, make_key
     assert key.last_used_at is not None
 
 
-def test_read_scope_on_a_write_is_403(make_client, project, make_key):
+def test_read_scope_on_a_write_is_403(make_client, project, make_key, make_job):
     client = make_client(make_key(project, scope="read"))
     assert client.get("/api/v1/projects").status_code == 200
-    error_of(client.delete(f"/api/v1/projects/{project.pk}"), 403)
+    job = make_job(project)
+    error_of(client.delete(f"/api/v1/jobs/{job.pk}"), 403)
 
 
-def test_write_scope_reaches_the_method_check(make_client, project, make_key):
-    client = make_client(make_key(project, scope="write"))
-    error_of(client.delete(f"/api/v1/projects/{project.pk}"), 405)
+def test_a_method_the_path_does_not_serve_is_405_before_authentication(make_client, project,
+                                                                        make_key):
+    """The methods of a path are public (the OpenAPI document): 405 with Allow, whatever
+    the credentials."""
+    for client in (make_client(make_key(project, scope="read")), make_client()):
+        response = client.delete(f"/api/v1/projects/{project.pk}")
+        error_of(response, 405)
+        assert response["Allow"] == "GET, HEAD, OPTIONS"
 
 
 def test_another_projects_resource_is_404(api, other_project):

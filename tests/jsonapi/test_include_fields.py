@@ -50,9 +50,23 @@ def test_unknown_include_paths_are_400(api, library, parameter, value):
     assert error["source"] == {"parameter": parameter}
 
 
-def test_include_and_included_together_is_400(api, library):
-    error = error_of(api.get("/api/v1/books?include=author&included=author"), 400)
-    assert error["source"]["parameter"] == "included"
+def test_include_and_included_together_include_the_paths_of_either(api, library):
+    """Both spellings at once (fuzzing sent them, as the schema allows): their union."""
+    document = body(api.get("/api/v1/books?include=author&included=chapters,author"
+                            "&page[size]=2"))
+    types = {resource["type"] for resource in document["included"]}
+    assert types == {"authors", "chapters"}
+    assert len([r for r in document["included"] if r["type"] == "authors"]) == \
+        len({r["relationships"]["author"]["data"]["id"] for r in document["data"]})
+
+
+def test_fields_and_fields_of_the_primary_type_together_take_the_fields_of_either(api, library):
+    document = body(api.get("/api/v1/books?fields=title&fields[books]=pages"))
+    for resource in document["data"]:
+        assert set(resource["attributes"]) == {"title", "pages"}
+        assert "relationships" not in resource
+    error = error_of(api.get("/api/v1/books?fields=title&fields[books]=nope"), 400)
+    assert error["source"]["parameter"] == "fields[books]"
 
 
 def test_plain_fields_apply_to_the_primary_type(api, library):

@@ -127,7 +127,7 @@ def test_sync_validation_is_422(api, connection, attributes, pointer):
 def test_sync_needs_a_visible_connection(api, other_api, connection):
     response = send(other_api, "post", "/api/v1/syncs", "syncs", {"name": "s"},
                     {"connection": {"data": {"type": "connections", "id": connection["id"]}}})
-    assert error_of(response, 422)["source"]["pointer"] == "/data/relationships/connection"
+    assert error_of(response, 404)["source"]["pointer"] == "/data/relationships/connection"
 
 
 def test_slug_is_unique_per_project(api, connection):
