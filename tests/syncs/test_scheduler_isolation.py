@@ -15,9 +15,10 @@ import pytest
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
+from jobs.models import Job
 from syncs import services
 from syncs.models import Sync, SyncRun
-from tests.conftest import body
+from tests.conftest import body, wait_for
 from tests.conftest import test_database_url as database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,6 +178,26 @@ def test_run_scheduler_once_in_a_process(world):
     run = SyncRun.objects.get(sync_id=healthy.pk)
     assert run.triggered_by == "schedule"
     assert "max_auto_resume_attempts" in done.stderr + done.stdout  # the log line
+    for slug, (_, _, field) in BREAKAGES.items():
+        row = Sync.objects.get(pk=broken[slug].pk)
+        assert row.status == "error" and field in row.last_error, (slug, row.last_error)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_workers_periodic_scheduler_job_goes_on_past_broken_syncs(world, spawn_worker):
+    """The syncs.schedule periodic job in a real run_worker process: it succeeds, project B's
+    sync is triggered, project A's broken syncs say why."""
+    broken, healthy = world
+    spawn_worker("--concurrency", "2", env={"SYNCS_SCHEDULER_EVERY_SECONDS": "1",
+                                            "JOBS_POLL_SECONDS": "0.2"})
+    wait_for(lambda: SyncRun.objects.filter(sync_id=healthy.pk).exists(), timeout=60)
+    assert SyncRun.objects.get(sync_id=healthy.pk).triggered_by == "schedule"
+    wait_for(lambda: Job.objects.filter(job_class="syncs.schedule",
+                                        status__in=["succeeded", "failed"]).exists(),
+             timeout=30)
+    assert set(Job.objects.filter(job_class="syncs.schedule", status__in=[
+        "succeeded", "failed"]).values_list("status", flat=True)) == {"succeeded"}
     for slug, (_, _, field) in BREAKAGES.items():
         row = Sync.objects.get(pk=broken[slug].pk)
         assert row.status == "error" and field in row.last_error, (slug, row.last_error)
