@@ -10,7 +10,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -354,7 +354,7 @@ def delete_export(export: Export) -> None:
     delete_files(files)
 
 
-def expire_due(now=None) -> int:
+def expire_due(now: datetime | None = None) -> int:
     """Mark every export past its ``expires_at`` expired, now: the API, the admin and
     exports of exports run this before they read exports, so an export reads ``expired``
     (and its download is 410) from ``expires_at`` on, not from the next sweep, whatever
@@ -377,7 +377,7 @@ def expire_due(now=None) -> int:
             status=ExportStatus.EXPIRED, updated_at=now)
 
 
-def expire_due_once(request, now=None) -> None:
+def expire_due_once(request: Any, now: datetime | None = None) -> None:
     """``expire_due`` once per request (a view may build its queryset several times)."""
     if not getattr(request, "_exports_expiry_applied", False):
         expire_due(now)
