@@ -20,27 +20,12 @@ def _allowed_networks() -> list:
     return [ipaddress.ip_network(n, strict=False) for n in settings.OUTBOUND_ALLOWED_NETWORKS]
 
 
-def check_url(url: str, *, resolve: bool = True) -> None:
-    """Raise ``UnsafeDestination`` unless ``url`` is http(s) to a public address (or an
-    allowed host)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise UnsafeDestination(f"Only http and https URLs are allowed, not {parts.scheme!r}.")
-    host = parts.hostname
-    if not host:
-        raise UnsafeDestination("The URL has no host.")
-    if host in settings.OUTBOUND_ALLOWED_HOSTS or "*" in settings.OUTBOUND_ALLOWED_HOSTS:
-        return
-    try:
-        addresses = {ipaddress.ip_address(host)}
-    except ValueError:
-        if not resolve:
-            return
-        try:
-            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-        except socket.gaierror:
-            return  # unresolvable: the request fails on its own, nothing internal is reached
-        addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
+def _is_allowed_host(host: str) -> bool:
+    allowed = settings.OUTBOUND_ALLOWED_HOSTS
+    return host in allowed or "*" in allowed
+
+
+def _refuse_internal(host: str, addresses) -> None:
     allowed = _allowed_networks()
     for address in addresses:
         if any(address in network for network in allowed):
@@ -51,6 +36,55 @@ def check_url(url: str, *, resolve: bool = True) -> None:
                 f"{host} resolves to {address}, a private or internal address; outbound "
                 "requests there are refused (OUTBOUND_ALLOWED_HOSTS / "
                 "OUTBOUND_ALLOWED_NETWORKS allow exceptions).")
+
+
+def lookup(host: str, port: int) -> list:
+    """The addresses of ``host``, in the resolver's order (one lookup)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    addresses = []
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+def checked_addresses(host: str, port: int) -> list[str]:
+    """The addresses a connection to ``host`` may use: resolved once here, every one of them
+    checked, to be connected to as they are (``syncservice.outbound`` pins them), so the
+    name cannot resolve elsewhere between the check and the connection (DNS rebinding).
+    Raises ``UnsafeDestination`` (any internal address) or ``socket.gaierror``."""
+    try:
+        addresses = [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        addresses = lookup(host, port)
+    if not _is_allowed_host(host):
+        _refuse_internal(host, addresses)
+    return [str(address) for address in addresses]
+
+
+def check_url(url: str, *, resolve: bool = True) -> None:
+    """Raise ``UnsafeDestination`` unless ``url`` is http(s) to a public address (or an
+    allowed host). An early, friendly check (on save, when a source opens); what protects
+    the connections themselves is ``checked_addresses`` at connect time."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeDestination(f"Only http and https URLs are allowed, not {parts.scheme!r}.")
+    host = parts.hostname
+    if not host:
+        raise UnsafeDestination("The URL has no host.")
+    if _is_allowed_host(host):
+        return
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        if not resolve:
+            return
+        try:
+            addresses = lookup(host, parts.port or 443)
+        except socket.gaierror:
+            return  # unresolvable: the request fails on its own, nothing internal is reached
+    _refuse_internal(host, addresses)
 
 
 def url_fields(config: dict, prefix: str = "") -> list[tuple[str, str]]:

@@ -60,6 +60,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 import httpx
 
 from syncs.connectors import Batch, CheckFailed, register_source
+from syncservice import outbound
 
 logger = logging.getLogger("syncs.connectors.http_api")
 
@@ -355,8 +356,9 @@ class HttpApiSource:
         self._guarded_hosts: set[str] = set()
         self._token: str | None = None
         self._token_expires = 0.0
-        self.client = httpx.Client(timeout=self.timeout, headers=self._static_headers(),
-                                   auth=self._client_auth(), follow_redirects=False)
+        # Pinned: each connection goes to the address the SSRF guard checked (no rebinding).
+        self.client = outbound.client(timeout=self.timeout, headers=self._static_headers(),
+                                      auth=self._client_auth(), follow_redirects=False)
 
     # --- auth ---------------------------------------------------------------------------------
     def _auth(self) -> dict:

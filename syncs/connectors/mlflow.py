@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from syncs.connectors import Batch, CheckFailed, register_source
+from syncservice import outbound
 
 API = "api/2.0/mlflow/"
 RETRY_STATUSES = {429, 500, 502, 503, 504}
@@ -103,8 +104,10 @@ class MlflowSource:
             if self.secrets.get("username"):
                 auth = httpx.BasicAuth(self.secrets["username"],
                                        self.secrets.get("password", ""))
-            self._client = httpx.Client(timeout=float(self.config.get("timeout_seconds", 60)),
-                                        headers=headers, auth=auth)
+            # Pinned to the addresses the SSRF guard checked (syncservice.outbound).
+            self._client = outbound.client(
+                timeout=float(self.config.get("timeout_seconds", 60)), headers=headers,
+                auth=auth)
         return self._client
 
     def close(self) -> None:

@@ -1,0 +1,210 @@
+"""Outbound connections go to the address that passed the SSRF guard: a name resolved once per
+connection, every address checked, the socket connected to a checked address, TLS (SNI and
+certificate) and the Host header still the URL's host name. DNS rebinding between the check
+and the connection cannot reach the service's own network."""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import socket
+import ssl
+import threading
+
+import httpx
+import pytest
+
+from syncs.connectors.http_api import HttpApiSource, SourceError
+from syncservice import netguard, outbound
+
+PUBLIC = "93.184.216.34"
+
+
+class Resolver:
+    """A stand-in for the system resolver: names of ``answers`` resolve to the next address
+    of their list (the last one repeats); others resolve as usual. Records every lookup."""
+
+    def __init__(self, monkeypatch, answers: dict[str, list[str]]) -> None:
+        self.answers = {name: list(values) for name, values in answers.items()}
+        self.lookups: list[tuple[str, str]] = []
+        real = socket.getaddrinfo
+
+        def getaddrinfo(host, port, *args, **kwargs):
+            if host not in self.answers:
+                return real(host, port, *args, **kwargs)
+            values = self.answers[host]
+            address = values.pop(0) if len(values) > 1 else values[0]
+            self.lookups.append((host, address))
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+                     (address, int(port or 0)))]
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def connects(monkeypatch):
+    """Every address a socket connects to."""
+    seen: list[tuple] = []
+    real = socket.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        seen.append(address)
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    return seen
+
+
+@pytest.fixture
+def guarded(settings):
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    return settings
+
+
+def _source(base_url: str) -> HttpApiSource:
+    return HttpApiSource({"base_url": base_url, "max_retries": 0,
+                          "streams": [{"name": "orders", "path": "/orders"}]}, {})
+
+
+def test_rebinding_between_check_and_connection_never_reaches_the_second_address(
+        guarded, monkeypatch, httpserver, connects):
+    httpserver.expect_request("/orders").respond_with_json({"data": []})
+    resolver = Resolver(monkeypatch, {"rebind.test": [PUBLIC, "127.0.0.1"]})
+    source = _source(f"http://rebind.test:{httpserver.port}/")
+    with pytest.raises(SourceError, match="127.0.0.1, a private or internal address"):
+        source.get(source.url("/orders"))
+    # The guard saw the public address; the connection's own lookup answered 127.0.0.1 and
+    # was refused before any socket was opened.
+    assert resolver.lookups == [("rebind.test", PUBLIC), ("rebind.test", "127.0.0.1")]
+    assert connects == []
+    assert httpserver.log == []
+
+
+def test_without_pinning_the_same_rebinding_reaches_the_internal_address(
+        guarded, monkeypatch, httpserver):
+    """What the pinning prevents: the check passes, a plain client resolves again and calls
+    the internal server (this test fails if the scenario stops being a real attack)."""
+    httpserver.expect_request("/orders").respond_with_json({"data": []})
+    Resolver(monkeypatch, {"rebind.test": [PUBLIC, "127.0.0.1"]})
+    url = f"http://rebind.test:{httpserver.port}/orders"
+    netguard.check_url(url)
+    with httpx.Client(trust_env=False) as plain:
+        assert plain.get(url).status_code == 200
+    assert len(httpserver.log) == 1
+
+
+def test_a_connection_uses_the_checked_address_and_keeps_the_host_header(
+        guarded, monkeypatch, httpserver, connects):
+    guarded.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    httpserver.expect_request("/orders").respond_with_json({"data": [{"id": 1}]})
+    resolver = Resolver(monkeypatch, {"api.test": ["127.0.0.1"]})
+    source = _source(f"http://api.test:{httpserver.port}/")
+    for _ in range(3):
+        assert source.get(source.url("/orders")).json() == {"data": [{"id": 1}]}
+    request = httpserver.log[0][0]
+    assert request.headers["Host"] == f"api.test:{httpserver.port}"
+    # The guard's lookup (once per host), then one per connection: each socket connected to
+    # the address its own lookup checked, never to the name.
+    assert connects and set(connects) == {("127.0.0.1", httpserver.port)}
+    assert len(resolver.lookups) == 1 + len(connects)
+
+
+def test_an_internal_address_literal_is_refused_at_connect_time(guarded, connects):
+    with outbound.client(timeout=2) as client, \
+            pytest.raises(httpx.ConnectError, match="private or internal"):
+        client.get("http://10.0.0.1/")
+    assert connects == []
+
+
+def test_an_unresolvable_host_is_a_connect_error(guarded, monkeypatch):
+    def fail(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
+    with outbound.client(timeout=2) as client, \
+            pytest.raises(httpx.ConnectError, match="Cannot resolve nowhere.test"):
+        client.get("http://nowhere.test/")
+
+
+def test_allowed_hosts_are_pinned_too(settings, monkeypatch, httpserver, connects):
+    settings.OUTBOUND_ALLOWED_HOSTS = ["trusted.test"]
+    httpserver.expect_request("/x").respond_with_data("ok")
+    Resolver(monkeypatch, {"trusted.test": ["127.0.0.1"]})
+    with outbound.client(timeout=5) as client:
+        assert client.get(f"http://trusted.test:{httpserver.port}/x").text == "ok"
+    assert set(connects) == {("127.0.0.1", httpserver.port)}
+
+
+# --- TLS: SNI and the certificate are the URL's host name's ---------------------------------
+
+def _certificate(tmp_path, name: str):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a certificate for ``secure.test``; records the SNI
+    names and Host headers it receives."""
+    cert_file, key_file = _certificate(tmp_path, "secure.test")
+    seen = {"sni": [], "host": []}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen["host"].append(self.headers["Host"])
+            body = b'{"data": []}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    context.sni_callback = lambda sock, name, ctx: seen["sni"].append(name)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], cert_file, seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_verifies_and_names_the_url_host_while_connecting_to_the_checked_address(
+        guarded, monkeypatch, tls_server, connects):
+    port, cert_file, seen = tls_server
+    guarded.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    Resolver(monkeypatch, {"secure.test": ["127.0.0.1"]})
+    verify = ssl.create_default_context(cafile=str(cert_file))
+    with outbound.client(timeout=5, verify=verify) as client:
+        assert client.get(f"https://secure.test:{port}/orders").json() == {"data": []}
+        # The same address by IP: the certificate does not name it, verification fails.
+        with pytest.raises(httpx.ConnectError, match="certificate|hostname|IP address"):
+            client.get(f"https://127.0.0.1:{port}/orders")
+    assert seen["sni"][0] == "secure.test"
+    assert seen["host"] == [f"secure.test:{port}"]
+    assert connects[0] == ("127.0.0.1", port)
