@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import json
 import os
 import statistics
@@ -263,7 +264,9 @@ def child(mode: str, binding_id: str, rows: int, batch_size: int, other_root: st
     if mode.startswith("other-"):
         import importlib.util
 
-        path = Path(other_root) / "syncs" / "loading" / "__init__.py"
+        path = Path(other_root) / "syncs" / "loading" / "loader.py"
+        if not path.exists():  # before the loader had a module of its own
+            path = path.with_name("__init__.py")
         spec = importlib.util.spec_from_file_location("other_loading", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -288,7 +291,13 @@ def child(mode: str, binding_id: str, rows: int, batch_size: int, other_root: st
                             dumps(r, default=str).decode(), now, RUN_ID))
                     written += len(batch.records)
     elif mode in OURS:
-        loader = loader_class(binding, RUN_ID)
+        if "lease" in inspect.signature(loader_class).parameters:
+            from syncs.loading import take
+
+            # A token larger than any earlier child's: each run takes the checkpoint anew.
+            loader = loader_class(binding, RUN_ID, lease=take(binding, time.time_ns(), RUN_ID))
+        else:  # a checkout from before the checkpoint fence
+            loader = loader_class(binding, RUN_ID)
         loader.begin()
         reached = None
         for batch in source.read(ENTITY, cursor=None):

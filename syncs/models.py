@@ -91,6 +91,8 @@ class Sync(TimestampedModel):
     updated_by = models.CharField(max_length=64, blank=True, default="")
     # The scheduler's bookkeeping: the next cron slot to trigger.
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The last fencing token given to an attempt of this sync (see SyncRun.fence_token).
+    fence_epoch = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -203,6 +205,10 @@ class SyncRun(TimestampedModel):
                                     default="")
     result_reason_code = models.CharField(max_length=64, blank=True, default="")
     summary = models.JSONField(default=dict, blank=True)
+    # This attempt's fencing token, given when it starts: larger than every earlier attempt's
+    # of the same sync. Its batches commit only while their checkpoint rows carry it
+    # (syncs.loading.fence).
+    fence_token = models.BigIntegerField(default=0, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -231,13 +237,16 @@ class SyncRun(TimestampedModel):
 
 class SyncState(models.Model):
     """The cursor reached per sync and entity, committed in the same transaction as the rows
-    it covers (see syncs.loading). It lives in the warehouse database (syncservice.routers),
+    it covers (see syncs.loading.fence). It lives in the warehouse database (syncservice.routers),
     hence a plain ``sync_id`` rather than a cross-database foreign key."""
 
     sync_id = models.UUIDField(db_index=True)
     entity_key = models.CharField(max_length=255)
     source_instance_key = models.CharField(max_length=255, blank=True, default="")
     cursor = models.JSONField(null=True, blank=True)
+    # The fencing token of the attempt that owns this row, and that attempt (a run id).
+    epoch = models.BigIntegerField(default=0)
+    run_id = models.UUIDField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

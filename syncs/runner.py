@@ -5,6 +5,12 @@ windowable entity. ``sequential`` runs every task inline in the run's job, in ``
 order; the fan-out modes enqueue a child job per task whose dependencies are done, and the
 last child to finish closes the run. Every batch commits its rows with its checkpoint
 (syncs.loading), so a next attempt resumes where the last one stopped.
+
+Fencing: an attempt gets a token when it starts (larger than every earlier attempt's of the
+sync), takes each checkpoint row with it, and moves the row only while it still holds it. The
+run row is changed only while the run is running. An attempt that stalled past its heartbeat
+and wakes up after a newer attempt took over raises ``StaleAttempt`` at its next write and
+stops with nothing committed (syncs.loading.fence).
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime, parse_duration
 
 from jobs import services as job_services
 from jobs.context import JobCancelled, JobInterrupted
 from syncs import services
-from syncs.loading import TableLoader, read_checkpoint
+from syncs.loading import StaleAttempt, TableLoader, bound_idle_transaction, read_checkpoint, take
 from syncs.models import Sync, SyncRun, TableBinding
 from syncs.providers import base as catalog
 from syncs.signals import run_finished
@@ -117,9 +124,14 @@ def _locked(run_id):
 
 
 def update_run(run_id, change) -> SyncRun:
-    """Apply ``change(run)`` to the locked row, and record a heartbeat."""
+    """Apply ``change(run)`` to the locked row of a running run, and record a heartbeat.
+    A run that is not running any more (failed by the reaper, cancelled) is history: its
+    attempt is stale and stops (``StaleAttempt``) rather than write into it."""
     with transaction.atomic():
+        bound_idle_transaction("default")
         run = _locked(run_id)
+        if run.status != SyncRun.Status.RUNNING:
+            raise StaleAttempt(f"Run {run_id} is {run.status}: this attempt stops.")
         change(run)
         run.last_heartbeat_at = timezone.now()
         run.save()
@@ -150,7 +162,9 @@ def run_task(ctx, run_id, task_key: str) -> None:
     window = tuple(task["window"]) if task["window"] else None
     state_key = task_key if window else None
     full_refresh = run.run_mode == SyncRun.RunMode.FULL_REFRESH
-    cursor = None if full_refresh else read_checkpoint(binding, state_key)
+    # From here on, an older attempt's batches of this entity (or window) cannot commit.
+    lease = take(binding, run.fence_token, run.pk, state_key)
+    cursor = None if full_refresh else lease.cursor
     if window and cursor is not None and cursor >= window[1]:
         _finish_task(run.pk, task_key, "succeeded")  # done by an earlier attempt
         return
@@ -158,7 +172,8 @@ def run_task(ctx, run_id, task_key: str) -> None:
         window = (cursor, window[1])
     source = services.open_connection_source(
         sync.connection, {**sync.connection.config, **sync.source_config})
-    loader = TableLoader(binding, run.pk, staging=True if full_refresh and not window else None)
+    loader = TableLoader(binding, run.pk, lease=lease,
+                         staging=True if full_refresh and not window else None)
     loader.begin()
     reached = cursor
     for batch in source.read(entity, cursor=None if window else cursor, window=window,
@@ -166,7 +181,7 @@ def run_task(ctx, run_id, task_key: str) -> None:
         # Before writing: a cancelled run, or a job reaped from this worker (a zombie),
         # writes nothing more; the batch is read again by the next attempt.
         ctx.heartbeat()
-        written = loader.write(batch.records, batch.cursor, state_key=state_key)
+        written = loader.write(batch.records, batch.cursor)
         reached = batch.cursor if batch.cursor is not None else reached
         read_count = len(batch.records)
 
@@ -181,7 +196,7 @@ def run_task(ctx, run_id, task_key: str) -> None:
 
         update_run(run.pk, counted)
     if window:
-        loader.save_checkpoint(window[1], state_key)  # this window is complete
+        lease.commit(window[1])  # this window is complete
     else:
         loader.finish(reached)
     _finish_task(run.pk, task_key, "succeeded")
@@ -214,7 +229,7 @@ def _finish_task(run_id, task_key: str, status: str, error: str = "") -> None:
                if t["entity"] == entity and t.get("window")]
     if windows and run.summary["entities"][entity]["status"] == "succeeded":
         binding = run.sync.table_bindings.get(entity_key=entity)
-        TableLoader(binding, run.pk).save_checkpoint(max(w[1] for w in windows))
+        take(binding, run.fence_token, run.pk).commit(max(w[1] for w in windows))
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -223,9 +238,16 @@ def start_run(ctx, run_id) -> dict:
     """The run's job: mark it running, plan it, then run the plan inline (sequential) or hand
     the ready tasks to child jobs (fan-out)."""
     now = timezone.now()
-    if not SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.PENDING).update(
+    sync_id = SyncRun.objects.filter(pk=run_id).values_list("sync_id", flat=True).first()
+    with transaction.atomic():
+        # The attempt's fencing token: the sync's counter, moved on under its row lock.
+        Sync.objects.filter(pk=sync_id).update(fence_epoch=F("fence_epoch") + 1)
+        token = Sync.objects.filter(pk=sync_id).values_list("fence_epoch", flat=True).first()
+        started = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.PENDING).update(
             status=SyncRun.Status.RUNNING, started_at=now, last_heartbeat_at=now,
-            executor_id=ctx.worker_id, backend_run_ref=str(ctx.job_id), updated_at=now):
+            executor_id=ctx.worker_id, backend_run_ref=str(ctx.job_id), updated_at=now,
+            fence_token=token or 0)
+    if not started:
         return {"skipped": "the run is not pending"}
     run = SyncRun.objects.select_related("sync__connection").get(pk=run_id)
     plan = build_plan(run)

@@ -212,6 +212,11 @@ SYNCS_EXECUTION_BACKENDS = env.list("SYNCS_EXECUTION_BACKENDS", default=["native
 SYNCS_RUN_HEARTBEAT_TIMEOUT_SECONDS = env.float("SYNCS_RUN_HEARTBEAT_TIMEOUT_SECONDS",
                                                 default=120.0)
 SYNCS_SCHEDULER_EVERY_SECONDS = env.int("SYNCS_SCHEDULER_EVERY_SECONDS", default=30)
+# PostgreSQL ends a sync batch's transaction whose session idles in it longer than this (a
+# stalled worker), so its locks never hold up the next attempt longer; keep it below
+# JOBS_HEARTBEAT_TIMEOUT_SECONDS. 0 turns it off.
+SYNCS_STALLED_TRANSACTION_TIMEOUT_SECONDS = env.float(
+    "SYNCS_STALLED_TRANSACTION_TIMEOUT_SECONDS", default=30.0)
 DATABASE_ROUTERS = ["syncservice.routers.WarehouseRouter"]
 
 # --- OpenAPI --------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.db import connection as db
 from django.db.utils import DatabaseError
 
 from jobs.models import Job
-from syncs.loading import TableLoader, column_name, read_checkpoint
+from syncs.loading import TableLoader, column_name, read_checkpoint, take
 from syncs.models import Sync, SyncRun, TableBinding
 from tests.conftest import body, wait_for
 
@@ -38,8 +38,16 @@ FIRST = [{"id": 1, "status": "a"}, {"id": 2, "status": "a"}]
 SECOND = [{"id": 2, "status": "b"}, {"id": 3, "status": "b"}]  # overlaps on id 2
 
 
+_tokens = iter(range(1, 10**6))
+
+
+def loader_for(binding, run_id: str) -> TableLoader:
+    """A loader holding the binding's checkpoint with a token newer than every earlier one."""
+    return TableLoader(binding, run_id, lease=take(binding, next(_tokens), run_id))
+
+
 def load(binding, batches, run_id="00000000-0000-0000-0000-00000000000a"):
-    loader = TableLoader(binding, run_id)
+    loader = loader_for(binding, run_id)
     loader.begin()
     for index, records in enumerate(batches):
         loader.write(records, f"cursor-{index}")
@@ -111,7 +119,7 @@ def test_records_of_varied_shapes_land_in_their_columns(binding, mode):
     named like a meta column: each value lands where it belongs, whatever the batch."""
     target = binding(mode)
     run_id = "00000000-0000-0000-0000-0000000000c1"
-    loader = TableLoader(target, run_id)
+    loader = loader_for(target, run_id)
     loader.begin()
     loader.write([{"id": 1, "status": "a", "note": None},
                   {"status": "b", "id": 2},                       # other key order
@@ -140,15 +148,15 @@ def test_records_of_varied_shapes_land_in_their_columns(binding, mode):
 
 def test_a_failing_batch_rolls_back_with_its_checkpoint(binding, monkeypatch):
     target = binding("upsert")
-    loader = TableLoader(target, "00000000-0000-0000-0000-00000000000b")
+    loader = loader_for(target, "00000000-0000-0000-0000-00000000000b")
     loader.begin()
     loader.write(FIRST, "c1")
     assert read_checkpoint(target) == "c1"
 
-    def broken(self, cursor_value, state_key=None):
+    def broken(self, cursor_value):
         raise DatabaseError("lost the connection while saving the checkpoint")
 
-    monkeypatch.setattr(TableLoader, "save_checkpoint", broken)
+    monkeypatch.setattr(type(loader.lease), "advance", broken)
     with pytest.raises(DatabaseError):
         loader.write([{"id": 3, "status": "x"}], "c2")
     monkeypatch.undo()

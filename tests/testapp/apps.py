@@ -6,4 +6,9 @@ class TestAppConfig(AppConfig):
     label = "testapp"
 
     def ready(self) -> None:
-        from tests.testapp import handlers  # noqa: F401 - registers the test job handlers
+        from tests.testapp import (
+            faults,
+            handlers,  # noqa: F401 - registers the test job handlers
+        )
+
+        faults.connect()

@@ -1,0 +1,356 @@
+"""Writes records into warehouse tables, exactly once.
+
+Each batch is written in one transaction of the warehouse database together with the entity's
+cursor checkpoint (``SyncState``): either both commit or neither, so re-running after a crash
+resumes after the last committed batch and never duplicates rows. The checkpoint moves last in
+that transaction, through the attempt's lease (syncs.loading.fence): a stale attempt's batch
+rolls back whole, and the row lock is held only for the commit.
+
+Load modes: ``append_event`` inserts; ``upsert`` merges on the binding's primary key columns
+(INSERT … ON CONFLICT DO UPDATE, on PostgreSQL and SQLite alike); ``replace`` loads into a
+staging table and swaps it in when the entity finishes.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import orjson
+from django.db import connections, transaction
+from django.utils import timezone
+
+from syncs.loading.fence import CheckpointLease, bound_idle_transaction
+from syncs.models import TableBinding
+from syncs.signals import batch_staged, rows_loaded
+
+# Every table also keeps the whole record (``_record``), when and by which run it was written.
+META_COLUMNS = {"_record": "json", "_synced_at": "timestamp", "_run_id": "text"}
+# The same for every row of a batch: on PostgreSQL, given once to the INSERT … SELECT.
+BATCH_COLUMNS = ("_synced_at", "_run_id")
+_IDENTIFIER = re.compile(r"[^a-z0-9_]+")
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # called for every field of every record
+def column_name(key: str) -> str:
+    name = _IDENTIFIER.sub("_", str(key).lower()).strip("_") or "column"
+    if name[0].isdigit():
+        name = f"c_{name}"
+    return name[:63]
+
+
+def kind_of(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, (dict, list)):
+        return "json"
+    return "text"
+
+
+SQL_TYPES = {
+    "postgresql": {"boolean": "boolean", "bigint": "bigint", "double": "double precision",
+                   "json": "jsonb", "text": "text", "timestamp": "timestamptz"},
+    "sqlite": {"boolean": "integer", "bigint": "integer", "double": "real", "json": "text",
+               "text": "text", "timestamp": "text"},
+}
+
+
+# Key column types whose equality Python can tell without the database (see _key_text).
+_TEXT_TYPES = ("text", "character varying")
+_INTEGER_TYPES = ("bigint", "integer", "smallint")
+
+
+def _key_text(row: list, key_at: list[tuple[int, bool]]) -> tuple | None:
+    """The key of a row as the key columns will hold it, or None when Python cannot tell
+    (a null, a string in an integer column, a boolean, a float, a column of another type):
+    such a batch is deduplicated by the database, as any batch with a repeated key.
+    ``key_at``: (position, column is text) per key column; other columns are integers."""
+    key = []
+    for index, text in key_at:
+        value = row[index]
+        if type(value) is int:
+            value = str(value) if text else value
+        elif type(value) is not str or not text:
+            return None
+        key.append(value)
+    return tuple(key)
+
+
+class TableLoader:
+    """Loads one entity of one run into the binding's table."""
+
+    def __init__(self, binding: TableBinding, run_id: str, *, lease: CheckpointLease,
+                 staging: bool | None = None) -> None:
+        self.binding = binding
+        self.run_id = str(run_id)
+        self.lease = lease
+        self.using = lease.using
+        self.connection = connections[self.using]
+        self.vendor = self.connection.vendor
+        self.replace = binding.load_mode == TableBinding.LoadMode.REPLACE if staging is None \
+            else staging
+        self.table = binding.physical_table_name
+        self.target = f"{self.table}__staging" if self.replace else self.table
+        self.key_columns = [column_name(c) for c in binding.primary_key_columns or []]
+        self._columns: dict[str, str] | None = None
+        self._json_columns: set[str] = set()
+        self._temp_columns: set[str] | None = None  # PostgreSQL: the COPY staging table's
+        self._known_keys: set = set()  # record keys that have their column (or are ignored)
+        self._key_types: dict[str, str] = {}  # PostgreSQL: the key columns' types
+
+    # --- schema -------------------------------------------------------------------------------
+    def q(self, name: str) -> str:
+        return self.connection.ops.quote_name(name)
+
+    def _existing_columns(self, table: str) -> dict[str, str] | None:
+        with self.connection.cursor() as cursor:
+            if table not in self.connection.introspection.table_names(cursor):
+                return None
+            description = self.connection.introspection.get_table_description(cursor, table)
+            if self.vendor == "postgresql":
+                cursor.execute("SELECT column_name FROM information_schema.columns WHERE "
+                               "table_name = %s AND data_type = 'jsonb'", [table])
+                self._json_columns = {row[0] for row in cursor.fetchall()}
+        return {col.name: "" for col in description}
+
+    def begin(self) -> None:
+        """Prepare the target (for replace: a fresh staging table)."""
+        if self.replace:
+            with self.connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.q(self.target)}")
+        self._columns = self._existing_columns(self.target)
+        self._known_keys = set()
+
+    def _ensure_columns(self, records: Sequence[dict]) -> None:
+        kinds: dict[str, str] = {}
+        known = self._known_keys
+        for record in records:
+            if known.issuperset(record):
+                continue  # the usual case: every key has its column already
+            for key, value in record.items():
+                if key in known:
+                    continue
+                name = column_name(key)
+                if name in META_COLUMNS or (self._columns is not None
+                                            and name in self._columns):
+                    known.add(key)  # a source field named like ours stays in _record only
+                    continue
+                kind = kind_of(value)
+                if kind and name not in kinds:
+                    kinds[name] = kind
+        types = SQL_TYPES[self.vendor]
+        if self._columns is not None and all(name in self._columns for name in kinds):
+            return
+        with self.connection.cursor() as cursor:
+            # Concurrent tasks (fan-out) may create or widen the same table: serialize the DDL
+            # (PostgreSQL: an advisory lock held to the end of this transaction; SQLite: the
+            # write transaction already holds the database lock) and look again under it.
+            if self.vendor == "postgresql":
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self.target])
+            self._columns = self._existing_columns(self.target)
+            if self._columns is None:
+                columns = {**{k: "text" for k in self.key_columns}, **kinds, **META_COLUMNS}
+                ddl = ", ".join(f"{self.q(n)} {types[k]}" for n, k in columns.items())
+                cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.q(self.target)} ({ddl})")
+                if self._merges():
+                    # Index names are schema-wide on PostgreSQL and survive the replace
+                    # swap's rename: make each one unique.
+                    index = f"{self.target[:40]}_{uuid.uuid4().hex[:12]}_key"
+                    cols = ", ".join(self.q(c) for c in self.key_columns)
+                    cursor.execute(f"CREATE UNIQUE INDEX {self.q(index)} "
+                                   f"ON {self.q(self.target)} ({cols})")
+                self._columns = dict.fromkeys(columns, "")
+                self._json_columns = {n for n, k in columns.items() if k == "json"}
+                return
+            for name, kind in kinds.items():
+                if name not in self._columns:
+                    cursor.execute(f"ALTER TABLE {self.q(self.target)} ADD COLUMN "
+                                   f"{self.q(name)} {types[kind]}")
+                    self._columns[name] = ""
+                    if kind == "json":
+                        self._json_columns.add(name)
+
+    # --- writing ------------------------------------------------------------------------------
+    def write(self, records: Sequence[dict], cursor_value: Any) -> int:
+        """Write ``records`` and the checkpoint ``cursor_value`` in one transaction (replace:
+        the checkpoint moves at the swap; each batch still checks the lease). Raises
+        ``StaleAttempt``, with nothing committed, when a newer attempt owns the checkpoint."""
+        if self._columns is None:
+            self.begin()
+        with transaction.atomic(using=self.using):
+            bound_idle_transaction(self.using)
+            written = 0
+            if records:
+                self._ensure_columns(records)
+                written = self._insert(records)
+            batch_staged.send(sender=TableLoader, binding=self.binding, run_id=self.run_id,
+                              rows=written)
+            if self.replace:
+                self.lease.confirm()
+            else:
+                self.lease.advance(cursor_value)
+        rows_loaded.send_robust(sender=TableLoader, binding=self.binding, run_id=self.run_id,
+                                rows=written)
+        return written
+
+    def _rows(self, records: Sequence[dict], names: list[str]) -> Iterator[list]:
+        """The values of ``names`` for each record (``BATCH_COLUMNS`` only if in ``names``),
+        made one at a time (the COPY sends each as it is made)."""
+        now = timezone.now()
+        synced_at = now if self.vendor == "postgresql" else now.isoformat()
+        position = {name: index for index, name in enumerate(names)}
+        batch_values = [(position[name], value) for name, value in
+                        (("_synced_at", synced_at), ("_run_id", self.run_id))
+                        if name in position]
+        record_at = position["_record"]
+        sqlite = self.vendor == "sqlite"
+        width = len(names)
+        dumps = orjson.dumps
+        plans: dict[tuple, list[tuple[Any, int]]] = {}
+        for record in records:
+            keys = tuple(record)
+            plan = plans.get(keys)
+            if plan is None:
+                # Where each key's value goes; a later key of the same column wins.
+                plan = plans[keys] = [(key, position[name]) for key in keys
+                                      if (name := column_name(key)) in position
+                                      and name not in META_COLUMNS]
+            row = [None] * width
+            for key, index in plan:
+                value = record[key]
+                if isinstance(value, (dict, list)):
+                    value = dumps(value).decode()
+                elif sqlite and isinstance(value, bool):
+                    value = int(value)
+                row[index] = value
+            row[record_at] = dumps(record, default=str).decode()
+            for index, value in batch_values:
+                row[index] = value
+            yield row
+
+    def _merges(self) -> bool:
+        return bool(self.key_columns) and \
+            self.binding.load_mode != TableBinding.LoadMode.APPEND_EVENT
+
+    def _on_conflict(self, names: list[str]) -> str:
+        keys = ", ".join(self.q(c) for c in self.key_columns)
+        updates = ", ".join(f"{self.q(n)} = excluded.{self.q(n)}" for n in names
+                            if n not in self.key_columns)
+        return f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+
+    def _insert(self, records: Sequence[dict]) -> int:
+        names = list(self._columns)
+        if self.vendor == "postgresql":
+            return self._copy_in(
+                self._rows(records, [n for n in names if n not in BATCH_COLUMNS]), names)
+        rows = list(self._rows(records, names))
+        sql = (f"INSERT INTO {self.q(self.target)} ({', '.join(self.q(n) for n in names)}) "
+               f"VALUES ({', '.join(['%s'] * len(names))})")
+        if self._merges():
+            sql += self._on_conflict(names)
+        with self.connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+        return len(rows)
+
+    def _copy_in(self, rows: Iterable[list], names: list[str]) -> int:
+        """PostgreSQL: COPY the batch (``rows``: ``names`` but ``BATCH_COLUMNS``) into a
+        temporary table, then one INSERT … SELECT (with ON CONFLICT for merges; the last
+        occurrence of a key in the batch wins) that adds the ``BATCH_COLUMNS``. Returns the
+        row count."""
+        from psycopg import sql
+
+        batch_values = {"_synced_at": timezone.now(), "_run_id": self.run_id}
+        columns = ", ".join(self.q(n) for n in names)
+        copied_names = [n for n in names if n not in BATCH_COLUMNS]
+        copied = ", ".join(self.q(n) for n in copied_names)
+        selected = ", ".join(
+            sql.Literal(batch_values[n]).as_string(self.connection.connection)
+            if n in BATCH_COLUMNS else self.q(n) for n in names)
+        temp = self.q(f"_load_{self.target[:40]}")
+        with self.connection.cursor() as cursor:
+            if self._temp_columns is None:
+                cursor.execute(f"DROP TABLE IF EXISTS {temp}")
+                cursor.execute(f"CREATE TEMP TABLE {temp} (LIKE {self.q(self.target)}) "
+                               "ON COMMIT DELETE ROWS")
+                cursor.execute(f"ALTER TABLE {temp} ADD COLUMN _load_order bigint")
+                self._temp_columns = set(names)
+            for name in [n for n in names if n not in self._temp_columns]:
+                # A column the target gained after the temp table was made.
+                cursor.execute(f"ALTER TABLE {temp} ADD COLUMN {self.q(name)} "
+                               f"{self._pg_type(name)}")
+                self._temp_columns.add(name)
+            merges = self._merges()
+            key_at = self._key_positions(copied_names) if merges else []
+            seen: set = set()
+            repeated = key_at is None  # a key twice in the batch: the last one must win
+            count = 0
+            with cursor.cursor.copy(f"COPY {temp} ({copied}, _load_order) FROM STDIN") as copy:
+                for count, row in enumerate(rows, 1):
+                    if merges and not repeated:
+                        key = _key_text(row, key_at)
+                        repeated = key is None or key in seen
+                        seen.add(key)
+                    row.append(count)
+                    copy.write_row(row)
+            if merges:
+                if repeated:
+                    keys = ", ".join(self.q(c) for c in self.key_columns)
+                    select = (f"SELECT DISTINCT ON ({keys}) {selected} FROM {temp} "
+                              f"ORDER BY {keys}, _load_order DESC")
+                else:  # the usual case: no sort needed
+                    select = f"SELECT {selected} FROM {temp}"
+                cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) {select}"
+                               + self._on_conflict(names))
+            else:
+                cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
+                               f"SELECT {selected} FROM {temp} ORDER BY _load_order")
+            if len(self.connection.atomic_blocks) > 1:
+                # Inside a caller's transaction: the next batch must not see these rows.
+                # (Otherwise ON COMMIT DELETE ROWS empties the table at write's commit.)
+                cursor.execute(f"TRUNCATE {temp}")
+        return count
+
+    def _key_positions(self, names: list[str]) -> list[tuple[int, bool]] | None:
+        """For ``_key_text``: (position in ``names``, column is text) of each key column, or
+        None when a key column's type is one Python cannot compare as the database does."""
+        positions = []
+        for column in self.key_columns:
+            if column not in self._key_types:
+                self._key_types[column] = self._pg_type(column)
+            kind = self._key_types[column]
+            if kind not in _TEXT_TYPES and kind not in _INTEGER_TYPES:
+                return None  # always deduplicated by the database
+            positions.append((names.index(column), kind in _TEXT_TYPES))
+        return positions
+
+    def _pg_type(self, name: str) -> str:
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                           "WHERE a.attrelid = %s::regclass AND a.attname = %s",
+                           [self.connection.ops.quote_name(self.target), name])
+            row = cursor.fetchone()
+        return row[0] if row else "text"
+
+    def finish(self, cursor_value: Any) -> None:
+        """replace: swap the staging table in, with the checkpoint ``cursor_value``, in one
+        transaction."""
+        if not self.replace:
+            return  # every batch moved it already
+        if self._columns is None:  # nothing was read: an empty table replaces the old one
+            self.begin()
+        self._ensure_columns([])
+        with transaction.atomic(using=self.using), self.connection.cursor() as cursor:
+            bound_idle_transaction(self.using)
+            # The lease first: a stale attempt stops before it takes the table's lock.
+            self.lease.advance(cursor_value)
+            cursor.execute(f"DROP TABLE IF EXISTS {self.q(self.table)}")
+            cursor.execute(f"ALTER TABLE {self.q(self.target)} RENAME TO {self.q(self.table)}")
