@@ -17,7 +17,6 @@ FILTERS: dict = {
     "description": "Filters as the list endpoint's `filter[name]=value`: a filter name "
                    "(with its lookup, e.g. `status__in`, `created_at__gte`) and a value; a "
                    "list is the comma list of an `__in` filter.",
-    "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": r"^[A-Za-z0-9_]+$"},
     "maxProperties": 50,
     "additionalProperties": {
         "anyOf": [_SCALAR,
@@ -50,5 +49,4 @@ METADATA: dict = {
     "type": ["object", "null"],
     "description": "Free-form metadata stored with the export and returned as given.",
     "maxProperties": 100,
-    "propertyNames": {"maxLength": NAME_MAX},
 }

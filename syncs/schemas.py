@@ -114,7 +114,6 @@ EXECUTION_CONFIG: dict = {
                           "description": "Where windows start on a first run without "
                                          "`start_date`: this many days ago."},
         "slicing": {"type": "object", "additionalProperties": _SLICING,
-                    "propertyNames": {"maxLength": NAME_MAX},
                     "description": "Per entity key: overrides of the catalog's slicing."},
     },
     "additionalProperties": False,
@@ -125,7 +124,6 @@ DESTINATION_CONFIG: dict = {
     "description": "Destination envelope: provider-specific extras, stored and returned as "
                    "given (synced tables go to the service's warehouse database).",
     "maxProperties": 100,
-    "propertyNames": {"minLength": 1, "maxLength": NAME_MAX},
     "additionalProperties": True,
 }
 

@@ -7,6 +7,7 @@ import functools
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -378,9 +379,14 @@ def validate_sync(project, data: dict, instance: Sync | None = None) -> dict:
     if trigger_mode == Sync.TriggerMode.SCHEDULED or "schedule" in data:
         _validate_schedule(schedule, required=trigger_mode == Sync.TriggerMode.SCHEDULED)
     if "slug" in data or instance is None:
-        slug = data.get("slug") or slugify(data.get("name") or "")[:100].strip("-")
-        if not slug or slugify(slug) != slug:
-            raise attribute_error("slug", "A slug is lowercase letters, digits and hyphens.")
+        name = data.get("name") or (instance.name if instance else "")
+        # Any name makes a slug: one without ASCII letters or digits gets a generated one.
+        slug = data.get("slug") or slugify(name)[:100].strip("-_") or \
+            f"sync-{uuid.uuid4().hex[:8]}"
+        if slugify(slug) != slug:
+            raise attribute_error("slug", "A slug is lowercase letters, digits, hyphens and "
+                                          "underscores, starting and ending with a letter or "
+                                          "digit.")
         clash = Sync.objects.filter(project=project, slug=slug)
         if instance is not None:
             clash = clash.exclude(pk=instance.pk)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 
 import orjson
 import pytest
@@ -130,6 +131,9 @@ BAD_SYNC_ATTRIBUTES = [
     ({"name": ""}, "/data/attributes/name"),
     ({"name": "x" * 256}, "/data/attributes/name"),
     ({"slug": 5}, "/data/attributes/slug"),
+    ({"slug": "Orders"}, "/data/attributes/slug"),
+    ({"slug": "a--b"}, "/data/attributes/slug"),
+    ({"slug": "orders-"}, "/data/attributes/slug"),
     ({"status": 1}, "/data/attributes/status"),
     ({"status": True}, "/data/attributes/status"),
     ({"trigger_mode": ["manual"]}, "/data/attributes/trigger_mode"),
@@ -197,6 +201,19 @@ def test_valid_attributes_are_stored_as_given(api, make_sync, attributes):
             assert stored[name] == value
 
 
+@pytest.mark.parametrize("name", ["東京", "   ", "!!!", "  padded  "])
+def test_any_name_makes_a_sync(api, connection, name):
+    """A name is any non-empty string, kept as given; a slug is derived from it, or
+    generated when it has no letter or digit to derive one from."""
+    response = create_sync(api, connection["id"], {"name": name})
+    assert response.status_code == 201, response.content
+    attributes = body(response)["data"]["attributes"]
+    assert attributes["name"] == name
+    if name.strip() == "padded":
+        assert attributes["slug"] == "padded"
+    assert re.match(r"^[a-z0-9]+((_|-(?!-))+[a-z0-9]+)*$", attributes["slug"])
+
+
 def test_the_trigger_uses_the_validated_execution_config(api, make_sync):
     sync = make_sync(execution_config={"max_auto_resume_attempts": 4, "queue": "fast"})
     response = send(api, "post", f"{SYNCS}/{sync['id']}/trigger", "sync-triggers", {})
@@ -227,6 +244,10 @@ def test_a_scheduled_sync_needs_a_cron(api, make_sync):
     ({"provider": "http_api", "name": "x", "config": {"base_url": "http://127.0.0.1/"},
       "secrets": ["token"]}, "/data/attributes/secrets"),
     ({"provider": "s3", "name": "bucketless"}, "/data/attributes/config/bucket"),
+    # secrets whose required members are in an anyOf (a password or a private key)
+    ({"provider": "sftp", "name": "x", "config": {"host": "sftp.example.com",
+                                                  "username": "u"}},
+     "/data/attributes/secrets/password"),
     ({"provider": "s3", "name": "x", "config": {"bucket": "my-bucket", "regoin": "eu"}},
      "/data/attributes/config/regoin"),
 ])
@@ -539,8 +560,9 @@ def test_connection_config_is_published_per_provider(openapi):
     s3 = _component(openapi, "S3ConnectionAttributes")
     assert s3["properties"]["provider"] == {"type": "string", "enum": ["s3"]}
     assert s3["properties"]["config"] == {"$ref": "#/components/schemas/S3Config"}
-    assert s3["required"] == ["provider", "name", "config", "secrets"] or \
-        s3["required"][:3] == ["provider", "name", "config"]
+    assert s3["required"] == ["provider", "name", "config"]  # s3 may use the AWS chain
+    assert _component(openapi, "SftpConnectionAttributes")["required"] == [
+        "provider", "name", "config", "secrets"]
     assert _component(openapi, "S3Config") == openapi30(catalog.get_provider("s3").config_schema)
     assert "bucket" in _component(openapi, "S3Config")["required"]
     for spec in catalog.all_providers():

@@ -1,3 +1,4 @@
+from django.core.validators import RegexValidator
 from rest_framework import serializers as drf_serializers
 from rest_framework_json_api import serializers
 from rest_framework_json_api.relations import (
@@ -22,6 +23,10 @@ from syncservice.jsonschema import (
     openapi30,
     register_component,
 )
+from syncservice.jsonschema import validate as schema_errors
+
+# Empty (derive it from the name) or a slug Django's slugify keeps as it is.
+SLUG_PATTERN = r"^([a-z0-9]+((_|-(?!-))+[a-z0-9]+)*)?$"
 
 
 class ConnectionSerializer(ResourceSerializer):
@@ -88,7 +93,9 @@ def _source_config_openapi(auto_schema) -> dict:
 
 
 def _required_members(schema: dict) -> bool:
-    return bool(schema.get("required"))
+    """Whether a provider's config or secrets must be given: the server checks an omitted one
+    as ``{}`` (required members may also hide in ``anyOf``, e.g. a password or a key)."""
+    return bool(schema_errors(schema, {}))
 
 
 class ConnectionWriteSerializer(serializers.Serializer):
@@ -198,8 +205,13 @@ class SyncWriteSerializer(serializers.Serializer):
 
     connection_id = StrictUUIDField(required=False)
     name = StrictCharField(max_length=255, required=False)
-    # Short enough that derived table names (<slug>_<entity>) fit their columns.
-    slug = StrictCharField(max_length=100, required=False, allow_blank=True)
+    # Short enough that derived table names (<slug>_<entity>) fit their columns; the pattern
+    # is exactly the slugs Django's slugify leaves as they are (what validate_sync checks).
+    slug = StrictCharField(max_length=100, required=False, allow_blank=True,
+                           validators=[RegexValidator(SLUG_PATTERN, "must be lowercase "
+                                                      "letters, digits, hyphens and "
+                                                      "underscores, starting and ending with "
+                                                      "a letter or digit")])
     entities = SchemaField(schemas.ENTITIES, required=False)
     table_bindings = SchemaField(schemas.TABLE_BINDINGS, component="TableBindingList",
                                  required=False)
