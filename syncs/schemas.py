@@ -129,7 +129,10 @@ DESTINATION_CONFIG: dict = {
 
 ENTITIES: dict = {
     "type": "array",
-    "description": "Entity keys to sync (default: the provider's default entities).",
+    "description": "Entity keys to sync, each once: entities of the connection's provider "
+                   "(`GET /syncs/providers/{provider}/catalog`; for dynamic providers the "
+                   "streams, tables or queries of the connection's config), with the entities "
+                   "they depend on. Default: the provider's default entities.",
     "items": {"type": "string", "minLength": 1, "maxLength": NAME_MAX},
     "maxItems": MAX_ENTITIES,
 }
