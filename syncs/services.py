@@ -100,8 +100,12 @@ def update_connection(connection: Connection, *, name: str | None = None,
     new_config = connection.config if config is None else config
     merged = None
     if secrets is not None:
-        merged = dict(secrets) if replace_secrets else {
-            **secret_store.decrypt(connection.secrets_encrypted), **secrets}
+        try:
+            merged = dict(secrets) if replace_secrets else {
+                **secret_store.decrypt(connection.secrets_encrypted), **secrets}
+        except secret_store.SecretsError as exc:  # stored under a key no longer configured
+            raise Conflict(f"{exc} Replace them all (the admin's form) or restore the key.") \
+                from None
     validate_connection(connection.provider, new_config, merged)
     if name is not None and name != connection.name:
         if Connection.objects.filter(project=connection.project_id, name=name).exists():

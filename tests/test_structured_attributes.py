@@ -394,6 +394,22 @@ def test_patch_of_a_connection_whose_stored_config_went_bad(api, connection, sho
                            data_id=connection["id"])) == "/data/attributes/secrets/token"
 
 
+def test_a_connection_whose_stored_secrets_cannot_be_decrypted(api, connection):
+    """Secrets stored under a key no longer in SYNCS_SECRETS_KEYS: reads answer 200, a merge
+    of new secrets 409, the check reports it."""
+    url = f"/api/v1/connections/{connection['id']}"
+    Connection.objects.filter(pk=connection["id"]).update(secrets_encrypted="not-a-token")
+    listed = api.get("/api/v1/connections")
+    assert listed.status_code == 200
+    assert body(listed)["data"][0]["attributes"]["secret_names"] == []
+    assert api.get(url).status_code == 200
+    error = error_of(send(api, "patch", url, "connections", {"secrets": {"token": "t"}},
+                          data_id=connection["id"]), 409)
+    assert "SYNCS_SECRETS_KEYS" in error["detail"]
+    checked = body(send(api, "post", f"{url}/check", "connections", {}))
+    assert checked["data"]["attributes"]["last_check_status"] == "failed"
+
+
 def test_stored_problems_name_the_fields(make_sync, connection):
     sync = Sync.objects.get(pk=make_sync()["id"])
     assert schemas.stored_sync_problems(sync) == []

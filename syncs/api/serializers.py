@@ -10,6 +10,7 @@ from jobs.api.serializers import JobSerializer
 from syncs import schemas
 from syncs.models import PROVIDERS, Connection, Sync, SyncRun, TableBinding
 from syncs.providers import base as catalog
+from syncs.secrets import SecretsError
 from syncs.services import secret_names
 from syncservice.accounts.api.serializers import ProjectSerializer
 from syncservice.jsonapi.relations import ToOneField
@@ -42,7 +43,12 @@ class ConnectionSerializer(ResourceSerializer):
                   "updated_at", "project"]
 
     def get_secret_names(self, connection: Connection) -> list[str]:
-        return secret_names(connection)
+        try:
+            return secret_names(connection)
+        except SecretsError:
+            # Stored under a key no longer configured: reads still work (and
+            # check_stored_config lists the connection).
+            return []
 
 
 # --- the per-provider schemas, as the OpenAPI document publishes them ---------------------
