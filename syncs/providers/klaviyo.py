@@ -31,7 +31,7 @@ CONFIG_SCHEMA = obj({
 }, title="Klaviyo connection", examples=[{"revision": "2024-10-15"}])
 
 SECRETS_SCHEMA = obj({
-    "private_api_key": secret("Private API key (pk_...) with read scopes.", pattern=r"^pk_\S+$"),
+    "private_api_key": secret("Private API key (pk_...) with read scopes.", pattern=r"^pk_[!-~]+$"),
 }, required=["private_api_key"], title="Klaviyo secrets",
     examples=[{"private_api_key": "pk_0123456789abcdef0123456789abcdef01"}])
 

@@ -30,7 +30,7 @@ CONFIG_SCHEMA = obj({
     "recursive": boolean("Walk subdirectories.", default=True),
     "host_key": string("Expected host public key (\"ssh-ed25519 AAAA...\", as in "
                        "known_hosts); omitted: any key is accepted.",
-                       pattern=r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+) \S+"),
+                       pattern=r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp[0-9]+) [!-~]+"),
     "streams": file_streams("/outbound/orders_*.csv"),
     "timeout_seconds": integer("Connection and read timeout.", minimum=1, maximum=600,
                                default=30),

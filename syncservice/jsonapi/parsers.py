@@ -122,7 +122,35 @@ def member_errors(data: dict, serializer_class: type, linkage: dict[str, str]) -
             errors.append(error_object(
                 422, f"`{name}` needs the id of a {expected} resource (a UUID).",
                 "invalid_linkage", {"pointer": f"{pointer}/data/id"}))
+    pointer = nul_pointer(data.get("attributes") or {}, "/data/attributes")
+    if pointer is not None:
+        errors.append(error_object(422, "Strings may not contain NUL characters (U+0000).",
+                                   "null_character", {"pointer": pointer[:300]}))
     return errors[:MAX_REPORTED]
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def nul_pointer(value: Any, pointer: str) -> str | None:
+    """The JSON pointer of the first string (or member name) holding a NUL character, or
+    None: PostgreSQL can store none in text or jsonb, so no attribute takes one."""
+    pending = [(value, pointer)]
+    while pending:
+        node, path = pending.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return path
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                child_path = f"{path}/{_escape(key)}"
+                if "\x00" in key:
+                    return child_path
+                pending.append((child, child_path))
+        elif isinstance(node, list):
+            pending.extend((child, f"{path}/{index}") for index, child in enumerate(node))
+    return None
 
 
 def _is_uuid(value: Any) -> bool:

@@ -171,7 +171,8 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
         else:
             continue
         raw = _single(params, name).strip()
-        names = [item.strip() for item in raw.split(",")] if raw else []
+        # Empty items are nothing asked for: `fields[type]=` asks for no fields at all.
+        names = [item.strip() for item in raw.split(",") if item.strip()]
         known = readable_field_names(types[type_name])
         for item in names:
             if item not in known:

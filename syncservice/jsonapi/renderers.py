@@ -23,10 +23,34 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what orjson encodes as integers
+
+
+def _bounded(value: Any) -> Any:
+    """``value`` with integers orjson cannot encode as floats, as they came in: orjson reads
+    a number beyond 64 bits as a float, which PostgreSQL's jsonb stores as a plain numeric
+    and hands back as a Python int."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if _INT_MIN <= value <= _INT_MAX else float(value)
+    if isinstance(value, dict):
+        return {key: _bounded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_bounded(item) for item in value]
+    return value
+
+
 def dumps(data: Any) -> bytes:
     # UTC datetimes as DRF writes them ("Z"): the fast path hands orjson the datetimes
     # themselves, and a datetime reaching the encoder any other way reads the same.
-    return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)
+    try:
+        return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        # Rare (a stored free-form value with a huge number): the slow walk, not a 500.
+        return orjson.dumps(_bounded(data), default=_default, option=orjson.OPT_UTC_Z)
 
 
 class _OrjsonDocumentRenderer(DrfJSONRenderer):

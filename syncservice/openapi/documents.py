@@ -82,7 +82,8 @@ ERROR_DESCRIPTIONS = {
     415: "Unsupported `Content-Type` (the JSON:API media type takes only `ext` and "
          "`profile` parameters).",
     422: "The request document is invalid (`source.pointer` names the member): an invalid "
-         "value, or an attribute or relationship this endpoint does not take.",
+         "value, an attribute or relationship this endpoint does not take, or a string "
+         "holding a NUL character (U+0000), which no attribute takes.",
     429: "Too many requests for this API key (or address) in the current window "
          "(`API_RATE_LIMIT`); `Retry-After` says when to try again.",
 }

@@ -40,6 +40,10 @@ class OperationSpec:
     example: Schema | None = None
     # OpenAPI links of the success response (name -> link object): where its ids lead.
     links: Callable[[], dict[str, Schema]] | None = None
+    # Keywords added to the request document's resource object (rules across members).
+    data_rules: Schema | None = None
+    # What the operation's description adds (rules the schema cannot express).
+    notes: str = ""
 
 
 def query_parameter(name: str, schema: Schema, description: str, *,
@@ -93,9 +97,11 @@ def _connection_links() -> dict[str, Schema]:
                                   body=_update_body("connections")),
         "CheckConnection": _link("connections_check", "Check the connection."),
         "CreateSync": {
-            "operationId": "syncs_create", "description": "A sync of this connection.",
-            "requestBody": {"data": {"type": "syncs", "relationships": {"connection": {
-                "data": {"type": "connections", "id": "$response.body#/data/id"}}}}}},
+            "operationId": "syncs_create", "description": "An active sync of this connection.",
+            "requestBody": {"data": {"type": "syncs", "attributes": {"status": "active"},
+                                     "relationships": {"connection": {"data": {
+                                         "type": "connections",
+                                         "id": "$response.body#/data/id"}}}}}},
         "DeleteConnection": _link("connections_destroy", "Delete the connection."),
     }
 
@@ -257,6 +263,29 @@ def _sync_list_parameters() -> tuple[Schema, ...]:
     )
 
 
+# A sync's connection: the relationship, or the reference's `connection_id` attribute.
+SYNC_NEEDS_A_CONNECTION: Schema = {"anyOf": [
+    {"required": ["relationships"],
+     "properties": {"relationships": {"required": ["connection"]}}},
+    {"required": ["attributes"], "properties": {"attributes": {"required": ["connection_id"]}}},
+]}
+
+SYNC_PROVIDER_OPTIONS = (
+    "`source_config` (and each table binding's options) take the options of the sync's "
+    "connection's provider (`GET /api/v1/syncs/providers/{provider}/catalog`): the document "
+    "alone cannot say which provider that is, so another provider's options are a 422 "
+    "naming the member.")
+
+SYNC_ARCHIVED = ("Deleting a sync archives it: it stays readable, with `status` `archived`, "
+                 "and so do its runs (a later GET answers 200, not 404).")
+
+EXPORT_NAMES = (
+    "`resource_type` names an exportable resource: `jobs`, `exports`, `projects`, or the "
+    "logical name of a table the project's syncs load (which ones exist depends on the "
+    "project); `fields`, `includes` and `filters` use that resource's names. Other names are "
+    "a 422 naming the member.")
+
+
 def _connection_relationship() -> Schema:
     return {"type": "object",
             "properties": {"connection": documents.to_one_request_relationship("connections")}}
@@ -297,12 +326,14 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
         "exports.api.views.ExportViewSet": {
             "destroy": OperationSpec(errors=conflict),
             "export": OperationSpec(status=202, errors=conflict, links=_export_links,
+                                    notes=EXPORT_NAMES,
                                     example={"attributes": {
                                         "resource_type": "jobs", "format": "csv",
                                         "filters": {"status__in": "failed,succeeded"},
                                         "fields": ["job_class", "status"]}}),
             "download": OperationSpec(
                 responses=_download_responses, errors=(409, 410),
+                notes="A `file` number past the export's last file is a 400 naming `file`.",
                 parameters=(query_parameter("file", {"type": "integer", "minimum": 1},
                                             "Which file of several (1-based)."),)),
             "formats": OperationSpec(
@@ -322,22 +353,27 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
                                             "primary_key": ["id"], "cursor_field": "updated_at",
                                             "cursor_param": "updated_since"}]},
                     "secrets": {"token": "..."}}}),
-            "partial_update": OperationSpec(example={"attributes": {"name": "renamed api"}}),
+            "partial_update": OperationSpec(
+                example={"attributes": {"name": "renamed api"}},
+                notes="A connection's `provider` never changes: another one is a 422 "
+                      "(create another connection)."),
             "destroy": OperationSpec(errors=conflict),
         },
         "syncs.api.views.SyncViewSet": {
             "list": OperationSpec(parameters=_sync_list_parameters()),
             "create": OperationSpec(
                 required_attributes=("name",), relationships=_connection_relationship(),
-                links=_sync_links,
+                links=_sync_links, data_rules=SYNC_NEEDS_A_CONNECTION,
+                notes=SYNC_PROVIDER_OPTIONS,
                 example={"attributes": {"name": "Orders", "entities": ["orders"],
                                         "status": "active"},
                          "relationships": {"connection": {"data": {
                              "type": "connections",
                              "id": "00000000-0000-4000-8000-000000000000"}}}}),
             "partial_update": OperationSpec(relationships=_connection_relationship(),
+                                            notes=SYNC_PROVIDER_OPTIONS,
                                             example={"attributes": {"status": "paused"}}),
-            "destroy": OperationSpec(errors=conflict),
+            "destroy": OperationSpec(errors=conflict, notes=SYNC_ARCHIVED),
             "trigger": OperationSpec(status=202, response_serializer=SyncRunSerializer,
                                      errors=conflict, links=_run_links,
                                      example={"attributes": {"run_mode": "incremental"}}),

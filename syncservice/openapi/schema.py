@@ -48,6 +48,8 @@ from syncservice.openapi.operations import OperationSpec, query_parameter, spec_
 INCLUDE_DEPTH = 3
 STANDARD_ACTIONS = {"list", "retrieve", "create", "update", "partial_update", "destroy"}
 _API_PREFIX = re.compile(r"^/api/v\d+")
+# A string attribute: no NUL character (DRF's CharField refuses it).
+_NO_NUL = r"^[^\x00]*$"
 # A string a filter accepts: not blank, no NUL character (Django's form fields refuse it).
 _NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
 # One item of a comma list: no comma, not blank, no NUL.
@@ -137,10 +139,12 @@ class JsonApiAutoSchema(AutoSchema):
 
     def get_description(self) -> str:
         """The action's docstring, else the view's own (never a base class's: those
-        document the code, not the API)."""
+        document the code, not the API), and the operation's notes."""
         handler = getattr(self.view, self.action, None)
         description = get_doc(handler) if handler is not None else ""
-        return description or _own_doc(self.view.__class__)
+        description = description or _own_doc(self.view.__class__)
+        notes = self.spec.notes
+        return f"{description}\n\n{notes}".strip() if notes else description
 
     # --- shared components ---------------------------------------------------------------------
     def register_schema(self, name: str, schema: dict, identity: Any = None) -> dict:
@@ -219,8 +223,9 @@ class JsonApiAutoSchema(AutoSchema):
 
     @staticmethod
     def _fields_schema(serializer_class: Any) -> dict:
+        # "" too: an empty value (or item) asks for nothing, `fields[type]=` for no fields.
         names = sorted(readable_field_names(serializer_class))
-        return {"type": "array", "items": {"type": "string", "enum": names}}
+        return {"type": "array", "items": {"type": "string", "enum": [*names, ""]}}
 
     def _collection_parameters(self) -> list[dict]:
         parameters = [
@@ -317,6 +322,8 @@ class JsonApiAutoSchema(AutoSchema):
             with_id=partial)
         if required:
             body["properties"]["data"]["required"].append("attributes")
+        if self.spec.data_rules is not None:  # e.g. "a connection, one way or the other"
+            body["properties"]["data"].update(copy.deepcopy(self.spec.data_rules))
         name = documents.pascal(self.get_operation_id()) + "Request"
         ref = self.register_schema(name, body)
         media: dict = {"schema": ref}
@@ -347,6 +354,9 @@ class JsonApiAutoSchema(AutoSchema):
                 continue
             if direction == "request":
                 self._insert_field_validators(field, schema)
+                if isinstance(field, serializers.CharField) and schema.get("type") == "string" \
+                        and not {"pattern", "enum", "format"} & set(schema):
+                    schema["pattern"] = _NO_NUL  # DRF's CharField refuses NUL characters
                 if not partial and (field.required or name in required):
                     required_names.append(name)
             properties[name] = schema

@@ -165,3 +165,18 @@ def test_meta_and_jsonapi_objects_are_accepted(api, targets):
     response = _post(api, method, url, {**data, "meta": {"k": 1}},
                      jsonapi={"version": "1.1"}, meta={"k": 2})
     assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize("attributes,pointer", [
+    ({"config": {"base_url": "http://x/\x00"}}, "/data/attributes/config/base_url"),
+    ({"config": {"a/b\x00": 1}}, "/data/attributes/config/a~1b\x00"),
+    ({"config": {"streams": [{"name": "o\x00"}]}}, "/data/attributes/config/streams/0/name"),
+])
+def test_a_nul_character_anywhere_is_422_not_a_database_error(api, targets, attributes,
+                                                              pointer):
+    """Was a 500 on PostgreSQL (jsonb cannot hold U+0000), found by fuzzing."""
+    method, url, data = targets["create connection"]
+    data = {**data, "attributes": {**data["attributes"], **attributes}}
+    error = error_of(_post(api, method, url, data), 422)
+    assert error["source"] == {"pointer": pointer}
+    assert error["code"] == "null_character"
