@@ -24,7 +24,7 @@ from exports.models import ACTIVE_EXPORT_STATUSES, Export, ExportFile, ExportSta
 from exports.resources import get_resource, resource_names
 from exports.tables import CsvLines
 from jobs import services as job_services
-from jobs.context import JobInterrupted
+from jobs.context import JobInterrupted, JobLost
 from jobs.models import FINISHED_STATUSES, Job
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute
 
@@ -151,7 +151,12 @@ def _dry(row: dict) -> dict:
 
 
 class _FileSink:
-    """Writes rows into a series of files, each under a temporary name until complete."""
+    """Writes rows into a series of files, each under a temporary name until complete.
+
+    Each build (an execution of the export's job) publishes under a folder of its own, and its
+    ``ExportFile`` rows are saved only by ``commit``, with the export's success, in one
+    transaction fenced on the job: a build whose worker stalled past its heartbeat while the
+    job ran again elsewhere never overwrites or lists the other build's files."""
 
     def __init__(self, export: Export, export_format: ExportFormat, columns: list[str]) -> None:
         self.export = export
@@ -159,7 +164,8 @@ class _FileSink:
         self.columns = columns
         self.max_records = settings.EXPORTS_MAX_RECORDS_PER_FILE
         self.max_bytes = settings.EXPORTS_MAX_BYTES_PER_FILE
-        self.published: list[ExportFile] = []
+        self.build = uuid.uuid4().hex[:12]
+        self.published: list[ExportFile] = []  # unsaved until commit
         self.temporary: list[str] = []
         self._open = None
 
@@ -207,7 +213,7 @@ class _FileSink:
         index = len(self.published) + 1
         extension = self.format.extension + (".gz" if self.export.compress else "")
         filename = f"{self.export.resource_type}-{str(self.export.pk)[:8]}-{index}.{extension}"
-        name = f"exports/{self.export.project_id}/{self.export.pk}/{filename}"
+        name = f"exports/{self.export.project_id}/{self.export.pk}/{self.build}/{filename}"
         digest = hashlib.sha256()
         with open(current["path"], "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
@@ -215,10 +221,24 @@ class _FileSink:
         size = os.path.getsize(current["path"])
         stored = publish_file(current["path"], name)
         self.temporary.remove(current["path"])
-        self.published.append(ExportFile.objects.create(
+        self.published.append(ExportFile(
             export=self.export, index=index, storage_name=stored, filename=filename, size=size,
             records_count=current["records"], sha256=digest.hexdigest(),
             mime_type=GZIP_MIME_TYPE if self.export.compress else self.format.mime_type))
+
+    def commit(self, ctx, written: int) -> None:
+        """List the files and mark the export succeeded, if this build's job execution still
+        owns the job (``ctx.hold``; else ``JobLost`` and nothing is written)."""
+        finished = timezone.now()
+        first = self.published[0]
+        with transaction.atomic():
+            ctx.hold()
+            ExportFile.objects.bulk_create(self.published)
+            Export.objects.filter(pk=self.export.pk).update(
+                status=ExportStatus.SUCCESS, completed_at=finished, updated_at=finished,
+                records_count=written, size=sum(f.size for f in self.published),
+                filename=first.filename, mime_type=first.mime_type,
+                expires_at=finished + timedelta(seconds=settings.EXPORTS_EXPIRY_SECONDS))
 
     def discard(self) -> None:
         """Remove everything written: temporary files and already published ones."""
@@ -314,6 +334,11 @@ def build_export(ctx, export: Export) -> dict:
             written += len(batch)
             ctx.progress(min(99, written * 100 // max(total, 1)))
         sink.close()
+        sink.commit(ctx, written)
+    except JobLost:
+        # Another execution of the job owns the export now: remove only this build's files.
+        sink.discard()
+        raise
     except JobInterrupted as exc:
         sink.discard()
         _interrupt(export, ExportStatus.CANCELLED, {"cancelled": str(exc) or "cancelled"})
@@ -322,15 +347,20 @@ def build_export(ctx, export: Export) -> dict:
         sink.discard()
         _interrupt(export, ExportStatus.FAILED, {type(exc).__name__: str(exc)})
         raise
-    finished = timezone.now()
-    first = sink.published[0]
-    Export.objects.filter(pk=export.pk).update(
-        status=ExportStatus.SUCCESS, completed_at=finished, updated_at=finished,
-        records_count=written, size=sum(f.size for f in sink.published),
-        filename=first.filename, mime_type=first.mime_type,
-        expires_at=finished + timedelta(seconds=settings.EXPORTS_EXPIRY_SECONDS))
     return {"export_id": str(export.pk), "records_count": written,
             "files": len(sink.published)}
+
+
+def fail_stalled_build(job: Job) -> bool:
+    """The build job of an export was reaped and failed (its worker stopped heartbeating):
+    the export fails too, so it no longer counts as the active export of its type."""
+    export_id = (job.payload or {}).get("export_id")
+    if job.job_class != BUILD_JOB or job.status != "failed" or not export_id:
+        return False
+    now = timezone.now()
+    return bool(Export.objects.filter(pk=export_id, status__in=ACTIVE_EXPORT_STATUSES).update(
+        status=ExportStatus.FAILED, interrupted_at=now, updated_at=now,
+        errors_log={"heartbeat_timeout": "The export's worker stopped heartbeating."}))
 
 
 def _interrupt(export: Export, status: str, errors_log: dict) -> None:

@@ -70,6 +70,21 @@ class JobContext:
         self._touch(checkpoint=state)
         self.job.checkpoint = state
 
+    def hold(self) -> None:
+        """Inside the caller's transaction: lock this job's row until the transaction ends and
+        check that this execution still owns it, else raise ``JobLost``. A handler that
+        publishes what it made outside the job row (files, rows of its own) does it in one
+        transaction that starts with ``hold()``: an execution whose worker stalled past the
+        heartbeat timeout — its job reaped and run again — then commits nothing, and the
+        reaper cannot take the job between the check and the commit. (A run again has another
+        worker, or a retry_count one higher.)"""
+        owned = Job.objects.select_for_update().filter(
+            pk=self.job_id, status=JobStatus.RUNNING, worker_id=self.worker_id,
+            retry_count=self.job.retry_count)
+        if not owned.exists():
+            raise JobLost(f"Job {self.job_id} is no longer this execution's "
+                          f"({self.worker_id}, retry {self.job.retry_count}).")
+
     def raise_if_cancelled(self) -> None:
         if self._shutdown.is_set():
             raise WorkerShuttingDown()

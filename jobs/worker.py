@@ -369,7 +369,12 @@ class Worker:
                 from django.db import transaction
 
                 # One reaper at a time across all workers: a transaction-level advisory lock.
+                # A worker stopped while it holds it (SIGSTOP, a frozen VM) would keep every
+                # other worker from reaping: the server ends such an idle transaction.
                 with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
+                        [str(int(1000 * max(1.0, settings.JOBS_HEARTBEAT_TIMEOUT_SECONDS / 2)))])
                     cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REAPER_LOCK_KEY])
                     if not cursor.fetchone()[0]:
                         return
