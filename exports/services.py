@@ -353,14 +353,22 @@ def build_export(ctx, export: Export) -> dict:
 
 def fail_stalled_build(job: Job) -> bool:
     """The build job of an export was reaped and failed (its worker stopped heartbeating):
-    the export fails too, so it no longer counts as the active export of its type."""
+    the export fails too at once, so it no longer counts as the active export of its type
+    (the expiry sweep would find it as an orphan, but only within the hour)."""
     export_id = (job.payload or {}).get("export_id")
     if job.job_class != BUILD_JOB or job.status != "failed" or not export_id:
         return False
-    now = timezone.now()
-    return bool(Export.objects.filter(pk=export_id, status__in=ACTIVE_EXPORT_STATUSES).update(
-        status=ExportStatus.FAILED, interrupted_at=now, updated_at=now,
-        errors_log={"heartbeat_timeout": "The export's worker stopped heartbeating."}))
+    export = Export.objects.filter(pk=export_id, status__in=ACTIVE_EXPORT_STATUSES).first()
+    if export is None:
+        return False
+    _close_orphan(export, job)
+    return True
+
+
+def _close_orphan(export: Export, job: Job) -> None:
+    """An active export whose build job has finished without finishing it."""
+    status = ExportStatus.CANCELLED if job.status == "cancelled" else ExportStatus.FAILED
+    _interrupt(export, status, {"job": job.error or job.status})
 
 
 def _interrupt(export: Export, status: str, errors_log: dict) -> None:
@@ -439,10 +447,7 @@ def expire_exports(now=None) -> list[uuid.UUID]:
                                     job__status__in=FINISHED_STATUSES)
     for export in orphans.select_related("job"):
         try:
-            job: Job = export.job
-            status = ExportStatus.CANCELLED if job.status == "cancelled" \
-                else ExportStatus.FAILED
-            _interrupt(export, status, {"job": job.error or job.status})
+            _close_orphan(export, export.job)
             delete_files(export.files.all())
         except Exception as exc:  # noqa: BLE001 - one export never stops the sweep
             _sweep_failed(export, exc)

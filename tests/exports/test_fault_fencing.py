@@ -38,7 +38,7 @@ def test_a_stale_build_commits_nothing_and_keeps_its_hands_off(api, project, mak
     rescuer = spawn_worker(env=env)
     wait_for(lambda: Export.objects.filter(pk=export.pk, status="failed").exists(), timeout=30)
     export.refresh_from_db()
-    assert "heartbeat_timeout" in export.errors_log  # the reaped build fails its export
+    assert export.errors_log == {"job": "heartbeat_timeout"}  # the reaped build fails it
     response = api.send_document("post", f"/api/v1/jobs/{export.job_id}/signal", "job-signals",
                                  {"signal": "retry"})
     assert response.status_code == 200, response.content
