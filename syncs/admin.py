@@ -32,6 +32,7 @@ from rest_framework.exceptions import APIException
 from jobs.admin import BADGE_STYLE, ReadOnlyInline, id_list, plural, pretty_json
 from syncs import secrets as secret_store
 from syncs import services
+from syncs.freshness import EXPECTED_TO_RUN, stale_of, with_stale
 from syncs.models import Connection, Sync, SyncRun, TableBinding
 from syncs.providers import base as catalog
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute
@@ -497,6 +498,21 @@ PAUSABLE = (Sync.Status.ACTIVE, Sync.Status.ERROR)
 RESUMABLE = (Sync.Status.PAUSED, Sync.Status.DRAFT, Sync.Status.ERROR)
 
 
+class StaleFilter(admin.SimpleListFilter):
+    """Syncs whose data is older than their freshness SLA (``syncs.freshness``)."""
+
+    title = "freshness"
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return [("true", "stale"), ("false", "fresh or no SLA")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("true", "false"):
+            return queryset.filter(stale=self.value() == "true")
+        return queryset
+
+
 def last_run_subquery(field: str):
     return Subquery(SyncRun.objects.filter(sync=OuterRef("pk")).order_by("-created_at")
                     .values(field)[:1])
@@ -505,9 +521,9 @@ def last_run_subquery(field: str):
 @admin.register(Sync)
 class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
     form = SyncForm
-    list_display = ["name", "slug", "project", "provider", "status_badge", "trigger_mode",
-                    "last_success_at", "last_run_badge", "next_run_at"]
-    list_filter = ["status", "trigger_mode", "execution_mode", "project"]
+    list_display = ["name", "slug", "project", "provider", "status_badge", "freshness_badge",
+                    "trigger_mode", "last_success_at", "last_run_badge", "next_run_at"]
+    list_filter = ["status", StaleFilter, "trigger_mode", "execution_mode", "project"]
     search_fields = ["name", "slug"]
     list_select_related = ["project", "connection"]
     ordering = ["name"]
@@ -524,7 +540,7 @@ class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
         (None, {"fields": ["name", "slug", "project", "connection_link", "provider",
                            "status", "last_error"]}),
         ("Trigger", {"fields": ["trigger_mode", "schedule", "next_run_at",
-                                "freshness_sla_seconds"]}),
+                                "freshness_sla_seconds", "freshness_badge"]}),
         ("What and how", {"fields": ["entities_list", "execution_backend", "execution_mode",
                                      "execution_config_json", "source_config_json",
                                      "destination_config_json"]}),
@@ -535,7 +551,7 @@ class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
                        if f not in SyncForm.Meta.fields]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
+        return with_stale(super().get_queryset(request)).annotate(
             last_run_status=last_run_subquery("status"), last_run_id=last_run_subquery("id"))
 
     def has_add_permission(self, request):
@@ -551,6 +567,19 @@ class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
     def status_badge(self, sync: Sync) -> str:
         return badge(sync.status, SYNC_COLOURS.get(sync.status, GREY),
                      sync.last_error or sync.status)
+
+    @admin.display(description="freshness", ordering="stale")
+    def freshness_badge(self, sync: Sync) -> str:
+        sla = sync.freshness_sla_seconds
+        if sla is None:
+            return self.get_empty_value_display()
+        since = "last success" if sync.last_success_at else "creation (never succeeded)"
+        if stale_of(sync):
+            return badge("stale", RED, f"No success within the SLA of {sla} s since {since}")
+        if sync.status not in EXPECTED_TO_RUN:
+            return badge("not running", GREY, f"SLA {sla} s; a {sync.status} sync is not "
+                                              "expected to run")
+        return badge("fresh", GREEN, f"Within the SLA of {sla} s since {since}")
 
     @admin.display(description="last run", ordering="last_run_status")
     def last_run_badge(self, sync: Sync) -> str:

@@ -7,9 +7,10 @@ class SyncsConfig(AppConfig):
 
     def ready(self) -> None:
         # Handlers, periodic jobs, signal receivers, the provider catalog, the demo seeder,
-        # and each synced table as an exportable resource type.
-        from syncs import demo, exportables, handlers, providers  # noqa: F401
+        # each synced table as an exportable resource type, and the app's /metrics gauges.
+        from syncs import demo, exportables, handlers, metrics, providers  # noqa: F401
         from syncs.connectors import load_builtin_connectors
 
         load_builtin_connectors()
         exportables.register()
+        metrics.register()

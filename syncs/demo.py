@@ -49,6 +49,10 @@ def seed_demo_sync(project) -> None:
     if connection is None:
         connection = services.create_connection(project, provider="http_api", name="demo-api",
                                                 config=demo_connection_config())
+    elif connection.config.get("base_url") != demo_connection_config()["base_url"]:
+        # `make run PORT=…` on an existing database: the demo API moved with the server.
+        services.update_connection(connection, config={
+            **connection.config, "base_url": demo_connection_config()["base_url"]})
     if not Sync.objects.filter(project=project, slug="demo-orders").exists():
         services.create_sync(project, {"connection": connection, "name": "Demo orders",
                                        "slug": "demo-orders", "entities": ["orders"],

@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q
 
 from syncs.models import PROVIDERS, Connection, Sync, SyncRun
-from syncservice.jsonapi.filters import JsonApiFilterSet
+from syncservice.jsonapi.filters import BooleanFilter, JsonApiFilterSet
 
 
 class ConnectionFilterSet(JsonApiFilterSet):
@@ -23,6 +23,9 @@ class SyncFilterSet(JsonApiFilterSet):
     provider__in = ProviderInFilter(field_name="connection__provider", lookup_expr="in",
                                     choices=[(p, p) for p in PROVIDERS])
     connection_id = django_filters.UUIDFilter(field_name="connection_id")
+    # The `stale` annotation (syncs.freshness.with_stale) of the view's queryset.
+    stale = BooleanFilter(field_name="stale",
+                          help_text="Whether the sync's data is older than its freshness SLA")
 
     class Meta:
         model = Sync

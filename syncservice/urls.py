@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 
 from syncs.demo import demo_orders
 from syncservice.health import healthz, metrics, readyz
+from syncservice.index import api_index
 from syncservice.jsonapi.errors import json_error, not_found
 
 
@@ -43,6 +44,9 @@ urlpatterns = [
     *([path("demo-api/orders", read_only(demo_orders), name="demo-api-orders")]
       if settings.DEMO_API else []),
     path("admin/", admin.site.urls),
+    # Where to go from here: docs, schema, collections (not a bare 404).
+    path("", read_only(api_index), name="index"),
+    re_path(r"^api/v1/?$", read_only(api_index), name="api-index"),
     path("api/v1/", include(api_v1)),
     # Last: anything else (but the admin and static files) is a JSON:API 404.
     re_path(r"^(?!admin/|static/|media/)", not_found),

@@ -8,6 +8,7 @@ from rest_framework_json_api.relations import (
 
 from jobs.api.serializers import JobSerializer
 from syncs import schemas
+from syncs.freshness import stale_of
 from syncs.models import PROVIDERS, Connection, Sync, SyncRun, TableBinding
 from syncs.providers import base as catalog
 from syncs.secrets import SecretsError
@@ -184,6 +185,11 @@ class SyncSerializer(ResourceSerializer):
     last_run = SerializerMethodResourceRelatedField(model=SyncRun, read_only=True,
                                                     method_name="get_last_run")
     provider_key = drf_serializers.CharField(source="connection.provider", read_only=True)
+    stale = drf_serializers.SerializerMethodField(
+        help_text="Whether the sync's data is older than its `freshness_sla_seconds`: no success "
+                  "within the SLA (counted from `last_success_at`, or from `created_at` when it "
+                  "never succeeded) while `active`, `paused` or `error`. Always false without "
+                  "an SLA. Filter with `filter[stale]`.")
     included_serializers = {"project": ProjectSerializer, "connection": ConnectionSerializer,
                             "table_bindings": TableBindingSerializer,
                             "last_run": SyncRunSerializer}
@@ -193,9 +199,12 @@ class SyncSerializer(ResourceSerializer):
         fields = ["url", "name", "slug", "provider_key", "entities", "source_config",
                   "destination_config", "execution_backend", "execution_config",
                   "execution_mode", "trigger_mode", "schedule", "freshness_sla_seconds",
-                  "status", "last_success_at", "last_error", "task_slug", "next_run_at",
+                  "stale", "status", "last_success_at", "last_error", "task_slug", "next_run_at",
                   "created_by", "updated_by", "created_at", "updated_at", "project",
                   "connection", "table_bindings", "last_run"]
+
+    def get_stale(self, sync: Sync) -> bool:
+        return stale_of(sync)
 
     def get_last_run(self, sync: Sync) -> SyncRun | None:
         latest = getattr(sync, "latest_runs", None)

@@ -17,6 +17,7 @@ from syncs.api.serializers import (
     TriggerSerializer,
 )
 from syncs.filters import ConnectionFilterSet, SyncFilterSet, SyncRunFilterSet
+from syncs.freshness import with_stale
 from syncs.models import Connection, Sync, SyncRun
 from syncs.providers import base as catalog
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute, ParameterError, RelatedNotFound
@@ -121,7 +122,8 @@ class SyncViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewS
                            "partial_update": {"connection": "connections"}}
 
     def get_queryset(self):
-        return super().get_queryset().prefetch_related(*sync_prefetches())
+        # `stale` is computed by the database (one expression per row): filterable, cheap.
+        return with_stale(super().get_queryset().prefetch_related(*sync_prefetches()))
 
     def get_serializer_class(self):
         if self.action in ("create", "partial_update"):

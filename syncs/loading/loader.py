@@ -56,11 +56,16 @@ def kind_of(value: Any) -> str | None:
     return "text"
 
 
+# SQLite keeps any value in any column; its declared type is what readers go by: exports
+# (exports.tables) read "json" columns as JSON, "boolean" ones as booleans and "timestamp"
+# ones as datetimes, as PostgreSQL's types say (declared "text"/"integer", a nested object
+# would be exported as a string and a boolean as 0/1). Neither declared type converts the
+# values written here: JSON objects and arrays and ISO datetimes never look like numbers.
 SQL_TYPES = {
     "postgresql": {"boolean": "boolean", "bigint": "bigint", "double": "double precision",
                    "json": "jsonb", "text": "text", "timestamp": "timestamptz"},
-    "sqlite": {"boolean": "integer", "bigint": "integer", "double": "real", "json": "text",
-               "text": "text", "timestamp": "text"},
+    "sqlite": {"boolean": "boolean", "bigint": "integer", "double": "real", "json": "json",
+               "text": "text", "timestamp": "timestamp"},
 }
 
 

@@ -95,6 +95,23 @@ def _integer_filter(model_field: models.Field) -> dict:
 _INTEGER_FILTER = {"filter_class": IntegerFilter, "extra": _integer_filter}
 
 
+class StrictBooleanField(forms.Field):
+    """``true`` or ``false``, as the OpenAPI document says (`type: boolean`); anything else is
+    a 400 (django-filter's BooleanFilter would ignore it and match everything)."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        if text not in ("true", "false"):
+            raise ValidationError("Enter true or false.", code="invalid")
+        return text == "true"
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class JsonApiFilterSet(FilterSet):
     FILTER_DEFAULTS = {
         **FilterSet.FILTER_DEFAULTS,

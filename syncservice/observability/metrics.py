@@ -9,8 +9,9 @@ Two kinds:
   (``syncs_schedule_errors_total``, ``periodic_sweep_errors_total``: counted where it
   happens, in the worker or scheduler process).
 - Read from the database at scrape time by :class:`DatabaseCollector` (gauges): jobs by
-  status, queue depth and the age of the oldest due job per queue, active sync runs. They
-  are the same whichever process answers, so scrape them from the web only.
+  status, queue depth and the age of the oldest due job per queue, active sync runs, and
+  what apps add with :func:`register_database_gauges` (``syncs_stale``). They are the same
+  whichever process answers, so scrape them from the web only.
 
 Worker processes (``run_worker``, ``run_scheduler``, Celery) serve their own counters on
 ``METRICS_PORT`` (a small HTTP server started when the setting is set). With several
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from django.utils import timezone
@@ -83,14 +84,30 @@ JOB_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
 ACTIVE_RUN_STATUSES = ("pending", "running")
 
 
+# Gauges apps read from the database at scrape time (registered in their AppConfig.ready):
+# (describe, collect) pairs; describe returns the empty families and must not query.
+_database_gauges: list[tuple[Callable[[], Iterable[Metric]],
+                             Callable[[], Iterable[Metric]]]] = []
+
+
+def register_database_gauges(describe: Callable[[], Iterable[Metric]],
+                             collect: Callable[[], Iterable[Metric]]) -> None:
+    """Add an app's scrape-time gauges to ``/metrics``: ``collect`` runs a few cheap queries
+    and returns the filled families; a failure marks the scrape's database as down."""
+    if (describe, collect) not in _database_gauges:
+        _database_gauges.append((describe, collect))
+
+
 class DatabaseCollector(Collector):
     """Cheap aggregates, each one query: jobs by status (the status index), due pending jobs
-    per queue with the oldest one's due time (the partial claim index), active sync runs."""
+    per queue with the oldest one's due time (the partial claim index), active sync runs,
+    then the apps' registered gauges."""
 
     def describe(self) -> Iterable[Metric]:
         # Names only: registering must not query the database.
         return [self._jobs_by_status(), self._queue_depth(), self._oldest_age(),
-                self._runs_active(), self._up()]
+                self._runs_active(), *(family for describe, _ in _database_gauges
+                                       for family in describe()), self._up()]
 
     @staticmethod
     def _jobs_by_status() -> GaugeMetricFamily:
@@ -157,7 +174,8 @@ class DatabaseCollector(Collector):
         active = self._runs_active()
         for status, count in runs.items():
             active.add_metric([status], count)
-        return [by_status, depth, oldest, active]
+        registered = [family for _, collect in _database_gauges for family in collect()]
+        return [by_status, depth, oldest, active, *registered]
 
 
 DATABASE_COLLECTOR = DatabaseCollector()
