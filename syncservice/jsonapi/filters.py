@@ -123,14 +123,17 @@ def _error_text(errors) -> str:
     return " ".join(str(e) for e in errors)
 
 
-def apply_filters(queryset, filterset_class, raw_filters: Mapping[str, str], request):
+def apply_filters(queryset, filterset_class, raw_filters: Mapping[str, str], request,
+                  parameters: Mapping[str, str] | None = None):
     """Filter ``queryset`` by the request's ``filter[...]`` values (already parsed into
-    ``raw_filters``: name → value)."""
+    ``raw_filters``: name → value). ``parameters`` names the query parameter a filter came
+    from where it is not ``filter[name]``, so errors name what the client sent."""
     if not raw_filters:
         return queryset
+    parameters = parameters or {}
     known = filterset_class.base_filters if filterset_class is not None else {}
     for name, value in raw_filters.items():
-        parameter = f"filter[{name}]"
+        parameter = parameters.get(name, f"filter[{name}]")
         if name not in known:
             allowed = ", ".join(sorted(known)) or "none"
             raise ParameterError(parameter, f"Unknown filter {name!r}; filters: {allowed}.")
@@ -157,6 +160,6 @@ def apply_filters(queryset, filterset_class, raw_filters: Mapping[str, str], req
     filterset = filterset_class(data=data, queryset=queryset, request=request)
     if not filterset.is_valid():
         name, errors = next(iter(filterset.errors.items()))
-        raise ParameterError(f"filter[{name}]",
-                             f"Invalid value for filter[{name}]: {_error_text(errors)}")
+        parameter = parameters.get(name, f"filter[{name}]")
+        raise ParameterError(parameter, f"Invalid value for `{parameter}`: {_error_text(errors)}")
     return filterset.qs

@@ -10,6 +10,7 @@ from rest_framework.exceptions import MethodNotAllowed, ParseError, PermissionDe
 
 from syncservice.jsonapi import fast
 from syncservice.jsonapi.filters import apply_filters
+from syncservice.jsonapi.pagination import PageNumberFamily, PaginationFamily
 from syncservice.jsonapi.prefetch import plan_related
 from syncservice.jsonapi.query import JsonApiQuery, normalized_query_params, parse_query
 
@@ -35,12 +36,17 @@ class JsonApiViewSet(viewsets.GenericViewSet):
     # Extra query parameters accepted per action, e.g. {"download": ["file"]}.
     extra_query_params: dict[str, Sequence[str]] = {}
     lookup_value_regex = "[^/]+"
+    # The pagination families a list accepts; the first serves requests that name none.
+    pagination_families: Sequence[PaginationFamily] = (PageNumberFamily(),)
 
     jsonapi_query: JsonApiQuery
 
     # --- grammar -----------------------------------------------------------------------------
     def get_extra_query_params(self) -> Sequence[str]:
         return self.extra_query_params.get(self.action, ())
+
+    def get_pagination_families(self) -> Sequence[PaginationFamily]:
+        return self.pagination_families
 
     def get_ordering_fields(self) -> dict[str, str]:
         fields = self.ordering_fields
@@ -129,7 +135,8 @@ class JsonApiViewSet(viewsets.GenericViewSet):
         if not self.is_collection:
             return queryset
         query = self.jsonapi_query
-        queryset = apply_filters(queryset, self.filterset_class, query.filters, self.request)
+        queryset = apply_filters(queryset, self.filterset_class, query.filters, self.request,
+                                 parameters=query.filter_parameters)
         return queryset.order_by(*self.order_by_terms(query.sort))
 
     def order_by_terms(self, sort: Sequence[str]) -> list[str]:

@@ -256,10 +256,6 @@ def _sync_list_parameters() -> tuple[Schema, ...]:
                         "Compatibility form of `filter[status__in]`.", comma_list=True),
         query_parameter("provider", _comma_items({"type": "string", "enum": list(PROVIDERS)}),
                         "Compatibility form of `filter[provider__in]`.", comma_list=True),
-        query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": 100},
-                        "Compatibility page size (with `offset`)."),
-        query_parameter("offset", {"type": "integer", "minimum": 0, "maximum": 10**9},
-                        "Compatibility offset (page size 50 unless `limit` is given)."),
     )
 
 

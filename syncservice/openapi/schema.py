@@ -33,9 +33,6 @@ from rest_framework_json_api.utils import (
 from syncservice.jsonapi import MEDIA_TYPE
 from syncservice.jsonapi.filters import MAX_IN_VALUES, IntegerFilter, choices_of
 from syncservice.jsonapi.query import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_NUMBER,
-    MAX_PAGE_SIZE,
     included_serializers,
     readable_field_names,
     resource_types,
@@ -228,14 +225,10 @@ class JsonApiAutoSchema(AutoSchema):
         return {"type": "array", "items": {"type": "string", "enum": [*names, ""]}}
 
     def _collection_parameters(self) -> list[dict]:
-        parameters = [
-            query_parameter("page[number]", {"type": "integer", "minimum": 1,
-                                             "maximum": MAX_PAGE_NUMBER, "default": 1},
-                            "The page (1-based); a page past the end has empty `data`."),
-            query_parameter("page[size]", {"type": "integer", "minimum": 1,
-                                           "maximum": MAX_PAGE_SIZE,
-                                           "default": DEFAULT_PAGE_SIZE},
-                            "Resources per page."),
+        parameters = [query_parameter(name, schema, description)
+                      for family in self.view.get_pagination_families()
+                      for name, schema, description in family.openapi_parameters()]
+        parameters += [
             query_parameter("count", {"type": "boolean", "default": False},
                             "`true` adds `meta.record_count`, `meta.page_count` and "
                             "`links.last` (one COUNT query)."),
