@@ -155,8 +155,10 @@ def test_collections_document_the_grammar(schema):
             filterset = view_class.filterset_class
             for name in filterset.base_filters if filterset else ():
                 assert f"filter[{name}]" in params, (path, name)
+            # (and filter[<json attribute>], deepObject: filter[metadata][<key>])
             assert not {n for n in params if n.startswith("filter[")} - {
-                f"filter[{n}]" for n in (filterset.base_filters if filterset else ())}
+                f"filter[{n}]" for n in (filterset.base_filters if filterset else ())} - {
+                f"filter[{n}]" for n in getattr(filterset, "json_key_filters", ())}
         elif action == "retrieve":
             assert "fields" in params, path
         else:

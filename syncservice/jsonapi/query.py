@@ -27,6 +27,8 @@ from syncservice.jsonapi.pagination import (  # noqa: F401 - re-exported
 
 _FIELDS_TYPE = re.compile(r"^fields\[(?P<type>[A-Za-z0-9_\-]+)\]$")
 _FILTER = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_\.\-]+)\]$")
+# filter[<json attribute>][<key>]: a JSON attribute filtered by one of its keys.
+_FILTER_KEY = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_]+)\]\[(?P<key>[^\[\]]+)\]$", re.S)
 
 # Which parameters each kind of request accepts.
 # (Pagination parameters come from the view's pagination families.)
@@ -120,6 +122,10 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
         match = _FILTER.match(name)
         if collection and match:
             filters[match["name"]] = _single(params, name)
+            continue
+        match = _FILTER_KEY.match(name)
+        if collection and match:
+            filters[f"{match['name']}[{match['key']}]"] = _single(params, name)
             continue
         if name.startswith("filter") and collection:
             raise ParameterError(name, f"Malformed filter parameter {name!r}; "

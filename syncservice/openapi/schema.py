@@ -261,6 +261,22 @@ class JsonApiAutoSchema(AutoSchema):
                                            "minimum": filter_field.extra["min_value"],
                                            "maximum": filter_field.extra["max_value"]}
                 parameters.append(self._filter_parameter(name, parameter, choices))
+        for attribute in getattr(filterset_class, "json_key_filters", ()):
+            # filter[<attribute>][<key>]=<value>: OpenAPI's deepObject style spells exactly
+            # that for an object parameter named filter[<attribute>].
+            parameters.append({
+                "in": "query", "name": f"filter[{attribute}]", "style": "deepObject",
+                "explode": True,
+                "schema": {"type": "object", "minProperties": 1,
+                           "additionalProperties": {"type": "string",
+                                                    "pattern": r"^[^\x00]*$"}},
+                "description": (
+                    f"Key containment on the JSON object `{attribute}`: "
+                    f"`filter[{attribute}][<key>]=<value>` keeps the resources whose "
+                    f"`{attribute}` has `<key>` equal to `<value>` (the string, or the JSON "
+                    "number, `true`, `false` or `null` it spells); several keys must all "
+                    f"match. `filter[{attribute}__has_key]=<key>` asks only for the key."),
+            })
         return parameters
 
     @staticmethod
@@ -285,7 +301,8 @@ class JsonApiAutoSchema(AutoSchema):
                 schema["pattern"] = _NOT_BLANK
             lookup = name.rsplit("__", 1)[1] if "__" in name else "exact"
             description = {"gte": "At least this value.", "lte": "At most this value.",
-                           "icontains": "Contains this text (case-insensitive)."}.get(
+                           "icontains": "Contains this text (case-insensitive).",
+                           "has_key": "The JSON object has this key."}.get(
                 lookup, "Equal to this value.")
             if schema.get("format") == "date-time":
                 description += " ISO 8601 with an offset."
