@@ -46,7 +46,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         return queryset
 
     def get_serializer_class(self):
-        if self.action == "export":
+        if self.action in ("export", "create"):
             return ExportCreateSerializer
         return ExportSerializer
 
@@ -56,9 +56,17 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         except services.ExportStateError as exc:
             raise Conflict(str(exc)) from exc
 
+    def create(self, request):
+        """Start an export (the standard JSON:API create, as ``POST /exports/export``): 202
+        with the pending export and its ``Location``; its job builds the files."""
+        return self._start_export(request)
+
     @action(detail=False, methods=["post"])
     def export(self, request):
         """Start an export: 202 with the pending export; its job builds the files."""
+        return self._start_export(request)
+
+    def _start_export(self, request):
         attributes = ExportCreateSerializer(data=request.data)
         attributes.is_valid(raise_exception=True)
         export = services.create_export(

@@ -121,6 +121,7 @@ class SyncViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewS
     pagination_families = (PageNumberFamily(), LimitOffsetFamily(default_limit=50))
     write_relationships = {"create": {"connection": "connections"},
                            "partial_update": {"connection": "connections"}}
+    optional_document_actions = ("trigger",)
 
     def get_queryset(self):
         return super().get_queryset().prefetch_related(*sync_prefetches())
@@ -227,6 +228,7 @@ class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiVi
     lookup_value_regex = UUID_PATTERN
     # 001's `GET /syncs/{id}/runs` pages by limit (default 25) and offset.
     pagination_families = (PageNumberFamily(), LimitOffsetFamily(default_limit=25))
+    optional_document_actions = ("cancel", "retry")
 
     def get_queryset(self):
         queryset = super().get_queryset()

@@ -308,6 +308,11 @@ def _schema_parameters() -> tuple[Schema, ...]:
                             "The format of the document (else chosen by `Accept`)."),)
 
 
+_EXPORT_EXAMPLE = {"attributes": {"resource_type": "jobs", "format": "csv",
+                                  "filters": {"status__in": "failed,succeeded"},
+                                  "fields": ["job_class", "status"]}}
+
+
 def _specs() -> dict[str, dict[str, OperationSpec]]:
     from syncs.api.serializers import SyncRunSerializer
 
@@ -322,11 +327,9 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
         "exports.api.views.ExportViewSet": {
             "destroy": OperationSpec(errors=conflict),
             "export": OperationSpec(status=202, errors=conflict, links=_export_links,
-                                    notes=EXPORT_NAMES,
-                                    example={"attributes": {
-                                        "resource_type": "jobs", "format": "csv",
-                                        "filters": {"status__in": "failed,succeeded"},
-                                        "fields": ["job_class", "status"]}}),
+                                    notes=EXPORT_NAMES, example=_EXPORT_EXAMPLE),
+            "create": OperationSpec(status=202, errors=conflict, links=_export_links,
+                                    notes=EXPORT_NAMES, example=_EXPORT_EXAMPLE),
             "download": OperationSpec(
                 responses=_download_responses, errors=(409, 410),
                 notes="A `file` number past the export's last file is a 400 naming `file`.",

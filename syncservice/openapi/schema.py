@@ -343,7 +343,14 @@ class JsonApiAutoSchema(AutoSchema):
                 data = {"type": type_name, "id": "00000000-0000-4000-8000-000000000000",
                         **copy.deepcopy(self.spec.example)}
             media["example"] = {"data": data}
-        return {"content": {MEDIA_TYPE: media}, "required": True}
+        # An action whose document may be left out (no body, or seed 001's `{}`) takes its
+        # attributes' defaults.
+        optional = self.action in getattr(self.view, "optional_document_actions", ())
+        if optional:
+            media["schema"] = {"anyOf": [ref, {
+                "type": "object", "maxProperties": 0,
+                "description": "`{}`: every attribute takes its default."}]}
+        return {"content": {MEDIA_TYPE: media}, "required": not optional}
 
     def _attributes_schema(self, serializer_class: Any, direction: str, *,
                            partial: bool = False, required: tuple[str, ...] = ()) -> dict:
@@ -440,6 +447,10 @@ class JsonApiAutoSchema(AutoSchema):
             description = {201: "Created.", 202: "Accepted: the work goes on in a job."}.get(
                 status, "The resource.")
         response = {"description": description, "content": {MEDIA_TYPE: {"schema": ref}}}
+        if status in (201, 202):
+            response["headers"] = {"Location": {
+                "description": "The URL of the created resource (its `links.self`).",
+                "schema": {"type": "string", "format": "uri"}}}
         if spec.links is not None:
             response["links"] = spec.links()
         return {str(status): response}
