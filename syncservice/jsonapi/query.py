@@ -49,6 +49,10 @@ class JsonApiQuery:
     # name -> the query parameter that gave it, where not `filter[name]` (a compatibility
     # parameter such as 001's `provider`): errors name what the client sent.
     filter_parameters: dict[str, str] = field(default_factory=dict)
+    # type -> relationships left out of the client's sparse fieldset but on an include path:
+    # serialized (so their resources are included, which JSON:API 1.1's full-linkage
+    # exception allows) and trimmed from the resource objects by the renderer.
+    hidden_relationships: dict[str, set[str]] = field(default_factory=dict)
 
 
 def _single(params, name: str) -> str:
@@ -183,7 +187,22 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
         # `fields` and `fields[<primary type>]` may both be given: the fields of either.
         merged = query.fields.setdefault(type_name, [])
         merged += [item for item in names if item not in merged]
+    _hide_included_relationships(query, serializer_class)
     return query
+
+
+def _hide_included_relationships(query: JsonApiQuery, serializer_class: Any) -> None:
+    """Each relationship an include path walks but a sparse fieldset leaves out: JSON:API 1.1
+    still includes the resources ("full linkage" has an exception for exactly this), so the
+    relationship is serialized and hidden from the resource objects afterwards."""
+    for path in query.include:
+        current = serializer_class
+        for segment in path.split("."):
+            type_name = get_resource_type_from_serializer(current)
+            fieldset = query.fields.get(type_name)
+            if fieldset is not None and segment not in fieldset:
+                query.hidden_relationships.setdefault(type_name, set()).add(segment)
+            current = included_serializers(current)[segment]
 
 
 def normalized_query_params(params, query: JsonApiQuery):
@@ -198,6 +217,7 @@ def normalized_query_params(params, query: JsonApiQuery):
     if query.include:
         normalized["include"] = ",".join(query.include)
     for type_name, names in query.fields.items():
-        normalized[f"fields[{type_name}]"] = ",".join(names)
+        hidden = sorted(query.hidden_relationships.get(type_name, ()))
+        normalized[f"fields[{type_name}]"] = ",".join([*names, *hidden])
     normalized._mutable = False
     return normalized

@@ -1,6 +1,6 @@
-"""Seed 001's ``limit``/``offset`` as a pagination family of its own (syncs: default 50,
-runs: default 25, limit 1–100): links in the family the client used, errors naming the
-parameter sent, and its other compatibility parameters (``provider``, trigger bodies)."""
+"""Seed 001 compatibility: ``limit``/``offset`` as a pagination family of its own (syncs:
+default 50, runs: default 25, limit 1–100) with links in the family the client used, errors
+naming the parameter sent (``provider``), and ``include=last_run`` whatever the fieldset."""
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -134,3 +134,16 @@ def test_openapi_documents_the_families(db):
     assert runs["limit"]["schema"]["default"] == 25
     assert "offset" in runs and "page[number]" in runs
     assert "limit" not in parameters("/api/v1/jobs")
+
+
+def test_last_run_included_when_the_fieldset_leaves_it_out(api, make_sync):
+    sync = make_sync()
+    run_id = body(api.post(f"/api/v1/syncs/{sync['id']}/trigger", data=b"{}",
+                           content_type="application/vnd.api+json"))["data"]["id"]
+    for url in ("/api/v1/syncs?include=last_run&fields[syncs]=name",
+                f"/api/v1/syncs/{sync['id']}?include=last_run&fields=name"):
+        document = body(api.get(url))
+        data = document["data"][0] if isinstance(document["data"], list) else document["data"]
+        assert data["attributes"] == {"name": "Shop orders"}
+        assert "relationships" not in data
+        assert [(i["type"], i["id"]) for i in document["included"]] == [("sync-runs", run_id)]
