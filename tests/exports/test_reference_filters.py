@@ -153,3 +153,25 @@ def test_json_filters_are_in_the_openapi_document(db):
         assert f"filter[{name}]" in parameters, name
     sort = parameters["sort"]["schema"]["items"]["enum"]
     assert "attachment_url" in sort and "-attachment_url" in sort
+
+
+def test_filtered_and_sorted_lists_run_constant_queries(api, project, exports):
+    url = ("/api/v1/exports?sort=-attachment_url&filter[metadata][foo]=bar"
+           "&filter[metadata__has_key]=foo&filter[records_count__gte]=0"
+           "&filter[resource_type__in]=jobs,syncs&included=files")
+
+    def count_queries() -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    count_queries()  # (the first read of a period also sweeps expired exports)
+    few = count_queries()
+    for index in range(20):
+        Export.objects.create(project=project, resource_type="jobs", format="csv",
+                              status="success", records_count=index, metadata={"foo": "bar"},
+                              reference=f"bulk-{index}")
+    assert count_queries() == few
