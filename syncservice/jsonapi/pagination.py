@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -81,6 +81,25 @@ class PaginationFamily:
     def openapi_parameters(self) -> list[tuple[str, dict, str]]:
         """(name, schema, description) of each parameter, for the OpenAPI document."""
         raise NotImplementedError
+
+    # The offset families share these two; a keyset family (cursors) overrides both.
+    def window(self, queryset, page: PageRequest) -> tuple[list, bool]:
+        """The page's rows and whether another page follows (one row more is read)."""
+        rows = list(queryset[page.offset: page.offset + page.size + 1])
+        return rows[: page.size], len(rows) > page.size
+
+    def links(self, page: PageRequest, has_next: bool, record_count: int | None,
+              link: Callable[[list[tuple[str, str]]], str]) -> dict[str, str]:
+        """first/prev/next (and last with a count), each built by ``link`` from the
+        family's parameters."""
+        links = {"first": link(self.link_params(page, 0))}
+        if page.offset > 0:
+            links["prev"] = link(self.link_params(page, max(page.offset - page.size, 0)))
+        if has_next:
+            links["next"] = link(self.link_params(page, page.offset + page.size))
+        if record_count is not None:
+            links["last"] = link(self.link_params(page, self.last_offset(page, record_count)))
+        return links
 
 
 class PageNumberFamily(PaginationFamily):
@@ -168,35 +187,30 @@ def parse_page(params, families: Sequence[PaginationFamily]) -> PageRequest:
 
 
 class JsonApiPagination(BasePagination):
-    def paginate_queryset(self, queryset, request, view=None):
-        query = view.jsonapi_query
-        self.request = request
-        self.page: PageRequest = query.page
-        self.record_count = queryset.count() if query.count else None
-        offset, size = self.page.offset, self.page.size
-        rows = list(queryset[offset: offset + size + 1])
-        self.has_next = len(rows) > size
-        return rows[:size]
+    """Serves a page in the family the request used (``view.jsonapi_query.page``)."""
 
-    def _link(self, offset: int) -> str:
-        family = self.page.family
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page: PageRequest = view.jsonapi_query.page
+        self.record_count = queryset.count() if view.jsonapi_query.count else None
+        rows, self.has_next = self.page.family.window(queryset, self.page)
+        return rows
+
+    def _link(self, family_params: list[tuple[str, str]]) -> str:
+        """This request's URL with the family's parameters replaced by ``family_params``."""
         scheme, netloc, path, query, fragment = urlsplit(self.request.build_absolute_uri())
         params = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
-                  if k not in family.parameters]
-        params += family.link_params(self.page, offset)
+                  if k not in self.page.family.parameters]
+        params += family_params
         # Brackets and commas stay readable, as the reference writes its links.
         return urlunsplit((scheme, netloc, path, urlencode(params, safe="[],"), fragment))
 
     def get_paginated_response(self, data):
         page = self.page
-        links = {"self": self.request.build_absolute_uri(), "first": self._link(0)}
-        if page.offset > 0:
-            links["prev"] = self._link(max(page.offset - page.size, 0))
-        if self.has_next:
-            links["next"] = self._link(page.offset + page.size)
+        links = {"self": self.request.build_absolute_uri(),
+                 **page.family.links(page, self.has_next, self.record_count, self._link)}
         meta = {}
         if self.record_count is not None:
-            page_count = math.ceil(self.record_count / page.size)
-            meta = {"record_count": self.record_count, "page_count": page_count}
-            links["last"] = self._link(page.family.last_offset(page, self.record_count))
+            meta = {"record_count": self.record_count,
+                    "page_count": math.ceil(self.record_count / page.size)}
         return Response({"results": data, "links": links, "meta": meta})
