@@ -136,7 +136,9 @@ def json_key_filter(queryset, attribute: str, key: str, value: str, parameter: s
         scalar = json.loads(value)
     except ValueError:
         scalar = value
-    if scalar is None or isinstance(scalar, (bool, int)) or (
+    # (Integers only in the 64-bit range SQLite binds; larger ones match as text.)
+    if scalar is None or isinstance(scalar, bool) or (
+            isinstance(scalar, int) and -_BIG - 1 <= scalar <= _BIG) or (
             isinstance(scalar, float) and math.isfinite(scalar)):
         candidates.append(scalar)
     alias = f"_json_key_{index}"

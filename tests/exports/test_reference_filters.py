@@ -122,6 +122,8 @@ def test_json_key_containment(api, exports):
     assert ids(api.get(url + "filter[metadata][nothing]=null")) == [failed]
     assert ids(api.get(url + "filter[metadata][foo]=bar&filter[metadata][n]=6")) == []
     assert ids(api.get(url + "filter[metadata][missing]=bar")) == []
+    assert ids(api.get(url + f"filter[metadata][n]={10**30}")) == []
+    assert ids(api.get(url + "filter[metadata][n]=1e999")) == []
     assert ids(api.get(url + "filter[errors_log][RuntimeError]=query timeout")) == [failed]
     assert ids(api.get(url + "filter[metadata__has_key]=foo")) == [success, failed]
     assert ids(api.get(url + "filter[errors_log__has_key]=RuntimeError")) == [failed]
