@@ -28,7 +28,9 @@ from syncservice.jsonapi.pagination import (  # noqa: F401 - re-exported
 _FIELDS_TYPE = re.compile(r"^fields\[(?P<type>[A-Za-z0-9_\-]+)\]$")
 _FILTER = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_\.\-]+)\]$")
 # filter[<json attribute>][<key>]: a JSON attribute filtered by one of its keys.
-_FILTER_KEY = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_]+)\]\[(?P<key>[^\[\]]+)\]$", re.S)
+# (The key is anything between the brackets, brackets and "" included: OpenAPI's deepObject
+# style writes any property name so.)
+_FILTER_KEY = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_]+)\]\[(?P<key>.*)\]$", re.S)
 
 # Which parameters each kind of request accepts.
 # (Pagination parameters come from the view's pagination families.)

@@ -275,6 +275,11 @@ SYNC_PROVIDER_OPTIONS = (
 SYNC_ARCHIVED = ("Deleting a sync archives it: it stays readable, with `status` `archived`, "
                  "and so do its runs (a later GET answers 200, not 404).")
 
+# Two pagination families (syncservice.jsonapi.pagination): OpenAPI 3.0 cannot say that a
+# parameter excludes another, so the operation says it.
+PAGINATION_FAMILIES = (
+    "`limit`/`offset` and `page[number]`/`page[size]` are two pagination families: "
+    "parameters of both in one request are a 400 naming the later one.")
 EXPORT_NAMES = (
     "`resource_type` names an exportable resource: `jobs`, `exports`, `projects`, or the "
     "logical name of a table the project's syncs load (which ones exist depends on the "
@@ -359,7 +364,8 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
             "destroy": OperationSpec(errors=conflict),
         },
         "syncs.api.views.SyncViewSet": {
-            "list": OperationSpec(parameters=_sync_list_parameters()),
+            "list": OperationSpec(parameters=_sync_list_parameters(),
+                                  notes=PAGINATION_FAMILIES),
             "create": OperationSpec(
                 required_attributes=("name",), relationships=_connection_relationship(),
                 links=_sync_links, data_rules=SYNC_NEEDS_A_CONNECTION,
@@ -378,6 +384,7 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
                                      example={"attributes": {"run_mode": "incremental"}}),
         },
         "syncs.api.views.SyncRunViewSet": {
+            "list": OperationSpec(notes=PAGINATION_FAMILIES),
             "cancel": OperationSpec(errors=conflict, links=_run_links,
                                     example={"attributes": {"reason": "not needed"}}),
             "retry": OperationSpec(status=202, errors=conflict, links=_run_links,

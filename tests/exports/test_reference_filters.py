@@ -128,6 +128,10 @@ def test_json_key_containment(api, exports):
     assert ids(api.get(url + "filter[metadata__has_key]=foo")) == [success, failed]
     assert ids(api.get(url + "filter[errors_log__has_key]=RuntimeError")) == [failed]
     assert ids(api.get(url + "filter[metadata__has_key]=nope")) == []
+    # Any key, as OpenAPI's deepObject writes it: "" and brackets too.
+    Export.objects.filter(pk=success).update(metadata={"": "empty", "a[b]": "c"})
+    assert ids(api.get(url + "filter[metadata][]=empty")) == [success]
+    assert ids(api.get(url + "filter[metadata][a[b]]=c")) == [success]
 
 
 def test_bad_filters_name_the_parameter(api, exports):
@@ -137,7 +141,6 @@ def test_bad_filters_name_the_parameter(api, exports):
         ("/api/v1/exports?filter[started_at__lte]=yesterday", "filter[started_at__lte]"),
         ("/api/v1/exports?filter[bogus]=1", "filter[bogus]"),
         ("/api/v1/exports?filter[metadata__has_key]=", "filter[metadata__has_key]"),
-        (f"/api/v1/exports?filter[metadata][{'k' * 201}]=1", f"filter[metadata][{'k' * 201}]"),
     ]:
         assert error_of(api.get(url), 400)["source"] == {"parameter": parameter}, url
 
