@@ -1,4 +1,6 @@
 from django.core.files.storage import FileSystemStorage, default_storage
+from django.db.models import Case, CharField, Value, When
+from django.db.models.functions import Cast, Concat
 from django.http import FileResponse, HttpResponseRedirect
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -8,7 +10,7 @@ from exports import services
 from exports.api.serializers import ExportCreateSerializer, ExportSerializer
 from exports.filters import ExportFilterSet
 from exports.formats import MODALITIES, formats_for
-from exports.models import Export
+from exports.models import Export, ExportStatus
 from syncservice.jsonapi.errors import Conflict, ParameterError
 from syncservice.jsonapi.views import JsonApiViewSet
 
@@ -18,9 +20,12 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
     queryset = Export.objects.all()
     serializer_class = ExportSerializer
     filterset_class = ExportFilterSet
-    ordering_fields = ["id", "resource_type", "format", "status", "started_at", "completed_at",
-                       "interrupted_at", "records_count", "size", "created_at", "updated_at",
-                       "reference", "reference_origin"]
+    # Commerce Layer's sortable fields (and size); attachment_url sorts as its URL does: the
+    # exports without one (not successful) first, then by id (the URL's only variable part).
+    ordering_fields = {**{name: name for name in (
+        "id", "resource_type", "format", "status", "started_at", "completed_at",
+        "interrupted_at", "records_count", "size", "created_at", "updated_at", "reference",
+        "reference_origin")}, "attachment_url": "attachment_sort_key"}
     ordering = ["-created_at"]
     prefetch_always = ["files"]
     extra_query_params = {"download": ["file"], "formats": ["modalities"]}
@@ -29,10 +34,19 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         # Exports past expires_at become expired before anything reads them (status,
         # filter[status], sort, attachment_url, download): see services.expire_due.
         services.expire_due_once(self.request)
-        return super().get_queryset()
+        queryset = super().get_queryset()
+        query = getattr(self, "jsonapi_query", None)
+        if query is not None and any(term.lstrip("-") == "attachment_url"
+                                     for term in query.sort):
+            # Never NULL, so both databases order it alike (they place NULLs differently).
+            queryset = queryset.alias(attachment_sort_key=Case(
+                When(status=ExportStatus.SUCCESS,
+                     then=Concat(Value("1"), Cast("id", CharField()))),
+                default=Value("0"), output_field=CharField()))
+        return queryset
 
     def get_serializer_class(self):
-        if self.action == "export":
+        if self.action in ("export", "create"):
             return ExportCreateSerializer
         return ExportSerializer
 
@@ -42,9 +56,17 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Des
         except services.ExportStateError as exc:
             raise Conflict(str(exc)) from exc
 
+    def create(self, request):
+        """Start an export (the standard JSON:API create, as ``POST /exports/export``): 202
+        with the pending export and its ``Location``; its job builds the files."""
+        return self._start_export(request)
+
     @action(detail=False, methods=["post"])
     def export(self, request):
         """Start an export: 202 with the pending export; its job builds the files."""
+        return self._start_export(request)
+
+    def _start_export(self, request):
         attributes = ExportCreateSerializer(data=request.data)
         attributes.is_valid(raise_exception=True)
         export = services.create_export(

@@ -21,6 +21,7 @@ from syncs.freshness import with_stale
 from syncs.models import Connection, Sync, SyncRun
 from syncs.providers import base as catalog
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute, ParameterError, RelatedNotFound
+from syncservice.jsonapi.pagination import LimitOffsetFamily, PageNumberFamily
 from syncservice.jsonapi.views import JsonApiViewSet
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -117,9 +118,11 @@ class SyncViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewS
     select_always = ["connection"]
     custom_includes = ["last_run"]
     # The reference's compatibility parameters of GET /syncs.
-    extra_query_params = {"list": ["q", "status", "provider", "limit", "offset"]}
+    extra_query_params = {"list": ["q", "status", "provider"]}
+    pagination_families = (PageNumberFamily(), LimitOffsetFamily(default_limit=50))
     write_relationships = {"create": {"connection": "connections"},
                            "partial_update": {"connection": "connections"}}
+    optional_document_actions = ("trigger",)
 
     def get_queryset(self):
         # `stale` is computed by the database (one expression per row): filterable, cheap.
@@ -139,19 +142,12 @@ class SyncViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewS
         for name, target in (("status", "status__in"), ("provider", "provider__in")):
             values = [v for value in params.getlist(name) for v in value.split(",") if v]
             if values:
+                if target in query.filters:
+                    raise ParameterError(name, f"`{name}` and `filter[{target}]` ask the "
+                                               "same thing: give one.")
                 query.filters[target] = ",".join(values)
-        if "limit" in params:
-            raw = params["limit"]
-            if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100:
-                raise ParameterError("limit", "`limit` is an integer from 1 to 100.")
-            query.page_size = int(raw)
-        if "offset" in params:
-            raw = params["offset"]
-            if not (raw.isascii() and raw.isdigit()) or int(raw) > 10**9:
-                raise ParameterError("offset", "`offset` is an integer from 0 to 10^9.")
-            query.offset = int(raw)
-            if "limit" not in params:
-                query.page_size = 50
+                # A bad value is reported under the parameter the client sent.
+                query.filter_parameters[target] = name
 
     def _respond(self, sync, code=status.HTTP_200_OK):
         self.resource_name = "syncs"
@@ -232,6 +228,9 @@ class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiVi
                        "created_at", "updated_at"]
     ordering = ["-created_at"]
     lookup_value_regex = UUID_PATTERN
+    # 001's `GET /syncs/{id}/runs` pages by limit (default 25) and offset.
+    pagination_families = (PageNumberFamily(), LimitOffsetFamily(default_limit=25))
+    optional_document_actions = ("cancel", "retry")
 
     def get_queryset(self):
         queryset = super().get_queryset()

@@ -8,6 +8,8 @@ parameter.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -16,6 +18,8 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
 from django.http import QueryDict
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import FilterSet
@@ -118,6 +122,43 @@ class JsonApiFilterSet(FilterSet):
         models.DateTimeField: {"filter_class": IsoDateTimeFilter},
         **{field_class: _INTEGER_FILTER for field_class in _RANGES},
     }
+    # JSON object attributes filterable by key: ``filter[<name>][<key>]=<value>`` keeps the
+    # rows whose object has ``key`` equal to ``value`` (a string; also the JSON number, true,
+    # false or null the text spells). Declare ``<name>__has_key`` beside it for presence.
+    json_key_filters: tuple[str, ...] = ()
+
+
+class HasKeyFilter(django_filters.CharFilter):
+    """``filter[<name>__has_key]=<key>``: the JSON object has this key (any value)."""
+
+    def __init__(self, field_name: str, **kwargs):
+        kwargs.setdefault("help_text", "The JSON object has this key.")
+        super().__init__(field_name=field_name, lookup_expr="has_key", **kwargs)
+
+
+def json_key_filter(queryset, attribute: str, key: str, value: str, parameter: str,
+                    index: int = 0):
+    """Rows whose JSON ``attribute`` has ``key`` equal to ``value`` (works the same on SQLite
+    and PostgreSQL: a key transform, not PostgreSQL's ``@>``)."""
+    if "\x00" in value or "\x00" in key:
+        raise ParameterError(parameter, f"`{parameter}` cannot contain a NUL character.")
+    candidates: list = [value]
+    try:
+        scalar = json.loads(value)
+    except ValueError:
+        scalar = value
+    # (Integers only in the 64-bit range SQLite binds; larger ones match as text.)
+    if scalar is None or isinstance(scalar, bool) or (
+            isinstance(scalar, int) and -_BIG - 1 <= scalar <= _BIG) or (
+            isinstance(scalar, float) and math.isfinite(scalar)):
+        candidates.append(scalar)
+    alias = f"_json_key_{index}"
+    queryset = queryset.alias(**{alias: KeyTransform(key, attribute)})
+    condition = Q()
+    for candidate in candidates:
+        # (None: a JSON null stored under the key, not a missing key.)
+        condition |= Q(**{alias: candidate})
+    return queryset.filter(condition)
 
 
 def choices_of(filterset_class, filter_field) -> list[str] | None:
@@ -136,18 +177,43 @@ def choices_of(filterset_class, filter_field) -> list[str] | None:
     return [str(value) for value, _ in choices] if choices else None
 
 
+# How parse_query hands over filter[<attribute>][<key>]: "<attribute>[<key>]".
+_JSON_KEY = re.compile(r"^(?P<attribute>[A-Za-z0-9_]+)\[(?P<key>.*)\]$", re.S)
+
+
 def _error_text(errors) -> str:
     return " ".join(str(e) for e in errors)
 
 
-def apply_filters(queryset, filterset_class, raw_filters: Mapping[str, str], request):
+def apply_filters(queryset, filterset_class, raw_filters: Mapping[str, str], request,
+                  parameters: Mapping[str, str] | None = None):
     """Filter ``queryset`` by the request's ``filter[...]`` values (already parsed into
-    ``raw_filters``: name → value)."""
+    ``raw_filters``: name → value). ``parameters`` names the query parameter a filter came
+    from where it is not ``filter[name]``, so errors name what the client sent."""
     if not raw_filters:
         return queryset
+    parameters = parameters or {}
     known = filterset_class.base_filters if filterset_class is not None else {}
+    json_keys: list[tuple[str, str, str, str]] = []  # (attribute, key, value, parameter)
+    for name, value in list(raw_filters.items()):
+        match = _JSON_KEY.match(name)
+        if match is None:
+            continue
+        attribute, key = match["attribute"], match["key"]
+        parameter = parameters.get(name, f"filter[{attribute}][{key}]")
+        if attribute not in getattr(filterset_class, "json_key_filters", ()):
+            allowed = ", ".join(getattr(filterset_class, "json_key_filters", ())) or "none"
+            raise ParameterError(parameter, f"Unknown filter {name!r}: filter by key only on "
+                                            f"JSON attributes ({allowed}).")
+        json_keys.append((attribute, key, value, parameter))
+    raw_filters = {name: value for name, value in raw_filters.items()
+                   if not _JSON_KEY.match(name)}
+    for index, (attribute, key, value, parameter) in enumerate(json_keys):
+        queryset = json_key_filter(queryset, attribute, key, value, parameter, index)
+    if not raw_filters:
+        return queryset
     for name, value in raw_filters.items():
-        parameter = f"filter[{name}]"
+        parameter = parameters.get(name, f"filter[{name}]")
         if name not in known:
             allowed = ", ".join(sorted(known)) or "none"
             raise ParameterError(parameter, f"Unknown filter {name!r}; filters: {allowed}.")
@@ -174,6 +240,6 @@ def apply_filters(queryset, filterset_class, raw_filters: Mapping[str, str], req
     filterset = filterset_class(data=data, queryset=queryset, request=request)
     if not filterset.is_valid():
         name, errors = next(iter(filterset.errors.items()))
-        raise ParameterError(f"filter[{name}]",
-                             f"Invalid value for filter[{name}]: {_error_text(errors)}")
+        parameter = parameters.get(name, f"filter[{name}]")
+        raise ParameterError(parameter, f"Invalid value for `{parameter}`: {_error_text(errors)}")
     return filterset.qs

@@ -180,9 +180,13 @@ class JsonApiParser(DjaJSONParser):
             result = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise ParseError(f"The request body is not valid JSON: {exc}") from exc
+        view = (parser_context or {}).get("view")
+        if result == {} and getattr(view, "action", None) in getattr(
+                view, "optional_document_actions", ()):
+            # The reference's `-d '{}'`: an action whose attributes all have defaults.
+            return {}
         _check_structure(result)
         parsed = self.parse_data(result, parser_context)  # 409 on a foreign type or id
-        view = (parser_context or {}).get("view")
         write_document = getattr(view, "write_document", None)
         if write_document is not None:
             serializer_class, linkage = write_document()

@@ -16,31 +16,45 @@ from typing import Any
 from rest_framework_json_api.utils import get_resource_type_from_serializer
 
 from syncservice.jsonapi.errors import ParameterError
-
-DEFAULT_PAGE_SIZE = 1000
-MAX_PAGE_SIZE = 1000
-MAX_PAGE_NUMBER = 1_000_000  # keeps OFFSET within what every database takes
+from syncservice.jsonapi.pagination import (  # noqa: F401 - re-exported
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_NUMBER,
+    MAX_PAGE_SIZE,
+    PageNumberFamily,
+    PageRequest,
+    parse_page,
+)
 
 _FIELDS_TYPE = re.compile(r"^fields\[(?P<type>[A-Za-z0-9_\-]+)\]$")
 _FILTER = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_\.\-]+)\]$")
-_POSITIVE_INT = re.compile(r"^[0-9]{1,12}$")
+# filter[<json attribute>][<key>]: a JSON attribute filtered by one of its keys.
+# (The key is anything between the brackets, brackets and "" included: OpenAPI's deepObject
+# style writes any property name so.)
+_FILTER_KEY = re.compile(r"^filter\[(?P<name>[A-Za-z0-9_]+)\]\[(?P<key>.*)\]$", re.S)
 
 # Which parameters each kind of request accepts.
-LIST_PARAMS = frozenset({"page[number]", "page[size]", "count", "sort", "include", "included",
-                         "fields"})
+# (Pagination parameters come from the view's pagination families.)
+LIST_PARAMS = frozenset({"count", "sort", "include", "included", "fields"})
 DETAIL_PARAMS = frozenset({"include", "included", "fields"})
 
 
 @dataclass
 class JsonApiQuery:
-    page_number: int = 1
-    page_size: int = DEFAULT_PAGE_SIZE
-    offset: int | None = None   # set by compatibility parameters (limit/offset); else derived
+    # The window asked for, in the pagination family the client used (see pagination.py).
+    page: PageRequest = field(
+        default_factory=lambda: PageRequest(PageNumberFamily(), 0, DEFAULT_PAGE_SIZE))
     count: bool = False
     sort: list[str] = field(default_factory=list)        # API names, "-" for descending
     include: list[str] = field(default_factory=list)     # dotted relationship paths
     fields: dict[str, list[str]] = field(default_factory=dict)  # type -> field names
     filters: dict[str, str] = field(default_factory=dict)       # name -> raw value
+    # name -> the query parameter that gave it, where not `filter[name]` (a compatibility
+    # parameter such as 001's `provider`): errors name what the client sent.
+    filter_parameters: dict[str, str] = field(default_factory=dict)
+    # type -> relationships left out of the client's sparse fieldset but on an include path:
+    # serialized (so their resources are included, which JSON:API 1.1's full-linkage
+    # exception allows) and trimmed from the resource objects by the renderer.
+    hidden_relationships: dict[str, set[str]] = field(default_factory=dict)
 
 
 def _single(params, name: str) -> str:
@@ -48,18 +62,6 @@ def _single(params, name: str) -> str:
     if len(values) > 1:
         raise ParameterError(name, f"`{name}` may be given only once.")
     return values[0]
-
-
-def _positive_int(params, name: str, default: int, maximum: int | None = None) -> int:
-    if name not in params:
-        return default
-    raw = _single(params, name).strip()
-    if not _POSITIVE_INT.match(raw) or int(raw) < 1:
-        raise ParameterError(name, f"`{name}` must be a positive integer, not {raw!r}.")
-    value = int(raw)
-    if maximum is not None and value > maximum:
-        raise ParameterError(name, f"`{name}` must be at most {maximum}, not {value}.")
-    return value
 
 
 def _comma_list(params, name: str) -> list[str]:
@@ -115,6 +117,9 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
     """
     params = request.query_params
     allowed = set(LIST_PARAMS if collection else DETAIL_PARAMS)
+    families = view.get_pagination_families() if collection else ()
+    for family in families:
+        allowed |= set(family.parameters)
     allowed |= set(view.get_extra_query_params())
     filters: dict[str, str] = {}
     for name in params.keys():
@@ -124,6 +129,10 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
         if collection and match:
             filters[match["name"]] = _single(params, name)
             continue
+        match = _FILTER_KEY.match(name)
+        if collection and match:
+            filters[f"{match['name']}[{match['key']}]"] = _single(params, name)
+            continue
         if name.startswith("filter") and collection:
             raise ParameterError(name, f"Malformed filter parameter {name!r}; "
                                        "use filter[<name>]=<value>.")
@@ -131,8 +140,7 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
 
     query = JsonApiQuery(filters=filters)
     if collection:
-        query.page_number = _positive_int(params, "page[number]", 1, MAX_PAGE_NUMBER)
-        query.page_size = _positive_int(params, "page[size]", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        query.page = parse_page(params, families)
         if "count" in params:
             raw = _single(params, "count").strip().lower()
             if raw not in ("true", "false"):
@@ -181,7 +189,22 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
         # `fields` and `fields[<primary type>]` may both be given: the fields of either.
         merged = query.fields.setdefault(type_name, [])
         merged += [item for item in names if item not in merged]
+    _hide_included_relationships(query, serializer_class)
     return query
+
+
+def _hide_included_relationships(query: JsonApiQuery, serializer_class: Any) -> None:
+    """Each relationship an include path walks but a sparse fieldset leaves out: JSON:API 1.1
+    still includes the resources ("full linkage" has an exception for exactly this), so the
+    relationship is serialized and hidden from the resource objects afterwards."""
+    for path in query.include:
+        current = serializer_class
+        for segment in path.split("."):
+            type_name = get_resource_type_from_serializer(current)
+            fieldset = query.fields.get(type_name)
+            if fieldset is not None and segment not in fieldset:
+                query.hidden_relationships.setdefault(type_name, set()).add(segment)
+            current = included_serializers(current)[segment]
 
 
 def normalized_query_params(params, query: JsonApiQuery):
@@ -196,6 +219,7 @@ def normalized_query_params(params, query: JsonApiQuery):
     if query.include:
         normalized["include"] = ",".join(query.include)
     for type_name, names in query.fields.items():
-        normalized[f"fields[{type_name}]"] = ",".join(names)
+        hidden = sorted(query.hidden_relationships.get(type_name, ()))
+        normalized[f"fields[{type_name}]"] = ",".join([*names, *hidden])
     normalized._mutable = False
     return normalized

@@ -64,6 +64,9 @@ class _OrjsonDocumentRenderer(DrfJSONRenderer):
         if data is None:
             return b""
         if isinstance(data, dict):
+            trim = getattr(self, "_trim", None)
+            if trim is not None:  # DRF-JSONAPI's document (JsonApiRenderer's stock path)
+                data = trim(data)
             data = {"jsonapi": JSONAPI_MEMBER, **data}
         return dumps(data)
 
@@ -79,7 +82,30 @@ class JsonApiRenderer(DjaJSONRenderer, _OrjsonDocumentRenderer):
         if isinstance(data, dict) and "errors" in data:
             # Already an error document (see syncservice.jsonapi.errors).
             return _OrjsonDocumentRenderer.render(self, data)
+        view = (renderer_context or {}).get("view")
+        query = getattr(view, "jsonapi_query", None)
+        self._hidden = getattr(query, "hidden_relationships", None) or {}
         document = fast.compose(data)
         if document is not None:  # built by the fast path
             return _OrjsonDocumentRenderer.render(self, document)
         return super().render(data, accepted_media_type, renderer_context)
+
+    def _trim(self, document):
+        """Drops the relationships serialized only to include their resources (see
+        ``query.hidden_relationships``): a sparse fieldset's resource objects carry exactly
+        the fields asked for."""
+        hidden = getattr(self, "_hidden", None)
+        if not hidden or not isinstance(document, dict):
+            return document
+        data = document.get("data")
+        resources = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+        for resource in [*resources, *(document.get("included") or [])]:
+            names = hidden.get(resource.get("type"))
+            relationships = resource.get("relationships")
+            if names and relationships:
+                for name in names:
+                    relationships.pop(name, None)
+                if not relationships:
+                    del resource["relationships"]
+        return document
+

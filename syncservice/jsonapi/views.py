@@ -10,6 +10,7 @@ from rest_framework.exceptions import MethodNotAllowed, ParseError, PermissionDe
 
 from syncservice.jsonapi import fast
 from syncservice.jsonapi.filters import apply_filters
+from syncservice.jsonapi.pagination import PageNumberFamily, PaginationFamily
 from syncservice.jsonapi.prefetch import plan_related
 from syncservice.jsonapi.query import JsonApiQuery, normalized_query_params, parse_query
 
@@ -35,12 +36,17 @@ class JsonApiViewSet(viewsets.GenericViewSet):
     # Extra query parameters accepted per action, e.g. {"download": ["file"]}.
     extra_query_params: dict[str, Sequence[str]] = {}
     lookup_value_regex = "[^/]+"
+    # The pagination families a list accepts; the first serves requests that name none.
+    pagination_families: Sequence[PaginationFamily] = (PageNumberFamily(),)
 
     jsonapi_query: JsonApiQuery
 
     # --- grammar -----------------------------------------------------------------------------
     def get_extra_query_params(self) -> Sequence[str]:
         return self.extra_query_params.get(self.action, ())
+
+    def get_pagination_families(self) -> Sequence[PaginationFamily]:
+        return self.pagination_families
 
     def get_ordering_fields(self) -> dict[str, str]:
         fields = self.ordering_fields
@@ -49,6 +55,9 @@ class JsonApiViewSet(viewsets.GenericViewSet):
     collection_actions: Sequence[str] = ("list",)
     # POST actions that take no request document (e.g. a connection check).
     bodyless_actions: Sequence[str] = ()
+    # POST actions whose document may be left out: an empty body or `{}` (what seed 001's
+    # clients send) means every attribute takes its default; a JSON:API document still works.
+    optional_document_actions: Sequence[str] = ()
     # To-one relationships a write document may carry (name -> related resource type) per
     # action, e.g. {"create": {"connection": "connections"}}; any other relationship is a 422
     # (see ``syncservice.jsonapi.parsers``).
@@ -74,7 +83,8 @@ class JsonApiViewSet(viewsets.GenericViewSet):
             raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
         if request.method in ("POST", "PATCH", "PUT") and not request.stream \
-                and self.action not in self.bodyless_actions:
+                and self.action not in self.bodyless_actions \
+                and self.action not in self.optional_document_actions:
             # DRF skips the parser for an empty body; every write here takes a document.
             raise ParseError("The request body must be a JSON:API document.")
         if request.method == "OPTIONS":
@@ -129,7 +139,8 @@ class JsonApiViewSet(viewsets.GenericViewSet):
         if not self.is_collection:
             return queryset
         query = self.jsonapi_query
-        queryset = apply_filters(queryset, self.filterset_class, query.filters, self.request)
+        queryset = apply_filters(queryset, self.filterset_class, query.filters, self.request,
+                                 parameters=query.filter_parameters)
         return queryset.order_by(*self.order_by_terms(query.sort))
 
     def order_by_terms(self, sort: Sequence[str]) -> list[str]:
@@ -171,6 +182,15 @@ class JsonApiViewSet(viewsets.GenericViewSet):
                 fast.render_and_release(response)
                 return response
         return super().dispatch(request, *args, **kwargs)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # A created resource (201, or 202 with the resource being built) says where it lives
+        # (RFC 9110 §10.2.2): generic clients read the new resource's URL from `Location`.
+        data = getattr(response, "data", None)
+        if response.status_code in (201, 202) and "Location" not in response \
+                and isinstance(data, dict) and isinstance(data.get("url"), str):
+            response["Location"] = str(data["url"])  # a plain str (wsgiref checks the type)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def paginate_queryset(self, queryset):
         builder = self.fast_builder()

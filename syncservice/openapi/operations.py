@@ -256,10 +256,6 @@ def _sync_list_parameters() -> tuple[Schema, ...]:
                         "Compatibility form of `filter[status__in]`.", comma_list=True),
         query_parameter("provider", _comma_items({"type": "string", "enum": list(PROVIDERS)}),
                         "Compatibility form of `filter[provider__in]`.", comma_list=True),
-        query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": 100},
-                        "Compatibility page size (with `offset`)."),
-        query_parameter("offset", {"type": "integer", "minimum": 0, "maximum": 10**9},
-                        "Compatibility offset (page size 50 unless `limit` is given)."),
     )
 
 
@@ -279,6 +275,11 @@ SYNC_PROVIDER_OPTIONS = (
 SYNC_ARCHIVED = ("Deleting a sync archives it: it stays readable, with `status` `archived`, "
                  "and so do its runs (a later GET answers 200, not 404).")
 
+# Two pagination families (syncservice.jsonapi.pagination): OpenAPI 3.0 cannot say that a
+# parameter excludes another, so the operation says it.
+PAGINATION_FAMILIES = (
+    "`limit`/`offset` and `page[number]`/`page[size]` are two pagination families: "
+    "parameters of both in one request are a 400 naming the later one.")
 EXPORT_NAMES = (
     "`resource_type` names an exportable resource: `jobs`, `exports`, `projects`, or the "
     "logical name of a table the project's syncs load (which ones exist depends on the "
@@ -312,6 +313,11 @@ def _schema_parameters() -> tuple[Schema, ...]:
                             "The format of the document (else chosen by `Accept`)."),)
 
 
+_EXPORT_EXAMPLE = {"attributes": {"resource_type": "jobs", "format": "csv",
+                                  "filters": {"status__in": "failed,succeeded"},
+                                  "fields": ["job_class", "status"]}}
+
+
 def _specs() -> dict[str, dict[str, OperationSpec]]:
     from syncs.api.serializers import SyncRunSerializer
 
@@ -326,11 +332,9 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
         "exports.api.views.ExportViewSet": {
             "destroy": OperationSpec(errors=conflict),
             "export": OperationSpec(status=202, errors=conflict, links=_export_links,
-                                    notes=EXPORT_NAMES,
-                                    example={"attributes": {
-                                        "resource_type": "jobs", "format": "csv",
-                                        "filters": {"status__in": "failed,succeeded"},
-                                        "fields": ["job_class", "status"]}}),
+                                    notes=EXPORT_NAMES, example=_EXPORT_EXAMPLE),
+            "create": OperationSpec(status=202, errors=conflict, links=_export_links,
+                                    notes=EXPORT_NAMES, example=_EXPORT_EXAMPLE),
             "download": OperationSpec(
                 responses=_download_responses, errors=(409, 410),
                 notes="A `file` number past the export's last file is a 400 naming `file`.",
@@ -360,7 +364,8 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
             "destroy": OperationSpec(errors=conflict),
         },
         "syncs.api.views.SyncViewSet": {
-            "list": OperationSpec(parameters=_sync_list_parameters()),
+            "list": OperationSpec(parameters=_sync_list_parameters(),
+                                  notes=PAGINATION_FAMILIES),
             "create": OperationSpec(
                 required_attributes=("name",), relationships=_connection_relationship(),
                 links=_sync_links, data_rules=SYNC_NEEDS_A_CONNECTION,
@@ -379,6 +384,7 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
                                      example={"attributes": {"run_mode": "incremental"}}),
         },
         "syncs.api.views.SyncRunViewSet": {
+            "list": OperationSpec(notes=PAGINATION_FAMILIES),
             "cancel": OperationSpec(errors=conflict, links=_run_links,
                                     example={"attributes": {"reason": "not needed"}}),
             "retry": OperationSpec(status=202, errors=conflict, links=_run_links,

@@ -33,9 +33,6 @@ from rest_framework_json_api.utils import (
 from syncservice.jsonapi import MEDIA_TYPE
 from syncservice.jsonapi.filters import MAX_IN_VALUES, IntegerFilter, choices_of
 from syncservice.jsonapi.query import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_NUMBER,
-    MAX_PAGE_SIZE,
     included_serializers,
     readable_field_names,
     resource_types,
@@ -228,14 +225,10 @@ class JsonApiAutoSchema(AutoSchema):
         return {"type": "array", "items": {"type": "string", "enum": [*names, ""]}}
 
     def _collection_parameters(self) -> list[dict]:
-        parameters = [
-            query_parameter("page[number]", {"type": "integer", "minimum": 1,
-                                             "maximum": MAX_PAGE_NUMBER, "default": 1},
-                            "The page (1-based); a page past the end has empty `data`."),
-            query_parameter("page[size]", {"type": "integer", "minimum": 1,
-                                           "maximum": MAX_PAGE_SIZE,
-                                           "default": DEFAULT_PAGE_SIZE},
-                            "Resources per page."),
+        parameters = [query_parameter(name, schema, description)
+                      for family in self.view.get_pagination_families()
+                      for name, schema, description in family.openapi_parameters()]
+        parameters += [
             query_parameter("count", {"type": "boolean", "default": False},
                             "`true` adds `meta.record_count`, `meta.page_count` and "
                             "`links.last` (one COUNT query)."),
@@ -268,6 +261,22 @@ class JsonApiAutoSchema(AutoSchema):
                                            "minimum": filter_field.extra["min_value"],
                                            "maximum": filter_field.extra["max_value"]}
                 parameters.append(self._filter_parameter(name, parameter, choices))
+        for attribute in getattr(filterset_class, "json_key_filters", ()):
+            # filter[<attribute>][<key>]=<value>: OpenAPI's deepObject style spells exactly
+            # that for an object parameter named filter[<attribute>].
+            parameters.append({
+                "in": "query", "name": f"filter[{attribute}]", "style": "deepObject",
+                "explode": True,
+                "schema": {"type": "object", "minProperties": 1,
+                           "additionalProperties": {"type": "string",
+                                                    "pattern": r"^[^\x00]*$"}},
+                "description": (
+                    f"Key containment on the JSON object `{attribute}`: "
+                    f"`filter[{attribute}][<key>]=<value>` keeps the resources whose "
+                    f"`{attribute}` has `<key>` equal to `<value>` (the string, or the JSON "
+                    "number, `true`, `false` or `null` it spells); several keys must all "
+                    f"match. `filter[{attribute}__has_key]=<key>` asks only for the key."),
+            })
         return parameters
 
     @staticmethod
@@ -292,7 +301,8 @@ class JsonApiAutoSchema(AutoSchema):
                 schema["pattern"] = _NOT_BLANK
             lookup = name.rsplit("__", 1)[1] if "__" in name else "exact"
             description = {"gte": "At least this value.", "lte": "At most this value.",
-                           "icontains": "Contains this text (case-insensitive)."}.get(
+                           "icontains": "Contains this text (case-insensitive).",
+                           "has_key": "The JSON object has this key."}.get(
                 lookup, "Equal to this value.")
             if schema.get("format") == "date-time":
                 description += " ISO 8601 with an offset."
@@ -333,7 +343,14 @@ class JsonApiAutoSchema(AutoSchema):
                 data = {"type": type_name, "id": "00000000-0000-4000-8000-000000000000",
                         **copy.deepcopy(self.spec.example)}
             media["example"] = {"data": data}
-        return {"content": {MEDIA_TYPE: media}, "required": True}
+        # An action whose document may be left out (no body, or seed 001's `{}`) takes its
+        # attributes' defaults.
+        optional = self.action in getattr(self.view, "optional_document_actions", ())
+        if optional:
+            media["schema"] = {"anyOf": [ref, {
+                "type": "object", "maxProperties": 0,
+                "description": "`{}`: every attribute takes its default."}]}
+        return {"content": {MEDIA_TYPE: media}, "required": not optional}
 
     def _attributes_schema(self, serializer_class: Any, direction: str, *,
                            partial: bool = False, required: tuple[str, ...] = ()) -> dict:
@@ -430,6 +447,10 @@ class JsonApiAutoSchema(AutoSchema):
             description = {201: "Created.", 202: "Accepted: the work goes on in a job."}.get(
                 status, "The resource.")
         response = {"description": description, "content": {MEDIA_TYPE: {"schema": ref}}}
+        if status in (201, 202):
+            response["headers"] = {"Location": {
+                "description": "The URL of the created resource (its `links.self`).",
+                "schema": {"type": "string", "format": "uri"}}}
         if spec.links is not None:
             response["links"] = spec.links()
         return {str(status): response}

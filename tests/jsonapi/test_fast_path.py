@@ -115,7 +115,7 @@ LISTS = {
                  "count=true&page[size]=1", "fields[projects]="],
     "jobs": ["", "included=project", "include=project&fields[projects]=name",
              "fields=status,payload,project&included=project",
-             # project left out of the sparse fieldset: DRF-JSONAPI does not include it
+             # project left out of the sparse fieldset: still included (JSON:API 1.1)
              "fields=status&included=project",
              "filter[status]=failed", "sort=priority&page[size]=2&page[number]=2",
              "count=true&page[size]=4", "fields=started_at,finished_at,created_by_id",
@@ -136,7 +136,10 @@ LISTS = {
               "fields=name,provider_key,last_run&included=last_run",
               "fields[syncs]=name&included=table_bindings,last_run",
               "fields=table_bindings&included=table_bindings&fields[table-bindings]=sync",
-              "limit=2&offset=1", "status=active"],
+              "limit=2&offset=1", "status=active",
+              # last_run left out of the sparse fieldset: still included (JSON:API 1.1)
+              "fields[syncs]=name&included=last_run",
+              "fields[syncs]=name&fields[sync-runs]=status&included=last_run.job"],
     "sync-runs": ["", "included=sync,project,job", "included=sync.table_bindings,sync.project",
                   "included=sync.connection.project,job.project",
                   "fields=status,sync&included=sync&fields[syncs]=name,last_run"],

@@ -107,3 +107,32 @@ def test_fields_on_a_single_resource(api, library):
 def test_unknown_fields_are_400(api, library, parameter, value):
     error = error_of(api.get(f"/api/v1/books?{parameter}={value}"), 400)
     assert error["source"] == {"parameter": parameter}
+
+
+def test_included_resources_whatever_the_sparse_fieldset(api, library):
+    """JSON:API 1.1 ("Compound Documents"): full linkage is required "except when
+    relationship fields that would otherwise contain linkage data are excluded via sparse
+    fieldsets" — so a relationship left out of `fields` still has its requested resources
+    included, and the resource objects carry only the fields asked for."""
+    document = body(api.get("/api/v1/books?fields[books]=title&included=author"))
+    for item in document["data"]:
+        assert set(item["attributes"]) == {"title"}
+        assert "relationships" not in item
+    assert {(i["type"], i["attributes"]["name"]) for i in document["included"]} == {
+        ("authors", "Ada"), ("authors", "Bob")}
+    # Nested: the middle resource's fieldset leaves the next step out.
+    document = body(api.get("/api/v1/books?fields[books]=title&fields[authors]=name"
+                            "&included=author.project"))
+    types = sorted(i["type"] for i in document["included"])
+    assert types == ["authors", "authors", "projects"]
+    for item in document["included"]:
+        if item["type"] == "authors":
+            assert set(item["attributes"]) == {"name"} and "relationships" not in item
+    # A to-many relationship left out, on a single resource too.
+    document = body(api.get(f"/api/v1/books/{library[0].pk}?fields=pages&included=chapters"))
+    assert "relationships" not in document["data"]
+    assert sorted(i["attributes"]["number"] for i in document["included"]) == [1, 2]
+    # Relationships in the fieldset stay.
+    document = body(api.get("/api/v1/books?fields[books]=title,chapters&included=author"))
+    assert set(document["data"][0]["relationships"]) == {"chapters"}
+    assert {i["type"] for i in document["included"]} == {"authors"}
