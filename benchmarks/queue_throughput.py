@@ -675,6 +675,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ratio {ours.label} / procrastinate: jobs/s wall {wall:.2f}x, steady "
                   f"{steady:.2f}x, CPU/job {cpu:.2f}x  -> goal >= 1.5x "
                   f"{'met' if min(wall, steady) >= 1.5 else 'NOT met'}")
+            # Paired: each round's run of ours against the Procrastinate run just after it
+            # (the same load, more or less), then the median of those ratios.
+            pairs = list(zip(results[key], results["procrastinate"], strict=True))
+            walls = [o.wall_rate / t.wall_rate for o, t in pairs]
+            steadies = [o.steady_rate / t.steady_rate for o, t in pairs]
+            cpus = [(t.worker_ms + t.db_ms) / (o.worker_ms + o.db_ms) for o, t in pairs]
+            print(f"  paired by round: wall {', '.join(f'{r:.2f}' for r in walls)} (median "
+                  f"{statistics.median(walls):.2f}x); steady "
+                  f"{', '.join(f'{r:.2f}' for r in steadies)} (median "
+                  f"{statistics.median(steadies):.2f}x); CPU/job median "
+                  f"{statistics.median(cpus):.2f}x")
     if latencies:
         print("-" * 110)
     for label, values in latencies.items():

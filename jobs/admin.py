@@ -177,11 +177,17 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, job: Job) -> str:
         label = job.get_status_display()
+        title = job.error or label
+        if job.status == JobStatus.RUNNING and job.started_at is None:
+            # Claimed ahead by a worker, waiting behind its current job: if that worker stops,
+            # the job goes back to pending without a retry charged.
+            label = f"{label} (claimed)"
+            title = f"Claimed by {job.worker_id}, not started yet"
         if job.status == JobStatus.RUNNING and job.cancel_requested_at:
             label = f"{label} (cancelling)"
         return format_html('<span style="{}" title="{}">{}</span>',
                            BADGE_STYLE.format(STATUS_COLOURS.get(job.status, "#6c757d")),
-                           job.error or label, label)
+                           title, label)
 
     @admin.display(description="progress", ordering="progress")
     def progress_bar(self, job: Job) -> str:
@@ -222,7 +228,9 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="traceback")
     def traceback(self, job: Job) -> str:
         details = job.error_details
-        text = details.get("traceback") if isinstance(details, dict) else None
+        # error_traceback; in error_details for rows written before it existed.
+        text = job.error_traceback or (
+            details.get("traceback") if isinstance(details, dict) else None)
         if not text:
             return self.get_empty_value_display()
         return format_html('<pre style="{}">{}</pre>', PRE_STYLE, str(text))

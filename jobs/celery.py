@@ -184,21 +184,12 @@ def reap() -> int:
     periodic job, then requeue or fail the running jobs whose heartbeat has stopped; returns
     how many were reaped."""
     _setup_django()
-    from django.db import connection, transaction
-
     from jobs import services
     from jobs.periodic import ensure_periodic_jobs
-    from jobs.worker import REAPER_LOCK_KEY
 
     ensure_periodic_jobs()
-    if connection.vendor == "postgresql":
-        # One reaper at a time, shared with the native workers' keepers.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REAPER_LOCK_KEY])
-            if not cursor.fetchone()[0]:
-                return 0
-            return len(services.reap_stalled())
-    return len(services.reap_stalled())
+    # One reaper at a time, shared with the native workers' keepers.
+    return len(services.reap_as_the_only_reaper() or [])
 
 
 # `celery -A jobs.celery beat` sends jobs.reap every 30 s; a reap not picked up within the

@@ -98,9 +98,11 @@ class JobContext:
 
     def _touch(self, **fields: Any) -> None:
         now = timezone.now()
-        updated = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING,
-                                     worker_id=self.worker_id).update(
-            heartbeat_at=now, updated_at=now, **fields)
+        ours = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING,
+                                  worker_id=self.worker_id)
+        if self.job.started_at is not None:  # and still this execution (see services._owned)
+            ours = ours.filter(started_at=self.job.started_at)
+        updated = ours.update(heartbeat_at=now, updated_at=now, **fields)
         if not updated:
             # The row was taken from us (reaped after a stall, or deleted): stop working on it.
             raise JobLost(f"Job {self.job_id} is no longer running on {self.worker_id}.")

@@ -39,12 +39,17 @@ class Job(TimestampedModel):
     max_retries = models.PositiveIntegerField(default=3)
     # A short, filterable reason ("heartbeat_timeout", "ValueError: ..."); details beside it.
     error = models.CharField(max_length=500, blank=True, default="")
+    # What failed (reason, type, message; the reaper's worker_id and heartbeat_at): served by
+    # the API. The traceback (server paths) is kept apart, for the operators (the admin).
     error_details = models.JSONField(null=True, blank=True)
+    error_traceback = models.TextField(blank=True, default="",
+                                       help_text="Traceback of the last failure (admin only)")
     # NULL (not "") means "no key": the partial unique index ignores it.
     unicity = models.CharField(max_length=255, null=True, blank=True, db_index=True,  # noqa: DJ001
                                help_text="At most one pending or running job per key")
     scheduled_at = models.DateTimeField(default=timezone.now, db_index=True,
                                         help_text="Not run before this time")
+    # NULL while running means claimed ahead by worker_id, not started yet (see services).
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

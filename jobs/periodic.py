@@ -5,12 +5,15 @@ workers."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
 
 from jobs.models import ACTIVE_STATUSES, Job
+
+logger = logging.getLogger("jobs.periodic")
 
 
 @dataclass(frozen=True)
@@ -37,17 +40,34 @@ def registered_periodic_jobs() -> list[PeriodicJob]:
 
 
 def ensure_periodic_jobs() -> list[Job]:
-    """Enqueue the next run of every periodic job that has none pending or running."""
-    from jobs.services import enqueue
+    """Enqueue the next run of every periodic job that has none pending or running.
+
+    Each entry on its own (a transaction, or a savepoint, each): one that fails (its handler
+    not registered in this process, bad stored data in its last job, a lock held too long by
+    another worker's transaction) is logged and skipped; the others are still queued."""
+    from jobs.services import janitor_transaction
 
     created = []
     now = timezone.now()
-    for entry in _periodic.values():
-        if Job.objects.filter(unicity=entry.unicity, status__in=ACTIVE_STATUSES).exists():
+    for entry in list(_periodic.values()):
+        try:
+            with janitor_transaction():
+                job = _ensure(entry, now)
+        except Exception:  # noqa: BLE001 - one bad entry must not stop the others
+            logger.exception("Could not queue the next run of periodic job %s",
+                             entry.job_class)
             continue
-        last = Job.objects.filter(unicity=entry.unicity).order_by("-scheduled_at").first()
-        due = now if last is None else max(
-            now, last.scheduled_at + timedelta(seconds=entry.every_seconds))
-        created.append(enqueue(entry.job_class, {}, unicity=entry.unicity, scheduled_at=due,
-                               max_retries=0))
+        if job is not None:
+            created.append(job)
     return created
+
+
+def _ensure(entry: PeriodicJob, now) -> Job | None:
+    from jobs.services import enqueue
+
+    if Job.objects.filter(unicity=entry.unicity, status__in=ACTIVE_STATUSES).exists():
+        return None
+    last = Job.objects.filter(unicity=entry.unicity).order_by("-scheduled_at") \
+        .values_list("scheduled_at", flat=True).first()
+    due = now if last is None else max(now, last + timedelta(seconds=entry.every_seconds))
+    return enqueue(entry.job_class, {}, unicity=entry.unicity, scheduled_at=due, max_retries=0)

@@ -40,10 +40,15 @@ def execute(job: Job, worker_id: str, shutdown: threading.Event | None = None,
     """Run a claimed job's handler and record the outcome; returns the final status.
 
     Shared by the native worker and the Celery task: the same handler, the same rules.
-    Sends ``job_started`` before and ``job_finished`` after, in the thread that runs it.
-    ``record_success(job, result)`` replaces ``services.mark_succeeded`` (the native worker
-    records short jobs together with its next claim).
+    A job claimed ahead (``started_at`` None) is started first; one that is not ``worker_id``'s
+    any more does not run ("lost", no signal). Sends ``job_started`` before and
+    ``job_finished`` after, in the thread that runs it. ``record_success(job, result)``
+    replaces ``services.mark_succeeded`` and returns whether the success was written (the
+    native worker writes it in the statement that starts its next job).
     """
+    if job.started_at is None and not services.finish_and_start(worker_id, [], job)[0]:
+        logger.warning("Job %s was taken from worker %s before it started", job.pk, worker_id)
+        return "lost"
     started, status = time.monotonic(), "error"  # "error": execute itself raised
     try:
         status = _execute(job, worker_id, shutdown, contexts, record_success)
@@ -62,8 +67,9 @@ def _execute(job: Job, worker_id: str, shutdown: threading.Event | None,
     job_started.send_robust(sender=Job, job=job, worker_id=worker_id)
     try:
         handler = get_handler(job.job_class)
-        # No query here: the claim has just cleared cancel_requested_at, and a later request
-        # reaches the handler through the heartbeat relay and ctx.progress/heartbeat.
+        # No query here: the statement that started the job has returned its
+        # cancel_requested_at, and a later request reaches the handler through the heartbeat
+        # relay and ctx.progress/heartbeat.
         if shutdown is not None and shutdown.is_set():
             raise WorkerShuttingDown()
         if job.cancel_requested_at is not None:
@@ -95,6 +101,195 @@ def _execute(job: Job, worker_id: str, shutdown: threading.Event | None,
     return JobStatus.SUCCEEDED
 
 
+class _Runner:
+    """One runner thread of a Worker.
+
+    Between two jobs it sends one statement: the previous job's success written and the next
+    job started — the next one it claimed ahead (``services.finish_and_start``) or, when none
+    is left, the first of a new claim (``services.finish_and_claim``). So a job's outcome is
+    committed before its runner starts another job, at one round trip per job. Failures,
+    cancellations and releases are written by ``execute`` as they happen.
+
+    Claim-ahead (PostgreSQL): the claim takes 1 job, twice as many (up to ``prefetch``) after
+    each job shorter than SHORT_JOB_SECONDS, 1 again after a longer one. Jobs claimed ahead
+    wait with ``started_at`` NULL: if the worker dies, the reaper gives them back without
+    charging a retry; the keeper gives them back when the job before them runs long.
+    """
+
+    def __init__(self, worker: Worker, index: int) -> None:
+        self.worker = worker
+        self.index = index
+        self.ready = worker.ready.setdefault(index, deque())  # claimed ahead, not started
+        # Prefetch saves network round trips; SQLite (development) has none to save.
+        self.prefetch = worker.prefetch if connection.vendor == "postgresql" else 1
+        self.size = 1
+        self.checked = 0.0
+        self.retry_in = worker.poll_seconds
+        self.next: Job | None = None  # started by the last statement: runs next
+        # Successes whose write failed (database unreachable): written by the next statement,
+        # before any other job starts; heartbeated meanwhile.
+        self.unwritten: list[services.Succeeded] = []
+        self.recorded: set = set()
+        self.began = 0.0
+        self.sized = False
+
+    def run(self) -> None:
+        try:
+            while (job := self._next_job()) is not None:
+                self._run(job)
+        finally:
+            try:
+                self._stop()
+            except Exception:  # noqa: BLE001 - the reaper gives back what stays running
+                logger.exception("Runner %s could not write back its jobs", self.index)
+                with self.worker._lock:
+                    self.worker.held.difference_update(
+                        job.pk for job in [*self.ready, *(job for job, _, _ in self.unwritten)])
+                    self.ready.clear()
+            finally:
+                connections.close_all()
+
+    # --- the loop ------------------------------------------------------------------------------
+    def _next_job(self) -> Job | None:
+        """The next job to run, started; None when the runner stops."""
+        worker = self.worker
+        while True:
+            job, self.next = self.next, None
+            if job is not None:
+                if not worker.stopping.is_set():
+                    return job
+                with worker._lock:
+                    worker.held.discard(job.pk)
+                services.release(job)  # started, but it never ran: given back uncharged
+                continue
+            if worker.stopping.is_set():
+                return None
+            try:
+                job = self._start_next()
+            except DatabaseError:
+                # The database restarted or the connection broke: keep the runner, reconnect
+                # on the next try (the successes not written yet are kept too).
+                logger.exception("Claiming failed; retrying in %.1f s", self.retry_in)
+                connection.close()
+                worker.stopping.wait(self.retry_in)
+                self.retry_in = min(self.retry_in * 2, worker.MAX_RETRY_SECONDS)
+                self.checked = 0.0
+                continue
+            self.retry_in = worker.poll_seconds
+            if job is not None:
+                return job
+            if worker.burst and worker._all_idle(self.index):
+                return None
+            worker.wake.wait(worker.poll_seconds)
+            worker.wake.clear()
+            self.checked = 0.0
+
+    def _run(self, job: Job) -> None:
+        worker = self.worker
+        with worker._lock:
+            worker.running_since[self.index] = self.began = time.monotonic()
+        self.sized = False
+        try:
+            status = execute(job, worker.worker_id, worker.shutdown, worker.contexts,
+                             self._record_success)
+        except DatabaseError:
+            # Its outcome could not be written: it stays running without heartbeats, so the
+            # reaper requeues it (or fails it with heartbeat_timeout).
+            logger.exception("Job %s: the outcome could not be written", job.pk)
+            connection.close()
+            status = "error"
+        if not self.sized:
+            self._resize()
+        with worker._lock:
+            worker.running_since.pop(self.index, None)
+            worker.processed += 1
+            if not any(job is unwritten for unwritten, _, _ in self.unwritten):
+                worker.held.discard(job.pk)
+        logger.info("Job %s (%s) -> %s", job.pk, job.job_class, status)
+
+    def _record_success(self, job: Job, result: Any) -> bool:
+        """``execute``'s hook: the success is written by the statement that starts the next
+        job (or, when the worker stops, on its own)."""
+        self._resize()
+        self.sized = True
+        self.unwritten.append((job, result, timezone.now()))
+        try:
+            if self.worker.stopping.is_set():
+                self._write(services.finish_and_claim(self.worker.worker_id, self.unwritten,
+                                                      limit=0)[1])
+            else:
+                self.next = self._start_next()
+        except DatabaseError:
+            logger.exception("Job %s: its success is written by the runner's next statement, "
+                             "before any other job starts", job.pk)
+            connection.close()
+            if any(entry[0] is job for entry in self.unwritten):
+                return True  # written by the next statement, before another job starts
+        return job.pk in self.recorded
+
+    # --- statements ----------------------------------------------------------------------------
+    def _start_next(self) -> Job | None:
+        """Write the successes not written yet and start the next job: one claimed ahead, or
+        the first of a new claim. None when nothing is due."""
+        worker = self.worker
+        if time.monotonic() - self.checked >= 1.0:
+            # Not before every statement: with CONN_HEALTH_CHECKS it makes the next query a
+            # "SELECT 1" round trip. After idle waits, and once a second.
+            close_old_connections()
+            self.checked = time.monotonic()
+        while (following := self._take_ready()) is not None:
+            try:
+                started, recorded = services.finish_and_start(worker.worker_id, self.unwritten,
+                                                              following)
+            except BaseException:
+                with worker._lock:
+                    self.ready.appendleft(following)
+                raise
+            self._write(recorded)
+            if started:
+                return following
+            logger.warning("Job %s was taken from worker %s before it started", following.pk,
+                           worker.worker_id)
+            with worker._lock:
+                worker.held.discard(following.pk)
+        claimed, recorded = services.finish_and_claim(worker.worker_id, self.unwritten,
+                                                      worker.queues or None, self.size)
+        self._write(recorded)
+        if not claimed:
+            return None
+        with worker._lock:
+            worker.held.update(job.pk for job in claimed)
+            self.ready.extend(claimed[1:])
+            worker.idle.discard(self.index)
+        return claimed[0]  # started by the claim
+
+    def _write(self, recorded: set) -> None:
+        """The successes in ``unwritten`` have been written (or found lost)."""
+        self.recorded = recorded
+        written, self.unwritten = self.unwritten, []
+        with self.worker._lock:
+            self.worker.held.difference_update(job.pk for job, _, _ in written)
+        for job, _, _ in written:
+            if job.pk not in recorded:
+                logger.warning("Job %s succeeded, but it was not worker %s's any more when "
+                               "written: lost", job.pk, self.worker.worker_id)
+
+    def _take_ready(self) -> Job | None:
+        with self.worker._lock:
+            return self.ready.popleft() if self.ready else None
+
+    def _resize(self) -> None:
+        short = time.monotonic() - self.began < self.worker.SHORT_JOB_SECONDS
+        self.size = min(self.prefetch, self.size * 2) if short else 1
+
+    def _stop(self) -> None:
+        """Write what is not written yet, give back what was claimed ahead."""
+        if self.unwritten:
+            self._write(services.finish_and_claim(self.worker.worker_id, self.unwritten,
+                                                  limit=0)[1])
+        self.worker._release_ready(self.index)
+
+
 @dataclass
 class Worker:
     queues: list[str] = field(default_factory=list)
@@ -124,10 +319,10 @@ class Worker:
         self.idle: set[int] = set()
         self.processed = 0
         self._lock = threading.Lock()
-        self.ready: dict[int, deque[Job]] = {}    # per runner: claimed, not started yet
+        self.ready: dict[int, deque[Job]] = {}    # per runner: claimed ahead, not started
         self.running_since: dict[int, float] = {}
-        self.held: set = set()  # our 'running' rows not in contexts: prefetched, unrecorded
-        self.unrecorded: dict[int, list[tuple[Job, Any, Any]]] = {}
+        # Our 'running' rows, heartbeated: claimed ahead, running, successes being written.
+        self.held: set = set()
 
     # --- lifecycle ---------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -144,12 +339,15 @@ class Worker:
                                     name=f"job-runner-{index}", daemon=True)
                    for index in range(self.concurrency)]
         keeper = threading.Thread(target=self._keeper_loop, name="job-keeper", daemon=True)
+        # Apart from the heartbeats: a janitor waiting on a lock must not stop them.
+        janitor = threading.Thread(target=self._janitor_loop, name="job-janitor", daemon=True)
         listener = None
         if connection.vendor == "postgresql" and not self.burst:
             listener = threading.Thread(target=self._listen_loop, name="job-listener",
                                         daemon=True)
             listener.start()
         keeper.start()
+        janitor.start()
         for thread in threads:
             thread.start()
         try:
@@ -159,146 +357,23 @@ class Worker:
         finally:
             self.stopping.set()
             keeper.join(timeout=self.heartbeat_seconds + 5)
+            janitor.join(timeout=5)
         logger.info("Worker %s stopped after %s job(s)", self.worker_id, self.processed)
         return self.processed
 
     # --- runner threads ----------------------------------------------------------------------
     def _claim_loop(self, index: int) -> None:
-        ready = self.ready.setdefault(index, deque())
-        # Short jobs' successes, written with the runner's next claim (or by the keeper when
-        # the job after them runs long).
-        self.unrecorded[index] = []
-        size, checked, retry_in = 1, 0.0, self.poll_seconds
-        # Prefetch saves network round trips; SQLite (development) has none to save.
-        prefetch = self.prefetch if connection.vendor == "postgresql" else 1
-        deferred = False
+        _Runner(self, index).run()
 
-        def record_success(job: Job, result: Any) -> bool:
-            nonlocal deferred
-            if time.monotonic() - self.running_since[index] < self.SHORT_JOB_SECONDS:
-                with self._lock:
-                    self.unrecorded[index].append((job, result, timezone.now()))
-                deferred = True
-                return True
-            return services.mark_succeeded(job, result)
-
-        try:
-            while True:
-                job = self._take(index)
-                if job is None:
-                    if self.stopping.is_set():
-                        break
-                    # Not before every claim: with CONN_HEALTH_CHECKS it makes the next query
-                    # a "SELECT 1" round trip. After idle waits, and once a second.
-                    if time.monotonic() - checked >= 1.0:
-                        close_old_connections()
-                        checked = time.monotonic()
-                    try:
-                        claimed = self._record_and_claim(index, size)
-                    except DatabaseError:
-                        # The database restarted or the connection broke: keep the runner,
-                        # reconnect on the next try (successes not written are kept too).
-                        logger.exception("Claiming failed; retrying in %.1f s", retry_in)
-                        connection.close()
-                        self.stopping.wait(retry_in)
-                        retry_in, checked = min(retry_in * 2, self.MAX_RETRY_SECONDS), 0.0
-                        continue
-                    retry_in = self.poll_seconds
-                    if not claimed:
-                        if self.burst and self._all_idle(index):
-                            break
-                        self.wake.wait(self.poll_seconds)
-                        self.wake.clear()
-                        checked = 0.0
-                        continue
-                    with self._lock:
-                        ready.extend(claimed)
-                        self.held.update(claimed_job.pk for claimed_job in claimed)
-                        self.idle.discard(index)
-                    continue
-                if self.stopping.is_set():
-                    with self._lock:
-                        self.running_since.pop(index, None)
-                    self._release_ready(index, job)
-                    continue
-                deferred = False
-                try:
-                    status = execute(job, self.worker_id, self.shutdown, self.contexts,
-                                     record_success)
-                except DatabaseError:
-                    # Its outcome could not be written: it stays running without heartbeats,
-                    # so the reaper requeues it (or fails it with heartbeat_timeout).
-                    logger.exception("Job %s: the outcome could not be written", job.pk)
-                    connection.close()
-                    status = "error"
-                with self._lock:
-                    began = self.running_since.pop(index)
-                    self.processed += 1
-                    if not deferred:
-                        self.held.discard(job.pk)
-                short = time.monotonic() - began < self.SHORT_JOB_SECONDS
-                size = min(prefetch, size * 2) if short else 1
-                if not deferred:
-                    logger.info("Job %s (%s) -> %s", job.pk, job.job_class, status)
-        finally:
-            try:
-                self._flush_unrecorded(index)
-                self._release_ready(index)
-            except Exception:  # noqa: BLE001 - the reaper requeues what stays running
-                logger.exception("Runner %s could not write back its jobs", index)
-                with self._lock:
-                    self.held.difference_update(
-                        job.pk for job, _, _ in self.unrecorded.pop(index, []))
-                    self.held.difference_update(job.pk for job in self.ready.pop(index, []))
-            finally:
-                connections.close_all()
-
-    def _take_unrecorded(self, index: int) -> list[tuple[Job, Any, Any]]:
-        with self._lock:
-            succeeded = self.unrecorded.get(index, [])
-            self.unrecorded[index] = []
-            return succeeded
-
-    def _record_and_claim(self, index: int, limit: int) -> list[Job]:
-        """Write the runner's unwritten successes and claim up to ``limit`` jobs."""
-        succeeded = self._take_unrecorded(index)
-        try:
-            claimed, recorded = services.finish_and_claim(
-                self.worker_id, succeeded, self.queues or None, limit)
-        except Exception:
-            with self._lock:  # written at the next try
-                self.unrecorded[index][:0] = succeeded
-            raise
-        self._log_recorded(succeeded, recorded)
-        return claimed
-
-    def _flush_unrecorded(self, index: int) -> None:
-        """Write the successes a runner has not written yet (it stops, or runs a long job)."""
-        if self.unrecorded.get(index):
-            self._record_and_claim(index, 0)
-
-    def _take(self, index: int) -> Job | None:
-        with self._lock:
-            ready = self.ready[index]
-            if not ready:
-                return None
-            self.running_since[index] = time.monotonic()
-            return ready.popleft()
-
-    def _release_ready(self, index: int, *also: Job) -> None:
+    def _release_ready(self, index: int) -> None:
+        """Give back the jobs runner ``index`` claimed ahead: pending again, as they were (no
+        retry charged: they never ran)."""
         with self._lock:
             ready = self.ready.get(index, deque())
-            jobs = [*also, *ready]
+            jobs = list(ready)
             ready.clear()
             self.held.difference_update(job.pk for job in jobs)
         services.release_many(jobs, self.worker_id)
-
-    def _log_recorded(self, succeeded: list, recorded: set) -> None:
-        with self._lock:
-            self.held.difference_update(job.pk for job, _, _ in succeeded)
-        for job, _, _ in succeeded:
-            logger.info("Job %s (%s) -> %s", job.pk, job.job_class,
-                        JobStatus.SUCCEEDED if job.pk in recorded else "lost")
 
     def _all_idle(self, index: int) -> bool:
         """Burst mode ends when no runner holds a job and none is due."""
@@ -315,30 +390,34 @@ class Worker:
             return False
         return True
 
-    # --- keeper: heartbeats, cancel relay, reaping ---------------------------------------------
+    # --- keeper: heartbeats, cancel relay; janitor: periodic jobs, reaping ----------------------
     def _keeper_loop(self) -> None:
-        last_reap = 0.0
         try:
             while True:
                 self._beat()
-                if time.monotonic() - last_reap >= self.reap_every_seconds:
-                    last_reap = time.monotonic()
-                    self._reap()
                 if self.stopping.wait(self.heartbeat_seconds) and not self.contexts:
                     break
         finally:
             connections.close_all()
 
+    def _janitor_loop(self) -> None:
+        """Queue the periodic jobs' next runs and reap stalled jobs, every
+        ``reap_every_seconds``."""
+        try:
+            while True:
+                self._reap()
+                if self.stopping.wait(self.reap_every_seconds):
+                    break
+        finally:
+            connections.close_all()
+
     def _beat(self) -> None:
-        # Behind a job that runs long, prefetched jobs go back to the queue for other workers
-        # and the short jobs run before it get their success written.
+        # Behind a job that runs long, the jobs claimed ahead go back to the queue for others.
         now_monotonic = time.monotonic()
         for index, since in list(self.running_since.items()):
-            if now_monotonic - since > self.PREFETCH_HOLD_SECONDS and (
-                    self.ready.get(index) or self.unrecorded.get(index)):
+            if now_monotonic - since > self.PREFETCH_HOLD_SECONDS and self.ready.get(index):
                 try:
                     close_old_connections()
-                    self._flush_unrecorded(index)
                     self._release_ready(index)
                 except Exception:  # noqa: BLE001 - retried at the next beat
                     logger.exception("Releasing prefetched jobs failed")
@@ -365,22 +444,7 @@ class Worker:
         try:
             close_old_connections()
             ensure_periodic_jobs()
-            if connection.vendor == "postgresql":
-                from django.db import transaction
-
-                # One reaper at a time across all workers: a transaction-level advisory lock.
-                # A worker stopped while it holds it (SIGSTOP, a frozen VM) would keep every
-                # other worker from reaping: the server ends such an idle transaction.
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
-                        [str(int(1000 * max(1.0, settings.JOBS_HEARTBEAT_TIMEOUT_SECONDS / 2)))])
-                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [REAPER_LOCK_KEY])
-                    if not cursor.fetchone()[0]:
-                        return
-                    services.reap_stalled()
-            else:
-                services.reap_stalled()
+            services.reap_as_the_only_reaper()
         except Exception:  # noqa: BLE001
             logger.exception("Reaping failed")
 
@@ -403,4 +467,4 @@ class Worker:
                 self.stopping.wait(5)
 
 
-REAPER_LOCK_KEY = 0x5EED_10B5
+REAPER_LOCK_KEY = services.REAPER_LOCK_KEY

@@ -27,6 +27,8 @@ def admin_client(client, db):
 @pytest.fixture
 def new_job(db):
     def make(status: str = "pending", job_class: str = "jobs.noop", **fields) -> Job:
+        if status == "running":  # executing, unless the test says otherwise
+            fields.setdefault("started_at", timezone.now())
         return Job.objects.create(job_class=job_class, status=status, **fields)
 
     return make
@@ -214,6 +216,25 @@ def test_change_page_is_read_only_and_pretty_prints(admin_client, new_job, proje
     assert 'name="job_class"' not in html
     assert f'action="{change_url(job).removesuffix("change/")}signal/retry/"' in html
     assert "signal/cancel/" not in html and "signal/run_now/" not in html
+
+
+def test_change_page_shows_the_traceback_the_api_never_serves(admin_client, new_job, api,
+                                                              project):
+    details = {"reason": "RuntimeError: <boom>", "type": "builtins.RuntimeError",
+               "message": "<boom>"}
+    job = new_job("failed", project=project, error="RuntimeError: <boom>",
+                  error_details=details, error_traceback=TRACEBACK)
+    html = admin_client.get(change_url(job)).content.decode()
+    assert f">{escape(TRACEBACK)}</pre>" in html
+    assert escape(json.dumps(details, indent=2, sort_keys=True)) in html
+    assert "Traceback" not in api.get(f"/api/v1/jobs/{job.pk}").content.decode()
+
+
+def test_changelist_marks_a_job_claimed_but_not_started(admin_client, new_job):
+    new_job("running", worker_id="w-9", started_at=None)
+    html = admin_client.get(CHANGELIST).content.decode()
+    assert "running (claimed)</span>" in html
+    assert 'title="Claimed by w-9, not started yet"' in html
 
 
 def test_change_page_of_a_pending_job_offers_cancel_and_run_now(admin_client, new_job):

@@ -292,3 +292,61 @@ def test_signal_with_media_type_parameters_is_415(api, jobs):
 def test_signal_needs_write_scope(make_client, make_key, project, jobs):
     client = make_client(make_key(project, scope="read"))
     error_of(send(client, jobs[0], "cancel"), 403)
+
+
+# --- error details: what failed, never where in the server's code ------------------------------
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_error_details_never_carry_a_traceback(api, project, run_job, settings, fast_path):
+    """A failed job's error_details say what failed (reason, type, message); its traceback,
+    with the server's file paths, stays in the database for the admin. The JSON:API fast read
+    path serves the same."""
+    from jobs import services
+
+    settings.JSONAPI_FAST_PATH = fast_path
+    job = run_job(services.enqueue("jobs.fail", {"message": "boom"}, project=project).pk)
+    assert job.status == "failed" and "Traceback" in job.error_traceback
+    # A row written before the traceback had a column of its own (or by an older worker).
+    legacy = Job.objects.create(project=project, job_class="jobs.noop", status="failed",
+                                error="ValueError: x", error_details={
+                                    "reason": "ValueError: x", "type": "builtins.ValueError",
+                                    "message": "x", "traceback": 'File "/srv/app/x.py"',
+                                    "internal": {"host": "db-1"}})
+    for url in (f"/api/v1/jobs/{job.pk}", f"/api/v1/jobs/{legacy.pk}", "/api/v1/jobs",
+                f"/api/v1/jobs?filter[id__in]={job.pk},{legacy.pk}&fields=error_details"):
+        response = api.get(url)
+        assert response.status_code == 200
+        text = response.content.decode()
+        assert "Traceback" not in text and "traceback" not in text, url
+        assert ".py" not in text and "/srv/" not in text, url
+    details = body(api.get(f"/api/v1/jobs/{job.pk}"))["data"]["attributes"]["error_details"]
+    assert details == {"reason": "RuntimeError: boom", "type": "builtins.RuntimeError",
+                       "message": "boom"}
+    details = body(api.get(f"/api/v1/jobs/{legacy.pk}"))["data"]["attributes"]["error_details"]
+    assert details == {"reason": "ValueError: x", "type": "builtins.ValueError", "message": "x"}
+
+
+def test_error_details_of_a_heartbeat_timeout(api, project, make_job):
+    stale = timezone.now() - timedelta(hours=1)
+    job = make_job(project, status="running", worker_id="w-1", started_at=stale,
+                   heartbeat_at=stale, max_retries=0)
+    from jobs import services
+
+    services.reap_stalled(timeout_seconds=60)
+    details = body(api.get(f"/api/v1/jobs/{job.pk}"))["data"]["attributes"]["error_details"]
+    assert details == {"reason": "heartbeat_timeout", "worker_id": "w-1",
+                       "heartbeat_at": stale.isoformat()}
+
+
+def test_the_schema_describes_error_details_and_started_at():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    attributes = schema["components"]["schemas"]["JobResource"]["properties"]["attributes"]
+    details = attributes["properties"]["error_details"]
+    assert details["type"] == "object" and details.get("nullable") is True
+    assert set(details["properties"]) == {"reason", "type", "message", "worker_id",
+                                          "heartbeat_at"}
+    assert details["additionalProperties"] is False
+    assert "traceback" in details["description"].lower()  # "Never a traceback."
+    assert "claimed but not started" in attributes["properties"]["started_at"]["description"]

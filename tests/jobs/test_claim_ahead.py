@@ -1,6 +1,6 @@
-"""Batched claims: ``claim(limit)``, a success recorded with the next claim
-(``finish_and_claim``), prefetched jobs given back (``release_many``), and the worker's
-adaptive claim-ahead on PostgreSQL."""
+"""Batched claims: ``claim(limit)`` (the first job started, the others claimed ahead), a
+success written in the statement that claims the next jobs (``finish_and_claim``), jobs claimed
+ahead given back (``release_many``), and the worker's adaptive claim-ahead on PostgreSQL."""
 
 import threading
 from datetime import timedelta
@@ -72,10 +72,12 @@ def test_release_many_gives_claimed_jobs_back(project):
     assert other is None
     assert services.release_many(claimed[1:], "w1") == 2
     assert services.release_many(claimed[:1], "someone-else") == 0  # not theirs
+    assert services.release_many(claimed[:1], "w1") == 0  # started: it runs
     statuses = dict(Job.objects.values_list("pk", "status"))
     assert statuses[claimed[0].pk] == "running"
     assert [statuses[job.pk] for job in claimed[1:]] == ["pending", "pending"]
-    assert Job.objects.get(pk=claimed[1].pk).worker_id == ""
+    given_back = Job.objects.get(pk=claimed[1].pk)
+    assert (given_back.worker_id, given_back.retry_count) == ("", 0)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -98,7 +98,7 @@ def test_failure_retries_with_backoff_then_fails(project, settings):
         seconds=10)
     assert row.error == "ValueError: flaky failure on attempt 0"
     assert row.error_details["type"] == "builtins.ValueError"
-    assert "Traceback" in row.error_details["traceback"]
+    assert "Traceback" in row.error_traceback and "traceback" not in row.error_details
     assert services.claim_next("w") is None  # not due yet
     services.run_now(row)
     status, row = run_one()
@@ -183,12 +183,13 @@ def test_worker_shutdown_releases_the_running_job(project):
 def test_reaper_requeues_then_fails_stalled_jobs(project):
     stale = timezone.now() - timedelta(minutes=5)
     retriable = Job.objects.create(job_class="jobs.noop", project=project, status="running",
-                                   worker_id="dead", heartbeat_at=stale, max_retries=1)
+                                   worker_id="dead", started_at=stale, heartbeat_at=stale,
+                                   max_retries=1)
     exhausted = Job.objects.create(job_class="jobs.noop", project=project, status="running",
-                                   worker_id="dead", heartbeat_at=stale, max_retries=1,
-                                   retry_count=1)
+                                   worker_id="dead", started_at=stale, heartbeat_at=stale,
+                                   max_retries=1, retry_count=1)
     alive = Job.objects.create(job_class="jobs.noop", project=project, status="running",
-                               worker_id="alive", heartbeat_at=timezone.now())
+                               worker_id="alive", started_at=stale, heartbeat_at=timezone.now())
     reaped = {job.pk: job for job in services.reap_stalled(timeout_seconds=60)}
     assert set(reaped) == {retriable.pk, exhausted.pk}
     row = Job.objects.get(pk=retriable.pk)
@@ -236,3 +237,22 @@ def test_worker_runs_by_priority(project):
         services.enqueue("test.order", {"n": priority}, project=project, priority=priority)
     Worker(concurrency=1, burst=True, poll_seconds=0.05).run()
     assert order == [5, 3, 1]
+
+
+def test_the_migration_moves_tracebacks_out_of_error_details(project):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("jobs.migrations.0003_error_traceback")
+    legacy = Job.objects.create(job_class="jobs.noop", project=project, status="failed",
+                                error_details={"reason": "x", "traceback": "Traceback: y"})
+    plain = Job.objects.create(job_class="jobs.noop", project=project, status="failed",
+                               error_details={"reason": "heartbeat_timeout"})
+    migration.move_tracebacks(apps, None)
+    row = Job.objects.get(pk=legacy.pk)
+    assert (row.error_details, row.error_traceback) == ({"reason": "x"}, "Traceback: y")
+    assert Job.objects.get(pk=plain.pk).error_details == {"reason": "heartbeat_timeout"}
+    migration.restore_tracebacks(apps, None)
+    row = Job.objects.get(pk=legacy.pk)
+    assert row.error_details == {"reason": "x", "traceback": "Traceback: y"}

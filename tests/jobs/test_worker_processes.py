@@ -79,7 +79,8 @@ def test_reap_jobs_command_reaps_a_dead_workers_job(project, capsys):
     from django.core.management import call_command
 
     job = Job.objects.create(job_class="jobs.noop", project=project, status="running",
-                             worker_id="gone", heartbeat_at=timezone.now(), max_retries=0)
+                             worker_id="gone", started_at=timezone.now(),
+                             heartbeat_at=timezone.now(), max_retries=0)
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
     call_command("reap_jobs", "--timeout", "60")
     assert "Reaped 1 stalled job(s)" in capsys.readouterr().out

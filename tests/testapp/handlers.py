@@ -60,3 +60,13 @@ def checkpointing(ctx, payload):
         if done == payload.get("fail_at") and ctx.job.retry_count == 0:
             raise RuntimeError("interrupted")
     return {"resumed_from": start}
+
+
+@job_handler("testapp.count")
+def count(ctx, payload):
+    """Records the start and the end of each execution, each in its own committed row, with a
+    ``sleep`` (seconds) between them: the fault tests count executions with it."""
+    _record(ctx, "start")
+    time.sleep(payload.get("sleep", 0))
+    _record(ctx, "end")
+    return {"ok": True}

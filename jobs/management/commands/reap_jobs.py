@@ -5,7 +5,8 @@ from jobs.services import reap_stalled
 
 class Command(BaseCommand):
     help = ("Requeue (or fail, when no retries remain) running jobs whose heartbeat is older "
-            "than JOBS_HEARTBEAT_TIMEOUT_SECONDS. Workers do this on their own too.")
+            "than JOBS_HEARTBEAT_TIMEOUT_SECONDS; jobs claimed but never started go back to "
+            "pending without a retry charged. Workers do this on their own too.")
 
     def add_arguments(self, parser):
         parser.add_argument("--timeout", type=float, default=None,
@@ -14,5 +15,6 @@ class Command(BaseCommand):
     def handle(self, *args, timeout, **options):
         reaped = reap_stalled(timeout)
         for job in reaped:
-            self.stdout.write(f"{job.pk} {job.job_class} -> {job.status} ({job.error})")
+            why = job.error if job.started_at is not None else "claimed, never started"
+            self.stdout.write(f"{job.pk} {job.job_class} -> {job.status} ({why})")
         self.stdout.write(f"Reaped {len(reaped)} stalled job(s).")
