@@ -148,6 +148,8 @@ class ModelResource:
             if api_name in ("url", "id") or serializer_field.write_only:
                 continue
             source = serializer_field.source
+            if source == "*":
+                continue  # a computed relationship (e.g. events): not a column or a join
             if isinstance(serializer_field, ManyRelatedField):
                 self._relations[api_name] = (source, True)
                 continue
@@ -180,6 +182,12 @@ class ModelResource:
             except ParameterError as exc:
                 raise InvalidAttribute("includes", str(exc.detail),
                                        pointer=f"/data/attributes/includes/{index}") from None
+            if path.split(".")[0] not in self._relations:
+                raise InvalidAttribute(
+                    "includes", f"{path.split('.')[0]!r} cannot be included in an export of "
+                                f"{self.name}; includes: {', '.join(sorted(self._relations))}.",
+                    pointer=f"/data/attributes/includes/{index}")
+
         try:
             apply_filters(self.model.objects.none(), self.filterset_class, filters, None)
         except ParameterError as exc:

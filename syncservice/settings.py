@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_filters",
     "corsheaders",
     "syncservice.accounts",
+    "syncservice.events",
     "jobs",
     "exports",
     "syncs",
@@ -191,6 +192,16 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 
+
+# --- Events -------------------------------------------------------------------------------
+# What runs, exports and jobs did (GET /api/v1/events, …/{id}/events). A periodic job deletes
+# events older than EVENTS_RETENTION_DAYS and all but the newest EVENTS_MAX_PER_SUBJECT of each
+# run, export or job (0 turns a bound off); a sync task records its progress at most every
+# EVENTS_PROGRESS_SECONDS.
+EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
+EVENTS_MAX_PER_SUBJECT = env.int("EVENTS_MAX_PER_SUBJECT", default=500)
+EVENTS_PROGRESS_SECONDS = env.float("EVENTS_PROGRESS_SECONDS", default=10.0)
+EVENTS_PRUNE_EVERY_SECONDS = env.int("EVENTS_PRUNE_EVERY_SECONDS", default=3600)
 
 # --- Exports --------------------------------------------------------------------------------
 EXPORTS_EXPIRY_SECONDS = env.int("EXPORTS_EXPIRY_SECONDS", default=7 * 24 * 3600)

@@ -32,6 +32,7 @@ read_only = methods("GET", "HEAD")
 api_v1 = [
     path("", include("syncservice.openapi.urls")),
     path("", include("syncservice.accounts.api.urls")),
+    path("", include("syncservice.events.api.urls")),
     path("", include("jobs.api.urls")),
     path("", include("exports.api.urls")),
     path("", include("syncs.api.urls")),

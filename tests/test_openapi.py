@@ -181,7 +181,7 @@ def test_collection_examples(schema):
     assert jobs["filter[status__in]"]["schema"]["items"]["enum"] == [
         "pending", "running", "succeeded", "failed", "cancelled"]
     assert jobs["filter[created_at__gte]"]["schema"]["format"] == "date-time"
-    assert jobs["included"]["schema"]["items"]["enum"] == ["project"]
+    assert jobs["included"]["schema"]["items"]["enum"] == ["events", "events.project", "project"]
     syncs = _parameters(schema, "/api/v1/syncs", "get")
     assert "last_run.sync" in syncs["included"]["schema"]["items"]["enum"]
     assert {"q", "status", "provider", "limit", "offset"} <= set(syncs)

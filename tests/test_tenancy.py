@@ -11,6 +11,8 @@ from exports.models import Export, ExportFile
 from jobs.models import Job
 from syncs.models import Connection, Sync, SyncRun, TableBinding
 from syncservice.accounts.models import ApiKey, Project
+from syncservice.events.models import Event
+from syncservice.events.services import record_for
 from tests.conftest import body, error_of
 
 pytestmark = pytest.mark.usefixtures("media_storage")
@@ -39,10 +41,16 @@ MATRIX = [
     ("post", "/api/v1/syncs/runs/{run}/retry", "sync-run-retries"),
     ("post", "/api/v1/sync-runs/{run}/cancel", "sync-run-cancels"),
     ("post", "/api/v1/sync-runs/{run}/retry", "sync-run-retries"),
+    ("get", "/api/v1/events/{event}", None),
+    ("get", "/api/v1/jobs/{job}/events", None),
+    ("get", "/api/v1/exports/{export}/events", None),
+    ("get", "/api/v1/sync-runs/{run}/events", None),
+    ("get", "/api/v1/syncs/runs/{run}/events", None),
 ]
 COLLECTIONS = ["/api/v1/projects", "/api/v1/jobs", "/api/v1/exports", "/api/v1/connections",
-               "/api/v1/syncs", "/api/v1/sync-runs"]
-MODELS = [Project, ApiKey, Job, Export, ExportFile, Connection, Sync, TableBinding, SyncRun]
+               "/api/v1/syncs", "/api/v1/sync-runs", "/api/v1/events"]
+MODELS = [Project, ApiKey, Job, Export, ExportFile, Connection, Sync, TableBinding, SyncRun,
+          Event]
 
 
 @pytest.fixture
@@ -55,7 +63,9 @@ def owned(api, project, make_job, make_sync, run_job):
     run_job(export.job_id)
     sync = make_sync()
     run = SyncRun.objects.create(project=project, sync_id=sync["id"], status="failed")
-    return {"project": project.pk, "job": job.pk, "export": export.pk,
+    event = record_for(run, "failed", {"reason": "boom"})
+    record_for(job, "failed", {"reason": "boom"})
+    return {"event": event.pk, "project": project.pk, "job": job.pk, "export": export.pk,
             "connection": Sync.objects.get(pk=sync["id"]).connection_id, "sync": sync["id"],
             "run": run.pk}
 

@@ -7,6 +7,7 @@ from exports import schemas
 from exports.models import Export, ExportFile, ExportStatus
 from jobs.api.serializers import JobSerializer
 from syncservice.accounts.api.serializers import ProjectSerializer
+from syncservice.events.api.serializers import EventSerializer, WithEvents, events_relationship
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
 from syncservice.jsonschema import SchemaField, StrictBooleanField, StrictCharField
@@ -30,14 +31,15 @@ class ExportFileSerializer(serializers.ModelSerializer):
                             export_file.index)
 
 
-class ExportSerializer(ResourceSerializer):
+class ExportSerializer(WithEvents, ResourceSerializer):
     project = ToOneField(related_view="project-detail")
     job = ToOneField(related_view="job-detail")
     files = ResourceRelatedField(many=True, read_only=True)
+    events = events_relationship("export-events")
     attachment_url = drf_serializers.SerializerMethodField()
 
     included_serializers = {"project": ProjectSerializer, "job": JobSerializer,
-                            "files": ExportFileSerializer}
+                            "files": ExportFileSerializer, "events": EventSerializer}
 
     class Meta:
         model = Export
@@ -45,7 +47,7 @@ class ExportSerializer(ResourceSerializer):
                   "dry_data", "compress", "records_count", "size", "filename", "mime_type",
                   "attachment_url", "started_at", "completed_at", "interrupted_at",
                   "expires_at", "errors_log", "reference", "reference_origin", "metadata",
-                  "created_by_id", "created_at", "updated_at", "project", "job", "files"]
+                  "created_by_id", "created_at", "updated_at", "project", "job", "files", "events"]
 
     def get_attachment_url(self, export: Export) -> str | None:
         if export.status != ExportStatus.SUCCESS:

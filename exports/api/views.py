@@ -11,12 +11,13 @@ from exports.api.serializers import ExportCreateSerializer, ExportSerializer
 from exports.filters import ExportFilterSet
 from exports.formats import MODALITIES, formats_for
 from exports.models import Export, ExportStatus
+from syncservice.events.api.views import AttachEventsMixin
 from syncservice.jsonapi.errors import Conflict, ParameterError
 from syncservice.jsonapi.views import JsonApiViewSet
 
 
-class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
-                    JsonApiViewSet):
+class ExportViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                    mixins.DestroyModelMixin, JsonApiViewSet):
     queryset = Export.objects.all()
     serializer_class = ExportSerializer
     filterset_class = ExportFilterSet

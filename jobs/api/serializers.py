@@ -5,6 +5,7 @@ from rest_framework_json_api import serializers
 from jobs.models import Job
 from jobs.services import SIGNALS
 from syncservice.accounts.api.serializers import ProjectSerializer
+from syncservice.events.api.serializers import EventSerializer, WithEvents, events_relationship
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
 
@@ -44,14 +45,15 @@ class ErrorDetailsField(drf_serializers.JSONField):
         return super().to_representation(value)
 
 
-class JobSerializer(ResourceSerializer):
+class JobSerializer(WithEvents, ResourceSerializer):
     project = ToOneField(related_view="project-detail")
     error_details = ErrorDetailsField(
         read_only=True, allow_null=True,
         help_text="What made the last attempt fail (null if none did): the reason, the "
                   "exception's type and message, or for heartbeat_timeout the worker and its "
                   "last heartbeat. Never a traceback.")
-    included_serializers = {"project": ProjectSerializer}
+    events = events_relationship("job-events")
+    included_serializers = {"project": ProjectSerializer, "events": EventSerializer}
 
     class Meta:
         model = Job
@@ -59,7 +61,7 @@ class JobSerializer(ResourceSerializer):
                   "retry_count", "max_retries", "error", "error_details", "unicity",
                   "scheduled_at", "started_at", "finished_at", "heartbeat_at", "worker_id",
                   "cancel_requested_at", "result", "checkpoint", "created_by_id", "created_at",
-                  "updated_at", "project"]
+                  "updated_at", "project", "events"]
         extra_kwargs = {"started_at": {"help_text": (
             "When the current (or last) attempt started. Null while the job is pending, and "
             "while a worker holds it claimed but not started yet (status running, worker_id "

@@ -6,12 +6,13 @@ from jobs import services
 from jobs.api.serializers import JobSerializer, JobSignalSerializer
 from jobs.filters import JobFilterSet
 from jobs.models import Job
+from syncservice.events.api.views import AttachEventsMixin
 from syncservice.jsonapi.errors import Conflict
 from syncservice.jsonapi.views import JsonApiViewSet
 
 
-class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
-                 JsonApiViewSet):
+class JobViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                 mixins.DestroyModelMixin, JsonApiViewSet):
     queryset = Job.objects.all()
     serializer_class = JobSerializer
     filterset_class = JobFilterSet

@@ -14,6 +14,7 @@ from syncs.providers import base as catalog
 from syncs.secrets import SecretsError
 from syncs.services import secret_names
 from syncservice.accounts.api.serializers import ProjectSerializer
+from syncservice.events.api.serializers import EventSerializer, WithEvents, events_relationship
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
 from syncservice.jsonschema import (
@@ -158,12 +159,14 @@ class TableBindingSerializer(serializers.ModelSerializer):
                   "source_instance_key", "created_at", "updated_at", "sync"]
 
 
-class SyncRunSerializer(ResourceSerializer):
+class SyncRunSerializer(WithEvents, ResourceSerializer):
     sync = ToOneField(related_view="sync-detail")
     project = ToOneField(related_view="project-detail")
     job = ToOneField(related_view="job-detail")
+    events = events_relationship("sync-run-events")
     included_serializers = {"sync": "syncs.api.serializers.SyncSerializer",
-                            "project": ProjectSerializer, "job": JobSerializer}
+                            "project": ProjectSerializer, "job": JobSerializer,
+                            "events": EventSerializer}
 
     class Meta:
         model = SyncRun
@@ -174,7 +177,7 @@ class SyncRunSerializer(ResourceSerializer):
                   "backend_heartbeat_at", "last_heartbeat_at", "cancel_requested_at",
                   "cancel_requested_by", "cancel_reason", "error", "result_class",
                   "result_reason_code", "summary", "started_at", "completed_at", "created_at",
-                  "updated_at", "sync", "project", "job"]
+                  "updated_at", "sync", "project", "job", "events"]
         extra_kwargs = {"url": {"view_name": "sync-run-detail"}}
 
 

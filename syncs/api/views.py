@@ -20,6 +20,7 @@ from syncs.filters import ConnectionFilterSet, SyncFilterSet, SyncRunFilterSet
 from syncs.freshness import with_stale
 from syncs.models import Connection, Sync, SyncRun
 from syncs.providers import base as catalog
+from syncservice.events.api.views import AttachEventsMixin
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute, ParameterError, RelatedNotFound
 from syncservice.jsonapi.pagination import LimitOffsetFamily, PageNumberFamily
 from syncservice.jsonapi.views import JsonApiViewSet
@@ -107,7 +108,8 @@ def sync_prefetches(prefix: str = "") -> list:
             Prefetch(f"{prefix}runs", queryset=latest[:1], to_attr="latest_runs")]
 
 
-class SyncViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewSet):
+class SyncViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                  JsonApiViewSet):
     queryset = Sync.objects.all()
     serializer_class = SyncSerializer
     filterset_class = SyncFilterSet
@@ -220,7 +222,8 @@ class SyncViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewS
                         status=status.HTTP_202_ACCEPTED)
 
 
-class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, JsonApiViewSet):
+class SyncRunViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     JsonApiViewSet):
     queryset = SyncRun.objects.all()
     serializer_class = SyncRunSerializer
     filterset_class = SyncRunFilterSet

@@ -288,7 +288,7 @@ def test_plans_read_every_field_kind():
     assert kinds["attachment_url"] == fast.METHOD and kinds["size"] == fast.BIGINT
     relationships = {r.name: r.kind for r in plan.relationships}
     assert relationships == {"project": fast.TO_ONE, "job": fast.TO_ONE,
-                             "files": fast.TO_MANY}
+                             "files": fast.TO_MANY, "events": fast.METHOD_MANY}
     plan = fast.plan_for(SyncSerializer)
     assert {a.name: a.kind for a in plan.attributes}["provider_key"] == fast.STATIC
     assert {r.name: r.kind for r in plan.relationships}["last_run"] == fast.METHOD_ONE
