@@ -177,16 +177,18 @@ class ModelResource:
                               f"{', '.join(sorted(set(self._columns) - {'id'}))}.",
                     pointer=f"/data/attributes/fields/{index}")
         for index, path in enumerate(includes):
+            if path.split(".")[0] not in self._relations:
+                # Computed relationships (events) are the API's, not columns to export.
+                raise InvalidAttribute(
+                    "includes", f"Unknown relationship path {path.split('.')[0]!r} in "
+                                f"`includes`; allowed at this level: "
+                                f"{', '.join(sorted(self._relations)) or 'none'}.",
+                    pointer=f"/data/attributes/includes/{index}")
             try:
                 _validate_include(self.serializer_class, [path], "includes")
             except ParameterError as exc:
                 raise InvalidAttribute("includes", str(exc.detail),
                                        pointer=f"/data/attributes/includes/{index}") from None
-            if path.split(".")[0] not in self._relations:
-                raise InvalidAttribute(
-                    "includes", f"{path.split('.')[0]!r} cannot be included in an export of "
-                                f"{self.name}; includes: {', '.join(sorted(self._relations))}.",
-                    pointer=f"/data/attributes/includes/{index}")
 
         try:
             apply_filters(self.model.objects.none(), self.filterset_class, filters, None)

@@ -26,6 +26,8 @@ from exports.tables import CsvLines
 from jobs import services as job_services
 from jobs.context import JobInterrupted, JobLost
 from jobs.models import FINISHED_STATUSES, Job
+from syncservice.events import services as events
+from syncservice.events.models import EventKind
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute
 
 logger = logging.getLogger("exports")
@@ -131,6 +133,9 @@ def create_export(project, request: ExportRequest, *, created_by_id: str | None 
                                               project=project, unicity=f"export:{export.pk}",
                                               created_by_id=created_by_id, max_retries=0)
             export.save(update_fields=["job"])
+            events.record_for(export, EventKind.CREATED, {
+                "resource_type": export.resource_type, "format": export.format,
+                "actor": created_by_id, "job_id": str(export.job.pk)})
     except IntegrityError:
         raise _active_conflict(request.resource_type) from None
     return export
@@ -231,14 +236,25 @@ class _FileSink:
         owns the job (``ctx.hold``; else ``JobLost`` and nothing is written)."""
         finished = timezone.now()
         first = self.published[0]
+        size = sum(f.size for f in self.published)
+        expires_at = finished + timedelta(seconds=settings.EXPORTS_EXPIRY_SECONDS)
         with transaction.atomic():
             ctx.hold()
             ExportFile.objects.bulk_create(self.published)
             Export.objects.filter(pk=self.export.pk).update(
                 status=ExportStatus.SUCCESS, completed_at=finished, updated_at=finished,
-                records_count=written, size=sum(f.size for f in self.published),
-                filename=first.filename, mime_type=first.mime_type,
-                expires_at=finished + timedelta(seconds=settings.EXPORTS_EXPIRY_SECONDS))
+                records_count=written, size=size, filename=first.filename,
+                mime_type=first.mime_type, expires_at=expires_at)
+            # The files are published (listed) here, with the success: so are their events.
+            events.record_many(events.build(
+                EventKind.FILE_PUBLISHED, subject_type="exports", subject_id=self.export.pk,
+                project_id=self.export.project_id,
+                data={"index": f.index, "filename": f.filename, "size": f.size,
+                      "records_count": f.records_count, "sha256": f.sha256})
+                for f in self.published)
+            events.record_for(self.export, EventKind.SUCCEEDED, {
+                "records_count": written, "files": len(self.published), "size": size,
+                "expires_at": expires_at.isoformat()})
 
     def discard(self) -> None:
         """Remove everything written: temporary files and already published ones."""
@@ -307,8 +323,13 @@ def build_export(ctx, export: Export) -> dict:
         raise LookupError(message)
     export_format = FORMATS[export.format]
     now = timezone.now()
-    Export.objects.filter(pk=export.pk).update(status=ExportStatus.PROCESSING, started_at=now,
-                                               updated_at=now)
+    with transaction.atomic():
+        Export.objects.filter(pk=export.pk).update(status=ExportStatus.PROCESSING,
+                                                   started_at=now, updated_at=now)
+        started = {"worker_id": str(getattr(ctx, "worker_id", "") or "")}
+        if getattr(ctx, "job_id", None) is not None:
+            started["job_id"] = str(ctx.job_id)
+        events.record_for(export, EventKind.STARTED, started)
     project = export.project
     columns = resource.columns(export.fields, export.includes)
     if export.dry_data:
@@ -373,8 +394,12 @@ def _close_orphan(export: Export, job: Job) -> None:
 
 def _interrupt(export: Export, status: str, errors_log: dict) -> None:
     now = timezone.now()
-    Export.objects.filter(pk=export.pk).update(status=status, interrupted_at=now, updated_at=now,
-                                               errors_log=errors_log)
+    reason = "; ".join(f"{key}: {value}" for key, value in errors_log.items())[:4000]
+    with transaction.atomic():
+        Export.objects.filter(pk=export.pk).update(status=status, interrupted_at=now,
+                                                   updated_at=now, errors_log=errors_log)
+        events.record_for(export, EventKind.CANCELLED if status == ExportStatus.CANCELLED
+                          else EventKind.FAILED, {"reason": reason})
 
 
 # --- deletion, expiry ----------------------------------------------------------------------
@@ -406,13 +431,21 @@ def expire_due(now: datetime | None = None) -> int:
     due = Export.objects.filter(status=ExportStatus.SUCCESS, expires_at__lte=now)
     if not due.exists():
         return 0
-    if not connections[router.db_for_write(Export)].features.has_select_for_update:
-        # SQLite: one UPDATE statement takes the database's write lock at once.
-        return due.update(status=ExportStatus.EXPIRED, updated_at=now)
+    if connections[router.db_for_write(Export)].features.has_select_for_update:
+        due = due.select_for_update()
+    # (SQLite: the transaction is IMMEDIATE, so it holds the database's write lock from the
+    # SELECT on.) The `expired` events commit with the status change.
     with transaction.atomic():
-        ids = list(due.select_for_update().order_by("pk").values_list("pk", flat=True))
-        return Export.objects.filter(pk__in=ids, status=ExportStatus.SUCCESS).update(
+        rows = list(due.order_by("pk").values_list("pk", "project_id", "expires_at"))
+        expired = Export.objects.filter(pk__in=[pk for pk, _, _ in rows],
+                                        status=ExportStatus.SUCCESS).update(
             status=ExportStatus.EXPIRED, updated_at=now)
+        events.record_many(
+            events.build(EventKind.EXPIRED, subject_type="exports", subject_id=pk,
+                         project_id=project_id,
+                         data={"expires_at": expires_at.isoformat() if expires_at else None})
+            for pk, project_id, expires_at in rows)
+        return expired
 
 
 def expire_due_once(request: Any, now: datetime | None = None) -> None:

@@ -27,6 +27,7 @@ from django.utils.dateparse import parse_datetime, parse_duration
 
 from jobs import services as job_services
 from jobs.context import JobCancelled, JobInterrupted
+from syncs import events as run_events
 from syncs import services
 from syncs.loading import StaleAttempt, TableLoader, bound_idle_transaction, read_checkpoint, take
 from syncs.models import Sync, SyncRun, TableBinding
@@ -165,6 +166,7 @@ def run_task(ctx, run_id, task_key: str) -> None:
     # From here on, an older attempt's batches of this entity (or window) cannot commit.
     lease = take(binding, run.fence_token, run.pk, state_key)
     cursor = None if full_refresh else lease.cursor
+    run_events.entity_started(run, task_key, cursor)  # events: where this attempt starts
     if window and cursor is not None and cursor >= window[1]:
         _finish_task(run.pk, task_key, "succeeded")  # done by an earlier attempt
         return
@@ -193,12 +195,14 @@ def run_task(ctx, run_id, task_key: str) -> None:
                 entity_summary["cursor"] = reached
             r.summary["rows_read"] = r.summary.get("rows_read", 0) + read
             r.summary["rows_written"] = r.summary.get("rows_written", 0) + written
+            run_events.progress(r, task_key, reached)  # events: throttled, with the change
 
         update_run(run.pk, counted)
     if window:
         lease.commit(window[1])  # this window is complete
     else:
         loader.finish(reached)
+    run_events.checkpoint_committed(run, task_key, window[1] if window else reached)  # events
     _finish_task(run.pk, task_key, "succeeded")
 
 
@@ -222,6 +226,7 @@ def _finish_task(run_id, task_key: str, status: str, error: str = "") -> None:
             windows = [t["window"] for t in siblings if t.get("window")]
             if windows and entity_summary["status"] == "succeeded":
                 entity_summary["cursor"] = max(w[1] for w in windows)
+        run_events.entity_finished(r, task_key)  # events: with the change
 
     run = update_run(run_id, finished)
     entity = run.summary["tasks"][task_key]["entity"]
@@ -247,6 +252,9 @@ def start_run(ctx, run_id) -> dict:
             status=SyncRun.Status.RUNNING, started_at=now, last_heartbeat_at=now,
             executor_id=ctx.worker_id, backend_run_ref=str(ctx.job_id), updated_at=now,
             fence_token=token or 0)
+        if started:  # events: the attempt and its token, with the change
+            run_events.started(run_id, fence_token=token or 0, worker_id=ctx.worker_id,
+                               job_id=ctx.job_id)
     if not started:
         return {"skipped": "the run is not pending"}
     run = SyncRun.objects.select_related("sync__connection").get(pk=run_id)
@@ -327,9 +335,13 @@ def dispatch_ready(run_id) -> None:
 
 def close_cancelled(run_id) -> None:
     now = timezone.now()
-    updated = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.CANCELLED, result_class=SyncRun.ResultClass.CANCELLED,
-        result_reason_code="cancelled", completed_at=now, updated_at=now)
+    with transaction.atomic():
+        updated = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.CANCELLED, result_class=SyncRun.ResultClass.CANCELLED,
+            result_reason_code="cancelled", completed_at=now, updated_at=now)
+        if updated:  # events: with the change
+            run = SyncRun.objects.get(pk=run_id)
+            run_events.cancelled(run, reason=run.cancel_reason, actor=run.cancel_requested_by)
     if updated:
         services._cancel_jobs(SyncRun.objects.get(pk=run_id))
         run_finished.send_robust(sender=SyncRun, run_id=run_id)
@@ -361,6 +373,7 @@ def finalize(run_id) -> SyncRun | None:
         run.completed_at = now
         run.last_heartbeat_at = now
         run.save()
+        run_events.closed(run)  # events: with the change
     services.record_outcome(run)
     run_finished.send_robust(sender=SyncRun, run_id=run_id, run=run)
     return run

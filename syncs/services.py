@@ -25,6 +25,7 @@ from django.utils.text import slugify
 from jobs import services as job_services
 from jobs.models import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
 from jobs.models import Job
+from syncs import events as run_events
 from syncs import schemas as sync_schemas
 from syncs import secrets as secret_store
 from syncs.connectors import CheckFailed, ConnectorUnavailable, open_source
@@ -552,6 +553,7 @@ def trigger(sync: Sync, run_mode: str = SyncRun.RunMode.INCREMENTAL, *,
                                            max_retries=0, created_by_id=actor or None,
                                            queue=execution["queue"])
             run.save(update_fields=["job"])
+            run_events.created(run, actor=actor, previous=previous)
     except IntegrityError:
         raise SyncStateError("A run of this sync is already pending or running.") from None
     return run
@@ -566,15 +568,23 @@ def _initial_summary(sync: Sync) -> dict:
 def cancel_run(run: SyncRun, *, reason: str = "", actor: str = "") -> SyncRun:
     """Pending: cancelled at once. Running: cancel requested; the run stops at its next batch."""
     now = timezone.now()
-    if SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.PENDING).update(
+    with transaction.atomic():
+        cancelled = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.PENDING).update(
             status=SyncRun.Status.CANCELLED, result_class=SyncRun.ResultClass.CANCELLED,
             result_reason_code="cancelled", cancel_requested_at=now, cancel_requested_by=actor,
-            cancel_reason=reason, completed_at=now, updated_at=now):
+            cancel_reason=reason, completed_at=now, updated_at=now)
+        if cancelled:
+            run_events.cancelled(run, reason=reason, actor=actor)
+    if cancelled:
         _cancel_jobs(run)
         return SyncRun.objects.get(pk=run.pk)
-    if SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+    with transaction.atomic():
+        requested = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
             cancel_requested_at=now, cancel_requested_by=actor, cancel_reason=reason,
-            updated_at=now):
+            updated_at=now)
+        if requested:
+            run_events.cancelled(run, reason=reason, actor=actor, requested=True)
+    if requested:
         _cancel_jobs(run)
         return SyncRun.objects.get(pk=run.pk)
     raise SyncStateError(f"A {SyncRun.objects.get(pk=run.pk).status} run cannot be cancelled.")
@@ -606,12 +616,14 @@ def fail_stalled_run(run: SyncRun, reason_code: str = "heartbeat_timeout") -> Sy
     leaves the run failed and the sync in ``error`` with the reason; it never raises, so the
     sweep and the reaper go on with the other runs."""
     now = timezone.now()
-    if not SyncRun.objects.filter(pk=run.pk, status__in=[
-            SyncRun.Status.PENDING, SyncRun.Status.RUNNING]).update(
-            status=SyncRun.Status.FAILED, result_class=SyncRun.ResultClass.FAILED,
-            result_reason_code=reason_code, error=f"The run stopped heartbeating ({reason_code}).",
-            completed_at=now, updated_at=now):
-        return None
+    error = f"The run stopped heartbeating ({reason_code})."
+    with transaction.atomic():
+        if not SyncRun.objects.filter(pk=run.pk, status__in=[
+                SyncRun.Status.PENDING, SyncRun.Status.RUNNING]).update(
+                status=SyncRun.Status.FAILED, result_class=SyncRun.ResultClass.FAILED,
+                result_reason_code=reason_code, error=error, completed_at=now, updated_at=now):
+            return None
+        run_events.failed(run, reason_code, error)
     run.refresh_from_db()
     _cancel_jobs(run)
     record_outcome(run)
