@@ -20,6 +20,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from jobs import events as job_events
 from jobs import services
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.services import JobStateError
@@ -265,6 +266,7 @@ class JobAdmin(admin.ModelAdmin):
             except JobStateError as exc:
                 refused[str(exc)].append(short_id_of(job))
                 continue
+            job_events.signalled(job, name, f"user:{request.user.pk}")
             requested = name == "cancel" and job.status == JobStatus.RUNNING
             done["requested" if requested else "done"] += 1
             self.log_change(request, job, SIGNAL_LOG["cancel_requested" if requested else name])

@@ -6,4 +6,5 @@ class JobsConfig(AppConfig):
     verbose_name = "Jobs"
 
     def ready(self) -> None:
-        from jobs import demo, handlers  # noqa: F401 - registers handlers and the demo seeder
+        # Handlers, the demo seeder, and the receivers recording jobs' events.
+        from jobs import demo, events, handlers  # noqa: F401

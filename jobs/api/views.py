@@ -2,6 +2,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from jobs import events as job_events
 from jobs import services
 from jobs.api.serializers import JobSerializer, JobSignalSerializer
 from jobs.filters import JobFilterSet
@@ -43,6 +44,7 @@ class JobViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModelM
             job = services.signal(job, signal.validated_data["signal"])
         except services.JobStateError as exc:
             raise Conflict(str(exc)) from exc
+        job_events.signalled(job, signal.validated_data["signal"], request.auth.actor_id)
         self.resource_name = "jobs"  # the response is the job, not the signal
         data = JobSerializer(job, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_200_OK)
