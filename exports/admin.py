@@ -28,6 +28,7 @@ from rest_framework.exceptions import APIException
 from exports import services
 from exports.models import ACTIVE_EXPORT_STATUSES, Export, ExportFile, ExportStatus
 from jobs.admin import BADGE_STYLE, ReadOnlyInline, id_list, plural, pretty_json
+from syncservice.events.admin import EventsTableMixin
 
 STATUS_COLOURS = {
     ExportStatus.PENDING: "#6c757d",
@@ -83,7 +84,7 @@ def download_url(admin_site, export_id, index: int) -> str:
 
 
 @admin.register(Export)
-class ExportAdmin(admin.ModelAdmin):
+class ExportAdmin(EventsTableMixin, admin.ModelAdmin):
     list_display = ["short_id", "resource_type", "format", "project", "status_badge",
                     "records_count", "size_display", "download_links", "created_at",
                     "completed_at", "expires_at"]
@@ -110,6 +111,7 @@ class ExportAdmin(admin.ModelAdmin):
                                  "expires_at", "updated_at"]}),
         ("Errors", {"fields": ["errors_log_json"]}),
         ("Metadata", {"fields": ["metadata_json"]}),
+        ("Events", {"fields": ["events_table"]}),
     ]
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
 

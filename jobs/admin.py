@@ -24,6 +24,7 @@ from jobs import events as job_events
 from jobs import services
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
 from jobs.services import JobStateError
+from syncservice.events.admin import EventsTableMixin
 
 STATUS_COLOURS = {
     JobStatus.PENDING: "#6c757d",
@@ -121,7 +122,7 @@ class JobClassFilter(admin.SimpleListFilter):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(EventsTableMixin, admin.ModelAdmin):
     list_display = ["short_id", "job_class", "project", "status_badge", "progress_bar",
                     "priority", "retries", "queue", "scheduled_at", "started_at",
                     "finished_at", "created_at"]
@@ -146,6 +147,7 @@ class JobAdmin(admin.ModelAdmin):
         ("Payload", {"fields": ["payload_json"]}),
         ("Result", {"fields": ["result_json", "checkpoint_json"]}),
         ("Error", {"fields": ["error", "error_details_json", "traceback"]}),
+        ("Events", {"fields": ["events_table"]}),
     ]
     readonly_fields = [field for _, options in fieldsets for field in options["fields"]]
 

@@ -35,6 +35,7 @@ from syncs import services
 from syncs.freshness import EXPECTED_TO_RUN, stale_of, with_stale
 from syncs.models import Connection, Sync, SyncRun, TableBinding
 from syncs.providers import base as catalog
+from syncservice.events.admin import EventsTableMixin
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute
 
 GREY, BLUE, GREEN, RED, ORANGE, DARK = ("#6c757d", "#0d6efd", "#198754", "#dc3545", "#b35c00",
@@ -753,7 +754,7 @@ class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
 # --- runs -----------------------------------------------------------------------------------
 
 @admin.register(SyncRun)
-class SyncRunAdmin(ObjectButtonsMixin, admin.ModelAdmin):
+class SyncRunAdmin(EventsTableMixin, ObjectButtonsMixin, admin.ModelAdmin):
     list_display = ["short_id", "sync", "status_badge", "result_class", "run_mode",
                     "triggered_by", "attempt_number", "started_at", "completed_at",
                     "last_heartbeat_at", "rows_written"]
@@ -789,6 +790,7 @@ class SyncRunAdmin(ObjectButtonsMixin, admin.ModelAdmin):
                                   "backend_heartbeat_at"]}),
         ("Error", {"fields": ["error"]}),
         ("Summary", {"fields": ["summary_json"]}),
+        ("Events", {"fields": ["events_table"]}),
     ]
     readonly_fields = [f for _, options in fieldsets for f in options["fields"]]
 
