@@ -364,3 +364,15 @@ def test_the_prune_job_is_periodic(run_job, settings):
     assert "events.prune" in {entry.job_class for entry in registered_periodic_jobs()}
     job = job_services.enqueue("events.prune", {})
     assert run_job(job.pk).result == {"expired": 0, "over_limit": 0, "errors": 0}
+
+
+def test_a_sparse_fieldset_without_events_reads_none(api, timeline,
+                                                     django_assert_max_num_queries):
+    with django_assert_max_num_queries(20) as queries:
+        document = body(api.get("/api/v1/jobs?fields=status"))
+    assert "relationships" not in document["data"][0]
+    assert not any("events_event" in q["sql"] for q in queries.captured_queries)
+    with django_assert_max_num_queries(20) as queries:
+        document = body(api.get("/api/v1/jobs?fields=status,events"))
+    assert len(document["data"][0]["relationships"]["events"]["data"]) == 3
+    assert sum("events_event" in q["sql"] for q in queries.captured_queries) == 1

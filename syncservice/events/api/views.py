@@ -65,13 +65,14 @@ def _related(serializer, field, instance) -> list:
         else [value]
 
 
-def attach_included_events(serializer_class, instances: list, paths) -> None:
+def attach_included_events(serializer_class, instances: list, paths, *,
+                           own: bool = True) -> None:
     """Attach events to ``instances`` when their serializer renders an ``events``
     relationship, then to every resource the include ``paths`` reach: one query per resource
     type, whatever the page size."""
     if not instances:
         return
-    if issubclass(serializer_class, WithEvents) and \
+    if own and issubclass(serializer_class, WithEvents) and \
             not hasattr(instances[0], "prefetched_events"):
         attach_events(instances)
     heads: dict[str, list[str]] = {}
@@ -103,7 +104,12 @@ class AttachEventsMixin:
     def _attach(self, instances: list) -> None:
         query = getattr(self, "jsonapi_query", None)
         paths = query.include if query is not None else []
-        attach_included_events(self.get_serializer_class(), instances, paths)
+        # A sparse fieldset without `events` (and no include of them): no events to render.
+        fields = query.fields.get(self.queryset.model.JSONAPIMeta.resource_name) \
+            if query is not None else None
+        own = fields is None or "events" in fields or \
+            any(path.split(".")[0] == "events" for path in paths)
+        attach_included_events(self.get_serializer_class(), instances, paths, own=own)
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
