@@ -18,8 +18,9 @@ ADMIN_TABLE_ROWS = 200
 class EventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "subject_type", "subject_id", "kind", "message", "project"]
     list_filter = ["kind", "subject_type", "project"]
-    search_fields = ["=subject_id", "message"]
-    search_help_text = "Search by subject id (exactly) or by words of the message."
+    search_fields = ["message"]
+    search_help_text = "Search the messages (a subject's events: its page's link, or "\
+                       "?subject_id=<id> in the address)."
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
     list_select_related = ["project"]
@@ -53,7 +54,7 @@ class EventsTableMixin:
             ((event.created_at.isoformat(timespec="milliseconds"), event.kind, event.message)
              for event in reversed(newest)))
         url = reverse("admin:events_event_changelist") + f"?subject_type={subject_type}" \
-            f"&q={obj.pk}"
+            f"&subject_id={obj.pk}"
         return format_html('<table><thead><tr><th>at</th><th>kind</th><th>what</th></tr>'
                            '</thead><tbody>{}</tbody></table><p><a href="{}">All events of '
                            'this {} ({} shown at most)</a></p>', rows, url,

@@ -22,6 +22,7 @@ TAGS = {
     "syncs": "Syncs: what to import from a connection, and when.",
     "sync-runs": "Runs of syncs, their attempts and chains.",
     "providers": "The catalog of source providers.",
+    "events": "What runs, exports and jobs did: their lifecycle, oldest first.",
     "openapi": "This description of the API.",
 }
 

@@ -376,3 +376,30 @@ def test_a_sparse_fieldset_without_events_reads_none(api, timeline,
         document = body(api.get("/api/v1/jobs?fields=status,events"))
     assert len(document["data"][0]["relationships"]["events"]["data"]) == 3
     assert sum("events_event" in q["sql"] for q in queries.captured_queries) == 1
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def admin_client(client, db):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    return client
+
+
+def test_admin_shows_a_subjects_events_and_lists_them(admin_client, timeline, project,
+                                                      make_job):
+    job, made, _ = timeline
+    page = admin_client.get(f"/admin/jobs/job/{job.pk}/change/").content.decode()
+    assert page.index("Created") < page.index("Started") < page.index("Failed: boom")
+    listed = admin_client.get(f"/admin/events/event/?subject_type=jobs&subject_id={job.pk}")
+    assert listed.status_code == 200
+    assert listed.content.decode().count("boom") >= 1
+    assert admin_client.get(f"/admin/events/event/?kind=failed&subject_id={job.pk}"
+                            ).status_code == 200
+    assert admin_client.get(f"/admin/events/event/{made[0].pk}/change/").status_code == 200
+    assert admin_client.get("/admin/events/event/add/").status_code == 403
+    empty = make_job(project)
+    assert "No events yet." in admin_client.get(
+        f"/admin/jobs/job/{empty.pk}/change/").content.decode()
