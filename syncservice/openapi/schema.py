@@ -401,8 +401,10 @@ class JsonApiAutoSchema(AutoSchema):
                 type_names = [related] if isinstance(related, str) else None
             except Exception:  # noqa: BLE001 - unknown related type: any type
                 type_names = None
-            relationships[field_name] = documents.relationship(
-                type_names, many=isinstance(field, ManyRelatedField))
+            # (A to-many method relationship, e.g. ``events``, has a child like DRF's.)
+            many = isinstance(field, ManyRelatedField) or \
+                getattr(field, "child_relation", None) is not None
+            relationships[field_name] = documents.relationship(type_names, many=many)
         attributes = self._attributes_schema(serializer_class, "response")
         relationships_schema = {"type": "object", "properties": relationships,
                                 "additionalProperties": False} if relationships else None

@@ -403,3 +403,19 @@ def test_admin_shows_a_subjects_events_and_lists_them(admin_client, timeline, pr
     empty = make_job(project)
     assert "No events yet." in admin_client.get(
         f"/admin/jobs/job/{empty.pk}/change/").content.decode()
+
+
+def test_the_openapi_document_publishes_events():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path in ("/api/v1/events", "/api/v1/events/{id}", "/api/v1/exports/{subject_pk}/events",
+                 "/api/v1/sync-runs/{subject_pk}/events", "/api/v1/jobs/{subject_pk}/events"):
+        assert "get" in schema["paths"][path], path
+    for resource in ("ExportResource", "SyncRunResource", "JobResource"):
+        events = schema["components"]["schemas"][resource]["properties"]["relationships"][
+            "properties"]["events"]["properties"]["data"]
+        assert events["type"] == "array"
+        assert events["items"]["properties"]["type"]["enum"] == ["events"]
+    data = schema["components"]["schemas"]["EventDataEntityProgress"]
+    assert set(data["required"]) == {"entity", "rows_read", "rows_written"}
