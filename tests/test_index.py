@@ -8,7 +8,7 @@ from syncservice.index import collections
 from syncservice.jsonapi import MEDIA_TYPE
 
 COLLECTIONS = {"projects", "jobs", "exports", "connections", "syncs", "sync-runs",
-               "syncs/providers"}
+               "syncs/providers", "events"}
 
 
 @pytest.mark.parametrize("path", ["/", "/api/v1/", "/api/v1"])
