@@ -470,7 +470,9 @@ def test_killed_workers_lose_nothing_and_rerun_only_what_was_executing(spawn_wor
     unwritten; every execution without an end was cut by a fault."""
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
-    faults = ["kill"] * 10 + ["stop"] * 2
+    # SQLite: a frozen worker may hold the database's one write lock, and then nobody (the
+    # reaper included) writes until it wakes (README, Guarantees): freezing is PostgreSQL's.
+    faults = ["kill"] * 10 + (["stop"] * 2 if is_postgres() else [])
     rng.shuffle(faults)
     per_round = 300 // len(faults)
     names = (f"fault-worker-{n}" for n in range(100))
