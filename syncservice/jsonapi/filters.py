@@ -217,7 +217,9 @@ def apply_filters(queryset, filterset_class, raw_filters: Mapping[str, str], req
         if name not in known:
             allowed = ", ".join(sorted(known)) or "none"
             raise ParameterError(parameter, f"Unknown filter {name!r}; filters: {allowed}.")
-        if value.strip() == "":
+        # ASCII whitespace only: Python's strip() also takes control characters (\x1c-\x1f),
+        # which the published schema allows in a value.
+        if value.strip(" \t\n\r\f\v") == "":
             raise ParameterError(parameter, f"`{parameter}` needs a value.")
         if name.endswith("__in"):
             items = value.split(",")
