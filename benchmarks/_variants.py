@@ -1,7 +1,10 @@
 """Experimental copies of ``jobs.services.claim_next`` / ``mark_succeeded`` and
 ``jobs.worker.execute`` / ``Worker._claim_loop`` as they were before commit 4a77959, switched
 by flags, to measure what each change to ``jobs/`` gains on its own (``fast`` is, in
-substance, what landed). Nothing in ``jobs/`` is modified.
+substance, what landed then). Nothing in ``jobs/`` is modified. They keep that time's delivery
+semantics: ``fused`` holds a short job's success back until the runner's next claim, which
+the worker no longer does (a job's outcome is committed before its runner starts another
+job, see ``queue_throughput.md``).
 
     python benchmarks/_variants.py FLAGS [--concurrency N] [--burst]
 

@@ -42,7 +42,8 @@ class Job(TimestampedModel):
     # What failed (reason, type, message; the reaper's worker_id and heartbeat_at): served by
     # the API. The traceback (server paths) is kept apart, for the operators (the admin).
     error_details = models.JSONField(null=True, blank=True)
-    error_traceback = models.TextField(blank=True, default="",
+    # db_default: rows inserted by code that predates the column (a rolling deploy) get "".
+    error_traceback = models.TextField(blank=True, default="", db_default="",
                                        help_text="Traceback of the last failure (admin only)")
     # NULL (not "") means "no key": the partial unique index ignores it.
     unicity = models.CharField(max_length=255, null=True, blank=True, db_index=True,  # noqa: DJ001

@@ -1,7 +1,7 @@
 """Periodic jobs: ``periodic_job("exports.expire", every_seconds=3600)`` keeps exactly one
 pending job of that class queued, due ``every_seconds`` after the previous one was due. Each
-worker's keeper calls ``ensure_periodic_jobs()``; the unicity key makes that idempotent across
-workers."""
+worker's janitor (and the Celery ``jobs.reap`` task) calls ``ensure_periodic_jobs()``; the
+unicity key makes that idempotent across workers."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The native worker: N threads claim and run jobs; one thread heartbeats the running jobs,
-relays cancel requests and reaps stalled jobs; on PostgreSQL a listener wakes idle threads
-on NOTIFY."""
+"""The native worker: N runner threads claim and run jobs (``_Runner``: each job's outcome is
+committed before its runner starts another); a keeper thread heartbeats the worker's jobs and
+relays cancel requests; a janitor thread queues the periodic jobs and reaps stalled jobs; on
+PostgreSQL a listener wakes idle runners on NOTIFY."""
 
 from __future__ import annotations
 
@@ -304,7 +305,8 @@ class Worker:
 
     # Jobs a runner may claim at once (PostgreSQL). It claims 1, and doubles up to
     # ``prefetch`` while jobs take less than SHORT_JOB_SECONDS; the keeper gives back what
-    # waits behind a job that has run PREFETCH_HOLD_SECONDS. 1 turns prefetching off.
+    # waits behind a job that has run PREFETCH_HOLD_SECONDS (claimed ahead, never started:
+    # given back uncharged). 1 turns prefetching off.
     prefetch: int = 8
 
     SHORT_JOB_SECONDS = 0.05

@@ -256,3 +256,18 @@ def test_the_migration_moves_tracebacks_out_of_error_details(project):
     migration.restore_tracebacks(apps, None)
     row = Job.objects.get(pk=legacy.pk)
     assert row.error_details == {"reason": "x", "traceback": "Traceback: y"}
+
+
+def test_code_that_predates_error_traceback_can_still_insert_jobs(project):
+    """A rolling deploy: the column has a database default, so an INSERT without it (the
+    processes not upgraded yet) succeeds."""
+    from django.db import connection
+
+    job = Job(job_class="jobs.noop", project=project)
+    fields = [f for f in Job._meta.concrete_fields if f.name != "error_traceback"]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = [f.get_db_prep_save(f.pre_save(job, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {Job._meta.db_table} ({columns}) VALUES "
+                       f"({', '.join(['%s'] * len(fields))})", values)
+    assert Job.objects.get(pk=job.pk).error_traceback == ""
