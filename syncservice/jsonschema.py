@@ -6,8 +6,8 @@ and published in the OpenAPI document.
   ``hostname``, ``duration``, ``cron``, ``time-zone``).
 - ``SchemaField`` is a DRF serializer field that validates its value with a schema and reports
   each problem at its exact member (``/data/attributes/<name>/<path>``); drf-spectacular
-  publishes the same schema (``SchemaFieldExtension``), translated to OpenAPI 3.0's dialect by
-  ``openapi30`` (a mechanical, meaning-preserving rewrite, not a second copy).
+  publishes the same schema (``syncservice.openapi.extensions``), translated to OpenAPI 3.0's
+  dialect by ``openapi30`` (a mechanical, meaning-preserving rewrite, not a second copy).
 - ``Strict*Field``: the scalar fields of write documents without DRF's coercions (``123`` is not
   the string ``"123"``, ``"true"`` is not a boolean).
 """
@@ -24,8 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.plumbing import ResolvedComponent
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
@@ -324,23 +322,12 @@ class SchemaField(serializers.Field):
         return value
 
 
-class SchemaFieldExtension(OpenApiSerializerFieldExtension):
-    """Publishes a ``SchemaField``'s own schema (as a component when it is named)."""
-
-    target_class = SchemaField
-    match_subclasses = True
-
-    def map_serializer_field(self, auto_schema, direction):
-        field: SchemaField = self.target
-        if field.openapi is not None:
-            return field.openapi(auto_schema)
-        schema = openapi30(field.schema)
-        if not field.component:
-            return schema
-        return register_component(auto_schema, field.component, schema)
-
-
 def register_component(auto_schema, name: str, schema: dict) -> dict:
+    """Publishes ``schema`` as the component ``name`` of the document being generated."""
+    # Imported here: drf-spectacular is needed to generate the document, not to validate
+    # (a worker never loads it).
+    from drf_spectacular.plumbing import ResolvedComponent
+
     component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, schema=schema,
                                   object=f"jsonschema:{name}")
     auto_schema.registry.register_on_missing(component)

@@ -8,6 +8,9 @@ from syncservice.index import api_index
 from syncservice.jsonapi.errors import json_error, not_found
 
 
+# The apps' admin modules load with the URLconf (settings: SimpleAdminConfig).
+admin.autodiscover()
+
 def methods(*allowed: str):
     """A plain view serving only ``allowed`` methods: others are a JSON:API 405 with
     ``Allow`` (``allowed_methods`` tells the request-limits middleware too)."""

@@ -5,7 +5,6 @@ class OpenApiConfig(AppConfig):
     name = "syncservice.openapi"
     label = "openapi"
     verbose_name = "OpenAPI schema"
-
-    def ready(self) -> None:
-        # Registers the authentication schemes with drf-spectacular.
-        from syncservice.openapi import extensions  # noqa: F401
+    # The drf-spectacular extensions are registered by ``syncservice.openapi.schema`` (the
+    # AutoSchema every view's schema is built with), not in ``ready()``: processes that never
+    # generate the document (workers, the scheduler) do not load drf-spectacular.

@@ -1,11 +1,17 @@
-"""drf-spectacular extensions: the service's authentication schemes."""
+"""drf-spectacular extensions: the service's authentication schemes and the published schema of
+``SchemaField``. Imported by ``syncservice.openapi.schema`` (the AutoSchema), so only the
+processes that generate the document load drf-spectacular."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
 
 from syncservice.accounts.authentication import COOKIE_NAME
+from syncservice.jsonschema import SchemaField, openapi30, register_component
 
 KEY_FORMAT = "An API key, e.g. `ssk_1a2b3c4d5e6f_...`; `read` keys may only read."
 
@@ -40,3 +46,19 @@ class SessionScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME,
                 "description": "A Django admin session (log in at /admin/); unsafe methods "
                                "also need the `X-CSRFToken` header."}
+
+
+class SchemaFieldExtension(OpenApiSerializerFieldExtension):
+    """Publishes a ``SchemaField``'s own schema (as a component when it is named)."""
+
+    target_class = SchemaField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field: SchemaField = self.target
+        if field.openapi is not None:
+            return field.openapi(auto_schema)
+        schema = openapi30(field.schema)
+        if not field.component:
+            return schema
+        return register_component(auto_schema, field.component, schema)

@@ -38,7 +38,9 @@ from syncservice.jsonapi.query import (
     resource_types,
 )
 from syncservice.jsonapi.views import JsonApiViewSet
-from syncservice.openapi import documents
+
+# Registers the extensions (authentication schemes, SchemaField) before any document is built.
+from syncservice.openapi import documents, extensions  # noqa: F401
 from syncservice.openapi.operations import OperationSpec, query_parameter, spec_for
 
 # How deep the documented include paths go (deeper valid paths are accepted too).
