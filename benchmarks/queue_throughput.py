@@ -308,7 +308,7 @@ CLAIM_INDEX = ("CREATE INDEX bench_jobs_job_claim_any ON jobs_job "
 # Every claim and every finish UPDATEs indexed columns (status, ...), so no update is HOT and
 # each one writes an entry into every index of jobs_job (19 of them).
 # "redundantidx": the varchar_pattern_ops copies Django adds for db_index CharFields (only
-# LIKE 'x%' uses them) and the FK index that jobs_job_project_created already covers.
+# LIKE 'x%' uses them) and the FK index that jobs_job_project_keyset already covers.
 REDUNDANT_DROP = [
     "jobs_job_status_383f1641_like", "jobs_job_job_class_0370c950_like",
     "jobs_job_unicity_04cf39ee_like", "jobs_job_project_id_93355715",

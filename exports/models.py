@@ -61,8 +61,9 @@ class Export(TimestampedModel):
                 name="exports_export_one_active_per_type",
             ),
         ]
-        indexes = [models.Index(fields=["project", "-created_at"],
-                                name="exports_export_project_created")]
+        # The list's default sort (-created_at, then -id) as a keyset (cursor pages).
+        indexes = [models.Index(fields=["project", "-created_at", "-id"],
+                                name="exports_export_project_keyset")]
 
     class JSONAPIMeta:
         resource_name = "exports"

@@ -84,7 +84,10 @@ class Job(TimestampedModel):
             # The reaper: running jobs by heartbeat.
             models.Index(fields=["heartbeat_at"], condition=Q(status="running"),
                          name="jobs_job_running_heartbeat"),
-            models.Index(fields=["project", "-created_at"], name="jobs_job_project_created"),
+            # The list's default sort (-created_at, then -id) as a keyset: cursor pages
+            # (page[after]) seek into it, whatever their depth.
+            models.Index(fields=["project", "-created_at", "-id"],
+                         name="jobs_job_project_keyset"),
             models.Index(fields=["progress"], name="jobs_job_progress"),
             models.Index(fields=["retry_count"], name="jobs_job_retry_count"),
             models.Index(fields=["error"], name="jobs_job_error"),

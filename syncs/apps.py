@@ -14,3 +14,10 @@ class SyncsConfig(AppConfig):
         load_builtin_connectors()
         exportables.register()
         metrics.register()
+        # What POST /api/v1/operations (Atomic Operations) writes: these viewsets' own
+        # create / update / destroy (dotted paths: imported when first used).
+        from syncservice.jsonapi.operations import register_type
+
+        register_type("connections", "syncs.api.views.ConnectionViewSet")
+        register_type("syncs", "syncs.api.views.SyncViewSet")
+        register_type("table-bindings", "syncs.api.views.TableBindingViewSet")

@@ -99,7 +99,10 @@ class Sync(TimestampedModel):
         constraints = [models.UniqueConstraint(fields=["project", "slug"],
                                                name="syncs_sync_unique_slug")]
         indexes = [models.Index(fields=["project", "-created_at"],
-                                name="syncs_sync_project_created")]
+                                name="syncs_sync_project_created"),
+                   # The list's default sort (name, then id) as a keyset (cursor pages).
+                   models.Index(fields=["project", "name", "id"],
+                                name="syncs_sync_project_keyset")]
 
     class JSONAPIMeta:
         resource_name = "syncs"
@@ -220,9 +223,12 @@ class SyncRun(TimestampedModel):
                                     condition=Q(status__in=["pending", "running"]),
                                     name="syncs_run_one_active_per_sync"),
         ]
-        indexes = [models.Index(fields=["sync", "-created_at"], name="syncs_run_sync_created"),
-                   models.Index(fields=["project", "-created_at"],
-                                name="syncs_run_project_created")]
+        # The lists' default sort (-created_at, then -id) as keysets (cursor pages), of a
+        # sync's runs and of the project's.
+        indexes = [models.Index(fields=["sync", "-created_at", "-id"],
+                                name="syncs_run_sync_keyset"),
+                   models.Index(fields=["project", "-created_at", "-id"],
+                                name="syncs_run_project_keyset")]
 
     class JSONAPIMeta:
         resource_name = "sync-runs"

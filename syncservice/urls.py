@@ -6,10 +6,11 @@ from syncs.demo import demo_orders
 from syncservice.health import healthz, metrics, readyz
 from syncservice.index import api_index
 from syncservice.jsonapi.errors import json_error, not_found
-
+from syncservice.jsonapi.operations import OperationsView
 
 # The apps' admin modules load with the URLconf (settings: SimpleAdminConfig).
 admin.autodiscover()
+
 
 def methods(*allowed: str):
     """A plain view serving only ``allowed`` methods: others are a JSON:API 405 with
@@ -39,6 +40,8 @@ api_v1 = [
     path("", include("jobs.api.urls")),
     path("", include("exports.api.urls")),
     path("", include("syncs.api.urls")),
+    # The Atomic Operations extension: its types are registered by the apps.
+    path("operations", OperationsView.as_view(), name="operations"),
 ]
 
 urlpatterns = [

@@ -101,6 +101,21 @@ DIFFERENCES = [
         "expected-statuses": [
             "2xx", "401", "403", "404", "409", "422", "429", *TRANSPORT_STATUSES]}},
         "exports_export", "which ones exist depends on the project"),
+    # Cursors are opaque: only the collection's own links carry valid ones.
+    Difference(("projects_list", "jobs_list", "exports_list", "connections_list", "syncs_list",
+                "sync_runs_list", "syncs_runs_list", "syncs_sync_pk_runs_list"),
+               {"positive_data_acceptance": {"expected-statuses": [
+                   "2xx", "400", "401", "403", "404", "409", "429", *TRANSPORT_STATUSES]}},
+               "jobs_list", "a cursor made up, or made for another sort, is a 400"),
+    # Each atomic operation is checked by its type's own endpoint; lids name earlier adds.
+    Difference(("operations",), {"positive_data_acceptance": {"expected-statuses": [
+        "2xx", "400", "401", "403", "404", "409", "422", "429", *TRANSPORT_STATUSES]}},
+        "operations", "A `lid` must name a resource added earlier in the same request"),
+    # A binding's entity and options are its sync's provider's.
+    Difference(("table_bindings_create", "table_bindings_partial_update"),
+               {"positive_data_acceptance": {"expected-statuses": [
+                   "2xx", "401", "403", "404", "409", "422", "429", *TRANSPORT_STATUSES]}},
+               "table_bindings_create", "another entity is a 422"),
 ]
 
 

@@ -41,6 +41,9 @@ MATRIX = [
     ("post", "/api/v1/syncs/runs/{run}/retry", "sync-run-retries"),
     ("post", "/api/v1/sync-runs/{run}/cancel", "sync-run-cancels"),
     ("post", "/api/v1/sync-runs/{run}/retry", "sync-run-retries"),
+    ("get", "/api/v1/table-bindings/{binding}", None),
+    ("patch", "/api/v1/table-bindings/{binding}", "table-bindings"),
+    ("delete", "/api/v1/table-bindings/{binding}", None),
     ("get", "/api/v1/events/{event}", None),
     ("get", "/api/v1/jobs/{job}/events", None),
     ("get", "/api/v1/exports/{export}/events", None),
@@ -67,7 +70,8 @@ def owned(api, project, make_job, make_sync, run_job):
     record_for(job, "failed", {"reason": "boom"})
     return {"event": event.pk, "project": project.pk, "job": job.pk, "export": export.pk,
             "connection": Sync.objects.get(pk=sync["id"]).connection_id, "sync": sync["id"],
-            "run": run.pk}
+            "run": run.pk,
+            "binding": TableBinding.objects.get(sync_id=sync["id"]).pk}
 
 
 def snapshot() -> dict:

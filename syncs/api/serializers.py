@@ -159,6 +159,28 @@ class TableBindingSerializer(serializers.ModelSerializer):
                   "source_instance_key", "created_at", "updated_at", "sync"]
 
 
+def _binding_member(name: str) -> dict:
+    return schemas.TABLE_BINDING["properties"][name]
+
+
+class TableBindingWriteSerializer(serializers.Serializer):
+    """Attributes of POST/PATCH /table-bindings (type ``table-bindings``): one member of a
+    sync's ``table_bindings``, with the same schema. POST needs ``entity_key`` and
+    ``relationships.sync``; the entity joins the sync's entities."""
+
+    entity_key = SchemaField(_binding_member("entity_key"), required=False)
+    logical_table_name = SchemaField(_binding_member("logical_table_name"), required=False)
+    table_name = SchemaField(_binding_member("table_name"), required=False)
+    table_naming_version = StrictChoiceField(choices=TableBinding.NamingVersion.choices,
+                                             required=False)
+    load_mode = StrictChoiceField(choices=TableBinding.LoadMode.choices, required=False)
+    cursor_field = SchemaField(_binding_member("cursor_field"), required=False)
+    primary_key_columns = SchemaField(_binding_member("primary_key_columns"), required=False)
+
+    class Meta:
+        resource_name = "table-bindings"
+
+
 class SyncRunSerializer(WithEvents, ResourceSerializer):
     sync = ToOneField(related_view="sync-detail")
     project = ToOneField(related_view="project-detail")

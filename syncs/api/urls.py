@@ -7,6 +7,7 @@ from syncs.api.views import (
     ProviderListView,
     SyncRunViewSet,
     SyncViewSet,
+    TableBindingViewSet,
 )
 from syncs.models import SyncRun
 from syncservice.events.api.views import subject_events_view
@@ -18,6 +19,7 @@ router.register("sync-runs", SyncRunViewSet, basename="sync-run")
 # The reference's paths: /syncs/runs/{run_id}, …/cancel, …/retry.
 router.register("syncs/runs", SyncRunViewSet, basename="sync-run-alias")
 router.register("syncs", SyncViewSet, basename="sync")
+router.register("table-bindings", TableBindingViewSet, basename="table-binding")
 
 urlpatterns = [
     path("syncs/providers", ProviderListView.as_view(), name="sync-providers"),

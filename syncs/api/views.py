@@ -1,3 +1,7 @@
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db.models import Prefetch
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -14,15 +18,17 @@ from syncs.api.serializers import (
     SyncRunSerializer,
     SyncSerializer,
     SyncWriteSerializer,
+    TableBindingSerializer,
+    TableBindingWriteSerializer,
     TriggerSerializer,
 )
 from syncs.filters import ConnectionFilterSet, SyncFilterSet, SyncRunFilterSet
 from syncs.freshness import with_stale
-from syncs.models import Connection, Sync, SyncRun
+from syncs.models import Connection, Sync, SyncRun, TableBinding
 from syncs.providers import base as catalog
 from syncservice.events.api.views import AttachEventsMixin
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute, ParameterError, RelatedNotFound
-from syncservice.jsonapi.pagination import LimitOffsetFamily, PageNumberFamily
+from syncservice.jsonapi.pagination import CursorPages, LimitOffsetFamily, PageNumberFamily
 from syncservice.jsonapi.views import JsonApiViewSet
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -121,7 +127,8 @@ class SyncViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModel
     custom_includes = ["last_run"]
     # The reference's compatibility parameters of GET /syncs.
     extra_query_params = {"list": ["q", "status", "provider"]}
-    pagination_families = (PageNumberFamily(), LimitOffsetFamily(default_limit=50))
+    pagination_families = (PageNumberFamily(), LimitOffsetFamily(default_limit=50),
+                           CursorPages())
     write_relationships = {"create": {"connection": "connections"},
                            "partial_update": {"connection": "connections"}}
     optional_document_actions = ("trigger",)
@@ -222,6 +229,94 @@ class SyncViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModel
                         status=status.HTTP_202_ACCEPTED)
 
 
+# Where a sync update's errors point, seen from a binding's own document.
+_BINDING_POINTERS = [
+    (re.compile(r"^/data/attributes/table_bindings(/\d+)?"), "/data/attributes"),
+    (re.compile(r"^/data/attributes/entities(/.*)?$"), "/data/attributes/entity_key"),
+    (re.compile(r"^/data/relationships/connection"), "/data/relationships/sync"),
+]
+
+
+@contextmanager
+def _binding_pointers() -> Iterator[None]:
+    """A binding's write is its sync's update (services.add_binding …): its errors point at
+    the binding document's own members."""
+    try:
+        yield
+    except InvalidAttribute as exc:
+        for pattern, replacement in _BINDING_POINTERS:
+            if pattern.match(exc.pointer):
+                exc.pointer = pattern.sub(replacement, exc.pointer, count=1)
+                break
+        raise
+
+
+class TableBindingViewSet(mixins.RetrieveModelMixin, JsonApiViewSet):
+    """One entity of a sync bound to its warehouse table. Each write is the sync's own
+    update (its ``entities`` and ``table_bindings``), with the sync's rules."""
+
+    queryset = TableBinding.objects.select_related("sync")
+    serializer_class = TableBindingSerializer
+    project_field = "sync__project_id"
+    ordering = ["entity_key"]
+    lookup_value_regex = UUID_PATTERN
+    write_relationships = {"create": {"sync": "syncs"}}
+
+    def get_serializer_class(self):
+        if self.action in ("create", "partial_update"):
+            return TableBindingWriteSerializer
+        return TableBindingSerializer
+
+    def _respond(self, binding, code=status.HTTP_200_OK):
+        self.resource_name = "table-bindings"
+        return Response(TableBindingSerializer(binding, context=self.get_serializer_context())
+                        .data, status=code)
+
+    def _attributes(self, request, partial: bool) -> dict:
+        attributes = TableBindingWriteSerializer(data=request.data, partial=partial)
+        attributes.is_valid(raise_exception=True)
+        return dict(attributes.validated_data)
+
+    def create(self, request):
+        data = self._attributes(request, partial=False)
+        _required(data, "entity_key")
+        relationship = request.data.get("sync")
+        if not isinstance(relationship, dict) or not relationship.get("id"):
+            raise InvalidAttribute("sync", "A binding needs its sync: relationships.sync.",
+                                   pointer="/data/relationships/sync")
+        syncs = Sync.objects.filter(pk=relationship["id"]).select_related("connection")
+        project_ids = self.request.auth.project_ids
+        if project_ids is not None:  # None: operators see every project
+            syncs = syncs.filter(project_id__in=project_ids)
+        sync = syncs.first()
+        if sync is None:
+            raise RelatedNotFound("sync", f"No sync {relationship['id']}.")
+        with _binding_pointers():
+            binding = services.add_binding(sync, data, actor=request.auth.actor_id or "")
+        return self._respond(binding, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        binding = self.get_object()
+        data = self._attributes(request, partial=True)
+        if data.pop("entity_key", binding.entity_key) != binding.entity_key:
+            raise InvalidAttribute("entity_key", "A binding's entity cannot change; add a "
+                                                 "binding of the other entity.")
+        with _binding_pointers():
+            binding = services.update_binding(binding, data, actor=request.auth.actor_id or "")
+        return self._respond(binding)
+
+    def destroy(self, request, pk=None):
+        """Unbind the entity: it leaves the sync's entities (its synced table stays)."""
+        binding = self.get_object()
+        try:
+            services.remove_binding(binding, actor=request.auth.actor_id or "")
+        except InvalidAttribute as exc:
+            # The sync's rules refuse it without the entity (another depends on it): the
+            # sync's state forbids the delete.
+            raise Conflict(f"The sync needs {binding.entity_key!r}: {exc.detail}") from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class SyncRunViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                      JsonApiViewSet):
     queryset = SyncRun.objects.all()
@@ -232,7 +327,8 @@ class SyncRunViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveMo
     ordering = ["-created_at"]
     lookup_value_regex = UUID_PATTERN
     # 001's `GET /syncs/{id}/runs` pages by limit (default 25) and offset.
-    pagination_families = (PageNumberFamily(), LimitOffsetFamily(default_limit=25))
+    pagination_families = (PageNumberFamily(), LimitOffsetFamily(default_limit=25),
+                           CursorPages())
     optional_document_actions = ("cancel", "retry")
 
     def get_queryset(self):

@@ -5,8 +5,15 @@ that walk it: ``page[number]``/``page[size]`` (the references' grammar, on every
 and ``limit``/``offset`` (seed 001's, on the views that list ``LimitOffsetFamily`` in
 ``pagination_families``). Each family is one small class: it parses its parameters into a
 ``PageRequest`` (400 naming the parameter on bad input) and builds the links of a page in its
-own parameters, so a client keeps paging in the family it started with. Another family (e.g.
-cursors) is one more class beside these.
+own parameters, so a client keeps paging in the family it started with.
+
+``CursorPages`` (the JSON:API cursor pagination profile: ``page[after]``, ``page[before]``,
+``page[size]``; on every collection) seeks over the sort keys + id, so a page deep in the
+collection costs what the first costs (no OFFSET). Cursors are opaque tokens holding the
+boundary row's sort values; its links carry cursors. It overrides ``window`` and ``links``.
+
+A parameter may belong to more than one family (``page[size]``); the request is served by the
+first family that has all of the pagination parameters it sent.
 
 Without ``count`` the page fetches ``size + 1`` rows: the extra row only tells whether
 ``links.next`` exists. With ``count=true`` it adds ``meta.record_count``,
@@ -15,12 +22,19 @@ Without ``count`` the page fetches ``size + 1`` rows: the extra row only tells w
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import F, Q
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
@@ -28,6 +42,11 @@ from syncservice.jsonapi.errors import ParameterError
 
 PAGE_NUMBER = "page[number]"
 PAGE_SIZE = "page[size]"
+PAGE_AFTER = "page[after]"
+PAGE_BEFORE = "page[before]"
+# The profile's URL, in the `profile` media type parameter of clients that announce it.
+CURSOR_PROFILE = "https://jsonapi.org/profiles/ethanresnick/cursor-pagination/"
+MAX_CURSOR_LENGTH = 4096
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
 MAX_PAGE_NUMBER = 1_000_000  # keeps OFFSET within what every database takes
@@ -169,21 +188,28 @@ class LimitOffsetFamily(PaginationFamily):
 
 
 def parse_page(params, families: Sequence[PaginationFamily]) -> PageRequest:
-    """The window asked for, in the one family whose parameters the request uses (the first
-    family when none); parameters of two families are a 400 naming the later one."""
-    used: PaginationFamily | None = None
+    """The window asked for, in the first family that has every pagination parameter the
+    request uses (the first family when none); parameters no one family has together are a
+    400 naming the first that does not fit the ones before it."""
+    candidates = list(families)
+    seen: list[str] = []
     for name in params.keys():
-        family = next((f for f in families if name in f.parameters), None)
-        if family is None:
+        owners = [f for f in families if name in f.parameters]
+        if not owners:
             continue
-        if used is not None and family is not used:
-            other = next(n for n in params.keys() if n in used.parameters)
+        remaining = [f for f in candidates if f in owners]
+        if not remaining:
+            other = next((n for n in seen if not any(n in f.parameters for f in owners)),
+                         seen[-1])
+            family = owners[0]
+            used = next((f for f in candidates if other in f.parameters), candidates[0])
             raise ParameterError(name, f"`{name}` cannot be combined with `{other}`: use one "
                                        "pagination family, "
                                        f"{' / '.join(used.parameters)} or "
                                        f"{' / '.join(family.parameters)}.")
-        used = family
-    return (used or families[0]).parse(params)
+        candidates = remaining
+        seen.append(name)
+    return candidates[0].parse(params)
 
 
 class JsonApiPagination(BasePagination):
@@ -214,3 +240,250 @@ class JsonApiPagination(BasePagination):
             meta = {"record_count": self.record_count,
                     "page_count": math.ceil(self.record_count / page.size)}
         return Response({"results": data, "links": links, "meta": meta})
+
+
+# --- cursor pages ---------------------------------------------------------------------------
+
+class _Key:
+    """One term of the ordering: its ORM path, direction, and model field."""
+
+    def __init__(self, model, term: str) -> None:
+        self.descending = term.startswith("-")
+        path = term.lstrip("-")
+        self.path = model._meta.pk.name if path == "pk" else path
+        field, current = None, model
+        for part in self.path.split("__"):
+            field = current._meta.get_field(part)
+            current = field.related_model or current
+        if field.is_relation:  # ordering by a foreign key orders by its target's key
+            field = field.target_field
+        self.field = field
+        self.nullable = bool(field.null)
+
+    def order(self):
+        # NULL sorts as the largest value on every database (PostgreSQL's default, which its
+        # indexes follow), so the seek conditions below hold on SQLite too.
+        expression = F(self.path)
+        return expression.desc(nulls_first=True) if self.descending \
+            else expression.asc(nulls_last=True)
+
+    def value_of(self, row) -> Any:
+        value = row
+        for part in self.path.split("__"):
+            if value is None:
+                return None
+            value = getattr(value, part)
+        return getattr(value, "pk", value)  # a related row orders by its key
+
+    @staticmethod
+    def encode(value: Any) -> Any:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        # Datetimes (with their offset and microseconds), dates, UUIDs, decimals: the text
+        # the field's to_python reads back exactly.
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+    def decode(self, raw: Any) -> Any:
+        if raw is None:
+            return None
+        if isinstance(raw, (dict, list)) or (isinstance(raw, str) and "\x00" in raw):
+            raise ValueError("not a value of this key")  # (PostgreSQL refuses NUL in text)
+        value = self.field.to_python(raw)
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("a cursor's datetimes carry their offset")
+            value = value.astimezone(UTC)  # OverflowError at the range's edges: refused
+        return value
+
+    def after(self, value: Any, forward: bool) -> Q:
+        """Rows strictly after ``value`` on this key, walking ``forward`` (or backwards)."""
+        larger = forward != self.descending  # toward larger values (NULL is the largest)
+        if value is None:
+            return Q(**{f"{self.path}__isnull": False}) if not larger else Q(pk__in=[])
+        lookup = "gt" if larger else "lt"
+        condition = Q(**{f"{self.path}__{lookup}": value})
+        if self.nullable and larger:
+            condition |= Q(**{f"{self.path}__isnull": True})
+        return condition
+
+    def at_or_after(self, value: Any, forward: bool) -> Q:
+        """Rows at or after ``value``: the leading key's range, which lets the database
+        seek its index to the boundary instead of walking from the start."""
+        larger = forward != self.descending
+        if value is None:
+            return Q(**{f"{self.path}__isnull": True}) if larger else Q()
+        # One range comparison (not "< OR ="): the form an index condition takes.
+        condition = Q(**{f"{self.path}__{'gte' if larger else 'lte'}": value})
+        if self.nullable and larger:
+            condition |= Q(**{f"{self.path}__isnull": True})
+        return condition
+
+    def equal(self, value: Any) -> Q:
+        if value is None:
+            return Q(**{f"{self.path}__isnull": True})
+        return Q(**{self.path: value})
+
+
+@dataclass(frozen=True)
+class CursorPageRequest(PageRequest):
+    """A cursor page: the raw (opaque) tokens, None when absent, "" for the collection's
+    start (``page[after]``) or end (``page[before]``); decoded by the window, which knows the
+    sort. ``state`` carries what the window found to the links (one request's)."""
+
+    after: str | None = None
+    before: str | None = None
+    state: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+class CursorPages(PaginationFamily):
+    """The cursor pagination profile. ``page[after]=<cursor>`` pages forward from a row,
+    ``page[before]=<cursor>`` backward, both together a range; an empty ``page[after]`` is
+    the collection's start (the ``first`` link), an empty ``page[before]`` its end (``last``).
+    ``prev``/``next`` are always present, null where there is no such page (the profile).
+    The sort is the queryset's ordering (``order_by_terms``, applied by the view)."""
+
+    parameters = (PAGE_AFTER, PAGE_BEFORE, PAGE_SIZE)
+
+    def __init__(self, default_size: int = DEFAULT_PAGE_SIZE, max_size: int = MAX_PAGE_SIZE):
+        self.default_size = default_size
+        self.max_size = max_size
+
+    def parse(self, params) -> CursorPageRequest:
+        tokens: dict[str, str | None] = {}
+        for name in (PAGE_AFTER, PAGE_BEFORE):
+            tokens[name] = None
+            if name in params:
+                raw = _single(params, name).strip()
+                if len(raw) > MAX_CURSOR_LENGTH:
+                    raise ParameterError(name, f"`{name}` is not a cursor of this collection.",
+                                         "invalid_cursor")
+                tokens[name] = raw
+        size = integer_parameter(params, PAGE_SIZE, self.default_size, 1, self.max_size)
+        return CursorPageRequest(self, 0, size, after=tokens[PAGE_AFTER],
+                                 before=tokens[PAGE_BEFORE])
+
+    def openapi_parameters(self) -> list[tuple[str, dict, str]]:
+        return [
+            (PAGE_AFTER, {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
+             "Cursor pages (the JSON:API cursor pagination profile): the rows after this "
+             "cursor, in the sort's order; empty for the first page. Cursors are opaque: take "
+             "them from `links`. A deep page costs what the first costs. Not with "
+             "`page[number]`."),
+            (PAGE_BEFORE, {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
+             "Cursor pages: the rows before this cursor (the nearest `page[size]` of them); "
+             "empty for the last page. With `page[after]`, the rows between the two."),
+        ]
+
+    def window(self, queryset, page: CursorPageRequest) -> tuple[list, bool]:
+        # The view's ordering (``order_by_terms``: the sort + the id); the id alone without one.
+        terms = [str(term) for term in queryset.query.order_by] or ["pk"]
+        keys = [_Key(queryset.model, term) for term in terms]
+        # The sort the cursors were made for: a cursor of another sort is refused.
+        signature = ",".join(terms)
+        after = _decode(keys, signature, PAGE_AFTER, page.after)
+        before = _decode(keys, signature, PAGE_BEFORE, page.before)
+        after_given, before_given = bool(page.after), bool(page.before)
+        # Backward only when the client pages from a `before` bound alone: the rows nearest
+        # to it are the page.
+        forward = not (page.before is not None and page.after is None)
+        if after is not None:
+            queryset = queryset.filter(_seek(keys, after, forward=True))
+        if before is not None:
+            queryset = queryset.filter(_seek(keys, before, forward=False))
+        queryset = _load_keys(queryset, keys)
+        ordering = [key.order() for key in keys]
+        if not forward:
+            ordering = [term.copy() for term in ordering]
+            for term in ordering:
+                term.reverse_ordering()
+        rows = list(queryset.order_by(*ordering)[: page.size + 1])
+        more = len(rows) > page.size
+        rows = rows[: page.size]
+        if forward:
+            has_next = more or before_given
+            has_prev = after_given
+        else:
+            rows.reverse()
+            has_prev = more
+            has_next = before_given
+        page.state.update(keys=keys, signature=signature, rows=rows, has_prev=has_prev)
+        return rows, has_next
+
+    def links(self, page: CursorPageRequest, has_next: bool, record_count: int | None,
+              link: Callable[[list[tuple[str, str]]], str]) -> dict[str, str | None]:
+        def cursor_link(parameter: str, cursor: str) -> str:
+            return link([(PAGE_SIZE, str(page.size)), (parameter, cursor)])
+
+        links: dict[str, str | None] = {"first": cursor_link(PAGE_AFTER, ""),
+                                        "last": cursor_link(PAGE_BEFORE, ""),
+                                        "prev": None, "next": None}
+        state = page.state
+        rows = state["rows"]
+        if rows:
+            if state["has_prev"]:
+                links["prev"] = cursor_link(
+                    PAGE_BEFORE, _cursor_of(state["keys"], state["signature"], rows[0]))
+            if has_next:
+                links["next"] = cursor_link(
+                    PAGE_AFTER, _cursor_of(state["keys"], state["signature"], rows[-1]))
+        else:
+            # An empty page between bounds: the pages on either side start at the bounds.
+            if page.after:
+                links["prev"] = cursor_link(PAGE_BEFORE, page.after)
+            if page.before:
+                links["next"] = cursor_link(PAGE_AFTER, page.before)
+        return links
+
+
+def _load_keys(queryset, keys: list[_Key]):
+    """The sort keys' columns loaded with the rows (a sparse fieldset's page defers the
+    columns it does not render): the cursors read them without a query per row."""
+    names, deferring = queryset.query.deferred_loading
+    own = {key.path for key in keys if "__" not in key.path}
+    if deferring and names & own:
+        return queryset.defer(None).defer(*(set(names) - own))
+    if not deferring and names and own - set(names):
+        return queryset.only(*names, *own)
+    return queryset
+
+
+def _seek(keys: list[_Key], values: list, *, forward: bool) -> Q:
+    """Rows strictly after the boundary row (with these key values) in the walking
+    direction: (k0 > v0) or (k0 = v0 and k1 > v1) or ..., led by k0's own range."""
+    condition = Q(pk__in=[])
+    equal = Q()
+    for key, value in zip(keys, values, strict=True):
+        condition |= equal & key.after(value, forward)
+        equal &= key.equal(value)
+    return keys[0].at_or_after(values[0], forward) & condition
+
+
+def _decode(keys: list[_Key], signature: str, parameter: str, token: str | None) -> list | None:
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        payload = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if not isinstance(payload, dict) or payload.get("s") != signature:
+            raise ValueError("made for another sort")
+        raw = payload.get("v")
+        if not isinstance(raw, list) or len(raw) != len(keys):
+            raise ValueError("wrong shape")
+        return [key.decode(value) for key, value in zip(keys, raw, strict=True)]
+    except (ValueError, TypeError, UnicodeError, binascii.Error, ValidationError,
+            orjson.JSONDecodeError, FieldDoesNotExist, OverflowError):
+        raise ParameterError(parameter, f"`{parameter}` is not a cursor of this collection "
+                                        "with this sort; use the cursors of its links.",
+                             "invalid_cursor") from None
+
+
+def _cursor_of(keys: list[_Key], signature: str, row) -> str:
+    values = [key.encode(key.value_of(row)) for key in keys]
+    payload = orjson.dumps({"s": signature, "v": values})
+    return base64.urlsafe_b64encode(payload).decode("ascii").rstrip("=")
+
+
+def cursor_for(model, terms: Sequence[str], row) -> str:
+    """The cursor of ``row`` under the ORM ordering ``terms`` (as ``order_by_terms`` gives
+    them): what a page's links carry (benchmarks and tests start deep with it)."""
+    return _cursor_of([_Key(model, term) for term in terms], ",".join(terms), row)

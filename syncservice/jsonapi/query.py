@@ -1,9 +1,10 @@
 """Parsing and validation of the JSON:API query string, once per request.
 
 The grammar (``../shared/reference/sync-api-exports-jobs.txt`` and the design card):
-``page[number]``, ``page[size]``, ``count``, ``sort``, ``filter[...]`` (validated by the
-filter backend), ``include``/``included``, ``fields``/``fields[type]``. Anything else is a
-400 naming the parameter, unless the view lists it in ``extra_query_params``.
+``page[number]``, ``page[size]`` (or a view's other pagination families: ``limit``/
+``offset``, the cursors ``page[after]``/``page[before]``), ``count``, ``sort``, ``filter[...]``
+(validated by the filter backend), ``include``/``included``, ``fields``/``fields[type]``.
+Anything else is a 400 naming the parameter, unless the view lists it in ``extra_query_params``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rest_framework_json_api.utils import get_resource_type_from_serializer
 from syncservice.jsonapi.errors import ParameterError
 from syncservice.jsonapi.pagination import (  # noqa: F401 - re-exported
     DEFAULT_PAGE_SIZE,
+    MAX_CURSOR_LENGTH,
     MAX_PAGE_NUMBER,
     MAX_PAGE_SIZE,
     PageNumberFamily,

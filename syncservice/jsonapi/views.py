@@ -10,7 +10,7 @@ from rest_framework.exceptions import MethodNotAllowed, ParseError, PermissionDe
 
 from syncservice.jsonapi import fast
 from syncservice.jsonapi.filters import apply_filters
-from syncservice.jsonapi.pagination import PageNumberFamily, PaginationFamily
+from syncservice.jsonapi.pagination import CursorPages, PageNumberFamily, PaginationFamily
 from syncservice.jsonapi.prefetch import plan_related
 from syncservice.jsonapi.query import JsonApiQuery, normalized_query_params, parse_query
 
@@ -37,7 +37,7 @@ class JsonApiViewSet(viewsets.GenericViewSet):
     extra_query_params: dict[str, Sequence[str]] = {}
     lookup_value_regex = "[^/]+"
     # The pagination families a list accepts; the first serves requests that name none.
-    pagination_families: Sequence[PaginationFamily] = (PageNumberFamily(),)
+    pagination_families: Sequence[PaginationFamily] = (PageNumberFamily(), CursorPages())
 
     jsonapi_query: JsonApiQuery
 

@@ -197,9 +197,14 @@ PAGINATION_LINKS: Schema = {
     "properties": {
         "self": LINK,
         "first": LINK,
-        "prev": {**LINK, "description": "Only when `page[number]` > 1."},
-        "next": {**LINK, "description": "Only when another page exists."},
-        "last": {**LINK, "description": "Only with `count=true`."},
+        "prev": {**LINK, "nullable": True,
+                 "description": "Page numbers: only when `page[number]` > 1. Cursor pages: "
+                                "always, null when no page precedes."},
+        "next": {**LINK, "nullable": True,
+                 "description": "Only when another page exists (cursor pages: always, null "
+                                "when none follows)."},
+        "last": {**LINK, "description": "Page numbers: only with `count=true`. Cursor pages: "
+                                        "always (`page[before]` empty)."},
     },
     "required": ["self", "first"],
     "additionalProperties": False,

@@ -21,7 +21,11 @@ TAGS = {
     "connections": "Source connections (their secrets are write-only).",
     "syncs": "Syncs: what to import from a connection, and when.",
     "sync-runs": "Runs of syncs, their attempts and chains.",
+    "table-bindings": "One entity of a sync bound to its warehouse table (writes are the "
+                      "sync's own update).",
     "providers": "The catalog of source providers.",
+    "operations": "JSON:API Atomic Operations: several writes in one transaction "
+                  '(`Content-Type: application/vnd.api+json; ext="https://jsonapi.org/ext/atomic"`).',
     "events": "What runs, exports and jobs did: their lifecycle, oldest first.",
     "openapi": "This description of the API.",
 }

@@ -44,6 +44,9 @@ class OperationSpec:
     data_rules: Schema | None = None
     # What the operation's description adds (rules the schema cannot express).
     notes: str = ""
+    # A callable(auto_schema) -> request body object, for views whose body is not a resource
+    # document of their serializer (the Atomic Operations extension).
+    request_body: Callable[[Any], Schema] | None = None
 
 
 def query_parameter(name: str, schema: Schema, description: str, *,
@@ -279,7 +282,8 @@ SYNC_ARCHIVED = ("Deleting a sync archives it: it stays readable, with `status` 
 # parameter excludes another, so the operation says it.
 PAGINATION_FAMILIES = (
     "`limit`/`offset` and `page[number]`/`page[size]` are two pagination families: "
-    "parameters of both in one request are a 400 naming the later one.")
+    "parameters of both in one request are a 400 naming the later one (and so are either's "
+    "together with a cursor's, `page[after]`/`page[before]`).")
 EXPORT_NAMES = (
     "`resource_type` names an exportable resource: `jobs`, `exports`, `projects`, or the "
     "logical name of a table the project's syncs load (which ones exist depends on the "
@@ -290,6 +294,11 @@ EXPORT_NAMES = (
 def _connection_relationship() -> Schema:
     return {"type": "object",
             "properties": {"connection": documents.to_one_request_relationship("connections")}}
+
+
+def _sync_relationship() -> Schema:
+    return {"type": "object", "required": ["sync"],
+            "properties": {"sync": documents.to_one_request_relationship("syncs")}}
 
 
 # --- the schema endpoints --------------------------------------------------------------------
@@ -311,6 +320,107 @@ def _docs_responses(auto_schema) -> dict[str, Schema]:
 def _schema_parameters() -> tuple[Schema, ...]:
     return (query_parameter("format", {"type": "string", "enum": ["json", "yaml"]},
                             "The format of the document (else chosen by `Accept`)."),)
+
+
+# --- the Atomic Operations extension -----------------------------------------------------------
+
+def _atomic_operation() -> Schema:
+    from syncservice.jsonapi.operations import MAX_OPERATIONS, registered_types
+
+    types = sorted(registered_types())
+    identifier = {
+        "type": "object", "required": ["type"], "additionalProperties": False,
+        "properties": {"type": {"type": "string", "enum": types},
+                       "id": {"type": "string"},
+                       "lid": {"type": "string", "minLength": 1,
+                               "description": "The `lid` an earlier `add` of this request "
+                                              "gave its resource."}},
+        "description": "The target: `id`, or the `lid` of a resource added earlier in the "
+                       "request."}
+    data = {"type": "object", "required": ["type"],
+            "properties": {"type": {"type": "string", "enum": types},
+                           "id": {"type": "string"},
+                           "lid": {"type": "string", "minLength": 1},
+                           "attributes": {"type": "object"},
+                           "relationships": {"type": "object"},
+                           "meta": {"type": "object"}},
+            "additionalProperties": False,
+            "description": "The resource object the type's own endpoint takes: `POST /<type>` "
+                           "for add (with an optional `lid` naming it in later operations), "
+                           "`PATCH /<type>/{id}` for update. Relationships may link added "
+                           "resources by `lid`."}
+
+    def form(op: str, required: list[str], description: str) -> Schema:
+        return {"type": "object", "required": ["op", *required], "additionalProperties": False,
+                "properties": {"op": {"type": "string", "enum": [op]}, "ref": identifier,
+                               "data": data, "meta": {"type": "object"}},
+                "description": description}
+
+    operation = {"oneOf": [
+        form("add", ["data"], "add: `data`, the create document's resource object."),
+        form("update", ["data"], "update: `data` with `id` (or `lid`), optionally the same "
+                                 "`ref`."),
+        form("remove", ["ref"], "remove: `ref`."),
+    ]}
+    return {
+        "type": "object", "required": ["atomic:operations"], "additionalProperties": False,
+        "properties": {
+            "atomic:operations": {"type": "array", "minItems": 1, "maxItems": MAX_OPERATIONS,
+                                  "items": operation},
+            "jsonapi": documents.JSONAPI_OBJECT, "meta": {"type": "object"},
+        },
+    }
+
+
+def _atomic_request(auto_schema) -> Schema:
+    from syncservice.jsonapi.operations import ATOMIC_MEDIA_TYPE
+
+    ref = auto_schema.register_schema("AtomicOperationsRequest", _atomic_operation())
+    example = {"atomic:operations": [
+        {"op": "add", "data": {"type": "connections", "lid": "shop", "attributes": {
+            "provider": "http_api", "name": "shop",
+            "config": {"base_url": "https://api.example.com/",
+                       "streams": [{"name": "orders", "path": "/orders"}]}}}},
+        {"op": "add", "data": {"type": "syncs", "attributes": {
+            "name": "Orders", "entities": ["orders"]}, "relationships": {
+            "connection": {"data": {"type": "connections", "lid": "shop"}}}}}]}
+    return {"content": {ATOMIC_MEDIA_TYPE: {"schema": ref, "example": example}},
+            "required": True}
+
+
+def _atomic_responses(auto_schema) -> dict[str, Schema]:
+    from syncservice.jsonapi.operations import ATOMIC_MEDIA_TYPE
+
+    result = {"type": "object", "additionalProperties": False,
+              "properties": {"data": {"type": "object",
+                                      "description": "The resource as its own endpoint "
+                                                     "answers it."},
+                             "meta": {"type": "object"}},
+              "description": "One per operation, in order; `{}` for a remove."}
+    schema = {"type": "object", "required": ["atomic:results"], "additionalProperties": False,
+              "properties": {"jsonapi": documents.JSONAPI_OBJECT,
+                             "atomic:results": {"type": "array", "items": result}}}
+    ref = auto_schema.register_schema("AtomicOperationsResponse", schema)
+    return {"200": {"description": "Every operation succeeded, in one transaction.",
+                    "content": {ATOMIC_MEDIA_TYPE: {"schema": ref}}}}
+
+
+ATOMIC_RULES = (
+    "Each operation's resource object is checked by its type's own endpoint, as a request "
+    "there would be: its attributes are a 422 naming the member under "
+    "`/atomic:operations/<n>/data`, its state rules a 409, a resource of another project a "
+    "404. A `lid` must name a resource added earlier in the same request (else a 400).")
+
+BINDING_ENTITIES = (
+    "Which entities a binding may name, and their options, depend on its sync's connection's "
+    "provider (`GET /api/v1/syncs/providers/{provider}/catalog`): another entity is a 422 "
+    "naming `entity_key`.")
+
+CURSOR_PAGES = (
+    "Cursor pages: `page[after]` / `page[before]` take the cursors of this collection's "
+    "links; a cursor made up, or made for another sort, is a 400 naming the parameter, and "
+    "so is a cursor together with another pagination family's parameters (`page[number]`; "
+    "`limit`/`offset` where the collection takes them), naming the later one.")
 
 
 _EXPORT_EXAMPLE = {"attributes": {"resource_type": "jobs", "format": "csv",
@@ -383,6 +493,19 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
                                      errors=conflict, links=_run_links,
                                      example={"attributes": {"run_mode": "incremental"}}),
         },
+        "syncs.api.views.TableBindingViewSet": {
+            "create": OperationSpec(
+                required_attributes=("entity_key",), relationships=_sync_relationship(),
+                data_rules={"required": ["type", "attributes", "relationships"]},
+                errors=conflict, notes=BINDING_ENTITIES,
+                example={"attributes": {"entity_key": "customers", "load_mode": "upsert",
+                                        "primary_key_columns": ["id"]},
+                         "relationships": {"sync": {"data": {
+                             "type": "syncs", "id": "00000000-0000-4000-8000-000000000000"}}}}),
+            "partial_update": OperationSpec(errors=conflict, notes=BINDING_ENTITIES,
+                                            example={"attributes": {"load_mode": "append_event"}}),
+            "destroy": OperationSpec(errors=conflict),
+        },
         "syncs.api.views.SyncRunViewSet": {
             "list": OperationSpec(notes=PAGINATION_FAMILIES),
             "cancel": OperationSpec(errors=conflict, links=_run_links,
@@ -406,6 +529,11 @@ def _specs() -> dict[str, dict[str, OperationSpec]]:
                     "A provider's catalog: config and secrets schemas, resources.",
                     "ProviderCatalogDocument",
                     lambda: documents.document(_provider_catalog_resource()))),
+        },
+        "syncservice.jsonapi.operations.OperationsView": {
+            "post": OperationSpec(operation_id="operations", tags=("operations",), grammar=False,
+                                  errors=(400, 404, 409, 415, 422), notes=ATOMIC_RULES,
+                                  request_body=_atomic_request, responses=_atomic_responses),
         },
         "syncservice.openapi.views.SchemaView": {
             "get": OperationSpec(operation_id="openapi_schema", tags=("openapi",),

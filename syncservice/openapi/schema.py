@@ -143,6 +143,10 @@ class JsonApiAutoSchema(AutoSchema):
         description = get_doc(handler) if handler is not None else ""
         description = description or _own_doc(self.view.__class__)
         notes = self.spec.notes
+        if self.is_collection:  # every collection takes cursor pages
+            from syncservice.openapi.operations import CURSOR_PAGES
+
+            notes = f"{notes}\n\n{CURSOR_PAGES}".strip()
         return f"{description}\n\n{notes}".strip() if notes else description
 
     # --- shared components ---------------------------------------------------------------------
@@ -227,9 +231,13 @@ class JsonApiAutoSchema(AutoSchema):
         return {"type": "array", "items": {"type": "string", "enum": [*names, ""]}}
 
     def _collection_parameters(self) -> list[dict]:
-        parameters = [query_parameter(name, schema, description)
-                      for family in self.view.get_pagination_families()
-                      for name, schema, description in family.openapi_parameters()]
+        # Each family's parameters, once (``page[size]`` is both page numbers' and cursors').
+        published = {name: query_parameter(name, schema, description)
+                     for family in reversed(self.view.get_pagination_families())
+                     for name, schema, description in family.openapi_parameters()}
+        order = [name for family in self.view.get_pagination_families()
+                 for name, _, _ in family.openapi_parameters()]
+        parameters = [published[name] for name in dict.fromkeys(order)]
         parameters += [
             query_parameter("count", {"type": "boolean", "default": False},
                             "`true` adds `meta.record_count`, `meta.page_count` and "
@@ -318,6 +326,8 @@ class JsonApiAutoSchema(AutoSchema):
 
     # --- request bodies ------------------------------------------------------------------------
     def _get_request_body(self, direction="request"):
+        if self.spec.request_body is not None:
+            return self.spec.request_body(self)
         if not self.has_body:
             return None
         serializer_class = self.view.get_serializer_class()

@@ -15,13 +15,15 @@ def test_every_document_has_jsonapi_version_and_media_type(api, library):
 
 @pytest.mark.parametrize("accept", [MEDIA_TYPE, "*/*", "application/json",
                                     f"text/html, {MEDIA_TYPE};q=0.5",
-                                    f"{MEDIA_TYPE}; ext=\"https://x\""])
+                                    f"{MEDIA_TYPE}; profile=\"https://x\"",
+                                    f"{MEDIA_TYPE}; ext=\"https://x\", {MEDIA_TYPE}"])
 def test_acceptable_accept_headers(api, library, accept):
     assert api.get("/api/v1/books", HTTP_ACCEPT=accept).status_code == 200
 
 
+# JSON:API 1.1: 406 when every JSON:API instance in Accept names an unsupported extension.
 @pytest.mark.parametrize("accept", ["text/html", f"{MEDIA_TYPE}; charset=utf-8",
-                                    "application/xml"])
+                                    "application/xml", f"{MEDIA_TYPE}; ext=\"https://x\""])
 def test_unacceptable_accept_headers_are_406(api, library, accept):
     error_of(api.get("/api/v1/books", HTTP_ACCEPT=accept), 406)
 

@@ -119,7 +119,9 @@ LISTS = {
              "fields=status&included=project",
              "filter[status]=failed", "sort=priority&page[size]=2&page[number]=2",
              "count=true&page[size]=4", "fields=started_at,finished_at,created_by_id",
-             "fields[jobs]=&included=project"],
+             "fields[jobs]=&included=project",
+             # cursor pages: the sort keys of a sparse fieldset's deferred columns
+             "fields=status&page[size]=2&page[after]=", "sort=priority&page[before]="],
     "exports": ["", "included=job,files", "included=job.project,project,files",
                 "fields=status,attachment_url,files&included=files"
                 "&fields[export-files]=filename,download_url",
@@ -136,7 +138,7 @@ LISTS = {
               "fields=name,provider_key,last_run&included=last_run",
               "fields[syncs]=name&included=table_bindings,last_run",
               "fields=table_bindings&included=table_bindings&fields[table-bindings]=sync",
-              "limit=2&offset=1", "status=active",
+              "limit=2&offset=1", "status=active", "page[size]=1&page[before]=",
               # last_run left out of the sparse fieldset: still included (JSON:API 1.1)
               "fields[syncs]=name&included=last_run",
               "fields[syncs]=name&fields[sync-runs]=status&included=last_run.job"],
@@ -148,7 +150,8 @@ LISTS = {
               "fields[books]=title,author&included=author&fields[authors]=name",
               "fields=pages,chapters&included=chapters", "fields[books]=title&included=chapters",
               "sort=-pages&page[size]=5&page[number]=2&count=true",
-              "filter[genre]=essay&included=author.project"],
+              "filter[genre]=essay&included=author.project",
+              "sort=-pages&page[size]=5&page[after]=&count=true&included=chapters"],
 }
 
 

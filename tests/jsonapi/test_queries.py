@@ -30,3 +30,16 @@ def test_constant_queries_for_page_size_1_and_1000(api, big_library, url,
         assert len(body(api.get(url.format(size=1)))["data"]) == 1
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert len(body(api.get(url.format(size=1000)))["data"]) == 1000
+
+
+@pytest.mark.parametrize("query", ["", "&included=author.project,chapters.book&count=true",
+                                   "&fields=title&sort=-published_at"])
+def test_constant_queries_for_cursor_pages(api, big_library, query,
+                                           django_assert_max_num_queries):
+    first = body(api.get(f"/api/v1/books?page[size]=10&page[after]={query}"))
+    cursor = first["links"]["next"].split("page[after]=")[1].split("&")[0]
+    url = f"/api/v1/books?page[after]={cursor}{query}&page[size]="
+    with django_assert_max_num_queries(8) as small:
+        assert len(body(api.get(url + "1"))["data"]) == 1
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert len(body(api.get(url + "1000"))["data"]) == 1000

@@ -388,7 +388,8 @@ def test_reference_compatibility_parameters(api, connection):
     for index in range(3):
         assert create(api, connection, name=f"Sync {index}", entities=["orders"],
                       status="active" if index else "paused").status_code == 201
-    names = lambda r: [i["attributes"]["name"] for i in body(r)["data"]]  # noqa: E731
+    names_of = lambda d: [i["attributes"]["name"] for i in d["data"]]  # noqa: E731
+    names = lambda r: names_of(body(r))  # noqa: E731
     assert names(api.get("/api/v1/syncs?q=sync 1")) == ["Sync 1"]
     assert names(api.get("/api/v1/syncs?status=paused")) == ["Sync 0"]
     assert names(api.get("/api/v1/syncs?status=paused&status=active")) == [
@@ -398,6 +399,14 @@ def test_reference_compatibility_parameters(api, connection):
     assert names(api.get("/api/v1/syncs?provider=shopify")) == []
     assert error_of(api.get("/api/v1/syncs?limit=101"), 400)["source"] == {
         "parameter": "limit"}
+    # Cursors are a family of their own on syncs too: walked in it, refused mixed with limit.
+    first = body(api.get("/api/v1/syncs?page[size]=2&page[after]="))
+    assert names_of(first) == ["Sync 0", "Sync 1"]
+    assert names(api.get(first["links"]["next"])) == ["Sync 2"]
+    for query, named in (("limit=2&page[after]=", "page[after]"),
+                         ("page[before]=&offset=1", "offset")):
+        assert error_of(api.get(f"/api/v1/syncs?{query}"), 400)["source"] == {
+            "parameter": named}
     assert error_of(api.get("/api/v1/syncs?filter[provider]=nope"), 400)["source"] == {
         "parameter": "filter[provider]"}
 
