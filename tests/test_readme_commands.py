@@ -249,7 +249,29 @@ def test_the_readme_examples_run_as_written(make_run, tmp_path):
               .splitlines()]
     assert len(orders) == 250
     assert all(isinstance(order["customer"], dict) for order in orders)  # JSON stays JSON
-    # The last example lists the syncs: the new one is fresh after its run.
-    listing = json.loads(out[out.rindex('{"jsonapi"'):])
+    listing, atomic = trailing_documents(out, 2)
+    # The syncs listed after the run: the new one is fresh.
     mine = [s for s in listing["data"] if s["attributes"]["name"] == "My orders"]
     assert mine and mine[0]["attributes"]["stale"] is False
+    # The atomic example added a connection and a sync that uses it, in one request.
+    connection, sync = (result["data"] for result in atomic["atomic:results"])
+    assert (connection["type"], sync["type"]) == ("connections", "syncs")
+    assert sync["relationships"]["connection"]["data"]["id"] == connection["id"]
+
+
+def trailing_documents(out: str, count: int) -> list:
+    """The last ``count`` JSON documents of ``out`` (curl prints them back to back)."""
+    decoder = json.JSONDecoder()
+    documents, end = [], len(out.rstrip())
+    for start in sorted((m.start() for m in re.finditer(r'\{"', out)), reverse=True):
+        if len(documents) == count:
+            break
+        try:
+            document, stop = decoder.raw_decode(out, start)
+        except json.JSONDecodeError:
+            continue
+        if stop == end:
+            documents.insert(0, document)
+            end = start
+    assert len(documents) == count, out[-4000:]
+    return documents
