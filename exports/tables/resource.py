@@ -109,9 +109,7 @@ class TableResource:
         names = [c.name for c in selected]
         converters = [converter(c, vendor) for c in selected]
         expressions = [self._python_expression(c) for c in selected]
-        where, params = self._where(shape, project, filters)
-        sql = (f"SELECT {', '.join(expressions)} FROM {self._quote(self.table)}{where}"
-               f"{self._order_by(shape)}")
+        sql, params = self._select(shape, expressions, project, filters)
         pairs = list(zip(names, converters, strict=True))
         plain = all(convert is None for convert in converters)
         with self._reader() as reader, reader.chunked_cursor() as cursor:
@@ -162,9 +160,7 @@ class TableResource:
             # csv.writer writes a row of one empty field as "" (an empty line would be no row);
             # COPY writes an empty string, unlike a NULL, as "" too.
             expressions = [f"COALESCE({expressions[0]}, '')"]
-        where, params = self._where(shape, project, filters)
-        select = (f"SELECT {', '.join(expressions)} FROM {self._quote(self.table)}{where}"
-                  f"{self._order_by(shape)}")
+        select, params = self._select(shape, expressions, project, filters)
         return f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", params
 
     def csv_batches(self, project, filters: Mapping[str, str], fields: Sequence[str],
@@ -222,6 +218,13 @@ class TableResource:
             return list(shape.columns)
         wanted = {"id", *fields}
         return [c for c in shape.columns if c.name in wanted]
+
+    def _select(self, shape: TableShape, expressions: list[str], project,
+                filters: Mapping[str, str]) -> tuple[str, list]:
+        """The SELECT of ``expressions`` from the project's filtered rows, in key order."""
+        where, params = self._where(shape, project, filters)
+        return (f"SELECT {', '.join(expressions)} FROM {self._quote(self.table)}{where}"
+                f"{self._order_by(shape)}"), params
 
     def _order_by(self, shape: TableShape) -> str:
         if not shape.primary_key:

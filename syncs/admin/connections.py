@@ -9,10 +9,7 @@ from collections.abc import Iterable
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.actions import delete_selected as django_delete_selected
-from django.contrib.admin.utils import unquote
 from django.db import transaction
-from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -22,10 +19,11 @@ from syncs import services
 from syncs.admin.actions import actor_of
 from syncs.admin.buttons import ObjectButtonsMixin
 from syncs.admin.catalog import ProviderCatalogMixin
+from syncs.admin.deletion import GuardedDeleteMixin, delete_selected_of
 from syncs.admin.formatting import CHECK_COLOURS, GREY, SYNC_COLOURS, admin_url, badge, change_link
 from syncs.admin.widgets import JSON_TEXTAREA, PrettyJSONField, WriteOnlyTextarea, field_of_error
 from syncs.models import Connection, Sync
-from syncservice.jsonapi.errors import InvalidAttribute
+from syncservice.jsonapi.errors import Conflict, InvalidAttribute
 
 
 class ConnectionForm(forms.ModelForm):
@@ -61,11 +59,12 @@ class ConnectionForm(forms.ModelForm):
                 field, message = field_of_error(exc, self.FIELDS)
                 self.add_error(field, message)
         name = cleaned.get("name")
-        if not adding and name and Connection.objects.filter(
-                project_id=self.instance.project_id, name=name).exclude(
-                pk=self.instance.pk).exists():
-            self.add_error("name", f"A connection named {name!r} already exists in this "
-                                   "project.")
+        if not adding and name:
+            try:
+                services.check_name_free(self.instance.project_id, name,
+                                         exclude=self.instance.pk)
+            except Conflict as exc:
+                self.add_error("name", str(exc.detail))
         cleaned["config"] = config
         return cleaned
 
@@ -87,7 +86,8 @@ class ConnectionForm(forms.ModelForm):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(ProviderCatalogMixin, ObjectButtonsMixin, admin.ModelAdmin):
+class ConnectionAdmin(ProviderCatalogMixin, GuardedDeleteMixin, ObjectButtonsMixin,
+                      admin.ModelAdmin):
     form = ConnectionForm
     list_display = ["name", "provider", "project", "check_badge", "last_check_at", "created_at"]
     list_filter = ["provider", "project", "last_check_status"]
@@ -95,6 +95,7 @@ class ConnectionAdmin(ProviderCatalogMixin, ObjectButtonsMixin, admin.ModelAdmin
     list_select_related = ["project"]
     ordering = ["name"]
     actions = ["check_connections", "delete_selected"]
+    deleted_word = "connection"
     object_buttons = {"check": ("Check connection", "do_check", "change", lambda c: True)}
 
     details = ["stored_secrets", "check_badge", "last_check_at", "last_check_error",
@@ -204,21 +205,12 @@ class ConnectionAdmin(ProviderCatalogMixin, ObjectButtonsMixin, admin.ModelAdmin
     def delete_model(self, request, obj):
         services.delete_connection(obj)  # SyncStateError rolls the log entry back
 
-    def delete_view(self, request, object_id, extra_context=None):
-        connection = self.get_object(request, unquote(object_id))
-        if connection is not None and self.has_delete_permission(request, connection):
-            users = services.connection_users(connection)
-            if users:
-                return self.refuse_delete(request, connection,
-                                          services.ConnectionInUse(connection, users))
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except services.SyncStateError as exc:  # a sync was created since the confirmation
-            return self.refuse_delete(request, connection, exc)
+    def why_kept(self, connection: Connection) -> str | None:
+        users = services.connection_users(connection)
+        return str(services.ConnectionInUse(connection, users)) if users else None
 
-    def refuse_delete(self, request, connection: Connection, exc: Exception):
-        self.message_user(request, str(exc), messages.ERROR)
-        return HttpResponseRedirect(self.change_url(connection))
+    def label_of(self, connection: Connection) -> str:
+        return connection.name
 
     @admin.action(description="Delete selected connections (except those syncs use)",
                   permissions=["delete"])
@@ -234,17 +226,4 @@ class ConnectionAdmin(ProviderCatalogMixin, ObjectButtonsMixin, admin.ModelAdmin
             refusal = services.ConnectionInUse(connection, users[connection.pk])
             self.message_user(request, f"Not deleted: {refusal}", messages.WARNING)
         deletable = queryset.exclude(pk__in=list(users))
-        if not deletable.exists():
-            return None
-        return django_delete_selected(self, request, deletable)
-
-    def delete_queryset(self, request, queryset):
-        refused: dict[str, list[str]] = defaultdict(list)
-        for connection in queryset:
-            try:
-                services.delete_connection(connection)
-            except services.SyncStateError as exc:
-                refused[str(exc)].append(connection.name)
-        for reason, names in refused.items():
-            self.message_user(request, f"Not deleted: {plural(len(names), 'connection')} "
-                                       f"({id_list(names)}): {reason}", messages.WARNING)
+        return delete_selected_of(self, request, deletable)

@@ -1,13 +1,14 @@
 """How the syncs admin shows things: status colours and badges, links to other admin pages,
-short run ids."""
+short run ids, JSON fields."""
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils.html import format_html
 
-from jobs.admin import BADGE_STYLE
+from jobs.admin import BADGE_STYLE, pretty_json
 from syncs.models import Sync, SyncRun
 
 GREY, BLUE, GREEN, RED, ORANGE, DARK = ("#6c757d", "#0d6efd", "#198754", "#dc3545", "#b35c00",
@@ -47,3 +48,12 @@ def change_link(admin_site, obj, label: str | None = None) -> str:
 
 def short_run_id(run: SyncRun | None) -> str:
     return str(run.pk)[:8] if run is not None else "-"
+
+
+def json_display(field: str, description: str):
+    """A read-only admin field (a method of the model admin) showing the object's ``field``
+    as indented JSON."""
+    @admin.display(description=description)
+    def show(model_admin, obj) -> str:
+        return pretty_json(getattr(obj, field))
+    return show

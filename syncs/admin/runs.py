@@ -7,18 +7,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.contrib import admin, messages
-from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.utils import quote
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from jobs.admin import id_list, plural, pretty_json
+from jobs.admin import id_list, plural
 from syncs import services
 from syncs.admin.actions import actor_of, report
 from syncs.admin.buttons import ObjectButtonsMixin
-from syncs.admin.formatting import GREY, RUN_COLOURS, badge, change_link, short_run_id
+from syncs.admin.deletion import delete_selected_of
+from syncs.admin.formatting import GREY, RUN_COLOURS, badge, change_link, json_display, short_run_id
 from syncs.models import SyncRun
 from syncservice.events.admin import EventsTableMixin
 
@@ -164,13 +164,8 @@ class SyncRunAdmin(EventsTableMixin, ObjectButtonsMixin, admin.ModelAdmin):
     def next_attempt_link(self, run: SyncRun) -> str:
         return self._attempt_link(run.next_attempt_run_id)
 
-    @admin.display(description="backend status")
-    def backend_status_json(self, run: SyncRun) -> str:
-        return pretty_json(run.backend_status)
-
-    @admin.display(description="summary")
-    def summary_json(self, run: SyncRun) -> str:
-        return pretty_json(run.summary)
+    backend_status_json = json_display("backend_status", "backend status")
+    summary_json = json_display("summary", "summary")
 
     # --- cancel / retry ----------------------------------------------------------------------
 
@@ -233,10 +228,8 @@ class SyncRunAdmin(EventsTableMixin, ObjectButtonsMixin, admin.ModelAdmin):
             self.message_user(request, f"Skipped {plural(len(active), 'active run')} "
                                        f"({id_list(active)}): cancel before deleting.",
                               messages.WARNING)
-        deletable = queryset.exclude(status__in=ACTIVE_RUN_STATUSES)
-        if not deletable.exists():
-            return None
-        return django_delete_selected(self, request, deletable)
+        return delete_selected_of(self, request,
+                                  queryset.exclude(status__in=ACTIVE_RUN_STATUSES))
 
     def delete_queryset(self, request, queryset):
         queryset.exclude(status__in=ACTIVE_RUN_STATUSES).delete()

@@ -9,18 +9,17 @@ from collections.abc import Iterable
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.actions import delete_selected as django_delete_selected
-from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.utils import quote
 from django.db.models import OuterRef, Subquery
-from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 from rest_framework.exceptions import APIException
 
-from jobs.admin import id_list, plural, pretty_json
+from jobs.admin import id_list, plural
 from syncs import services
 from syncs.admin.actions import actor_of, report
 from syncs.admin.bindings import TableBindingInline
 from syncs.admin.buttons import ObjectButtonsMixin
+from syncs.admin.deletion import GuardedDeleteMixin, delete_selected_of
 from syncs.admin.formatting import (
     GREEN,
     GREY,
@@ -30,9 +29,9 @@ from syncs.admin.formatting import (
     admin_url,
     badge,
     change_link,
+    json_display,
     short_run_id,
 )
-from syncs.admin.runs import ACTIVE_RUN_STATUSES
 from syncs.admin.widgets import JSON_TEXTAREA, PrettyJSONField, field_of_error
 from syncs.freshness import EXPECTED_TO_RUN, stale_of, with_stale
 from syncs.models import Sync, SyncRun
@@ -99,7 +98,7 @@ def last_run_subquery(field: str):
 
 
 @admin.register(Sync)
-class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
+class SyncAdmin(GuardedDeleteMixin, ObjectButtonsMixin, admin.ModelAdmin):
     form = SyncForm
     list_display = ["name", "slug", "project", "provider", "status_badge", "freshness_badge",
                     "trigger_mode", "last_success_at", "last_run_badge", "next_run_at"]
@@ -109,6 +108,7 @@ class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
     ordering = ["name"]
     actions = ["trigger_syncs", "pause_syncs", "resume_syncs", "delete_selected"]
     inlines = [TableBindingInline]
+    deleted_word = "sync"
     object_buttons = {
         "trigger": ("Trigger", "do_trigger", "change",
                     lambda s: s.status in services.TRIGGERABLE),
@@ -179,17 +179,9 @@ class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
         return format_html_join(", ", "<code>{}</code>", ((e,) for e in sync.entities)) \
             or "none"
 
-    @admin.display(description="execution config")
-    def execution_config_json(self, sync: Sync) -> str:
-        return pretty_json(sync.execution_config)
-
-    @admin.display(description="source config")
-    def source_config_json(self, sync: Sync) -> str:
-        return pretty_json(sync.source_config)
-
-    @admin.display(description="destination config")
-    def destination_config_json(self, sync: Sync) -> str:
-        return pretty_json(sync.destination_config)
+    execution_config_json = json_display("execution_config", "execution config")
+    source_config_json = json_display("source_config", "source config")
+    destination_config_json = json_display("destination_config", "destination config")
 
     @admin.display(description="last run")
     def last_run_link(self, sync: Sync) -> str:
@@ -275,31 +267,14 @@ class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
     def delete_model(self, request, obj):
         services.delete_sync(obj)
 
-    def delete_view(self, request, object_id, extra_context=None):
-        sync = self.get_object(request, unquote(object_id))
-        if sync is not None and self.has_delete_permission(request, sync):
-            reason = self.why_kept(sync)
-            if reason:
-                return self.refuse_delete(request, sync, reason)
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except services.SyncStateError as exc:  # a run started since the confirmation page
-            return self.refuse_delete(request, sync, str(exc))
+    def why_kept(self, sync: Sync) -> str | None:
+        return services.why_sync_kept(sync)
 
-    @staticmethod
-    def why_kept(sync: Sync) -> str | None:
-        if sync.runs.filter(status__in=ACTIVE_RUN_STATUSES).exists():
-            return "A run of this sync is pending or running; cancel it first."
-        runs = sync.runs.count()
-        if runs:
-            return (f"it has {plural(runs, 'run')}, kept as history: archive it instead (status "
-                    "archived), or delete its runs explicitly first.")
-        return None
+    def refusal(self, sync: Sync, reason: str) -> str:
+        return f"Sync {sync.slug} cannot be deleted: {reason}"
 
-    def refuse_delete(self, request, sync: Sync, reason: str):
-        self.message_user(request, f"Sync {sync.slug} cannot be deleted: {reason}",
-                          messages.ERROR)
-        return HttpResponseRedirect(self.change_url(sync))
+    def label_of(self, sync: Sync) -> str:
+        return sync.slug
 
     @admin.action(description="Delete selected syncs (only those without runs)",
                   permissions=["delete"])
@@ -313,18 +288,4 @@ class SyncAdmin(ObjectButtonsMixin, admin.ModelAdmin):
                                        f"({id_list(kept)}) with runs, kept as history: archive "
                                        "them instead (status archived), or delete their runs "
                                        "explicitly first.", messages.WARNING)
-        deletable = queryset.filter(runs__isnull=True)
-        if not deletable.exists():
-            return None
-        return django_delete_selected(self, request, deletable)
-
-    def delete_queryset(self, request, queryset):
-        refused: dict[str, list[str]] = defaultdict(list)
-        for sync in queryset:
-            try:
-                services.delete_sync(sync)
-            except services.SyncStateError as exc:
-                refused[str(exc)].append(sync.slug)
-        for reason, slugs in refused.items():
-            self.message_user(request, f"Not deleted: {plural(len(slugs), 'sync')} "
-                                       f"({id_list(slugs)}): {reason}", messages.WARNING)
+        return delete_selected_of(self, request, queryset.filter(runs__isnull=True))

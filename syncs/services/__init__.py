@@ -10,6 +10,7 @@ from syncs.services.bindings import BINDING_MEMBERS, add_binding, remove_binding
 from syncs.services.connections import (
     ConnectionInUse,
     check_connection,
+    check_name_free,
     connection_users,
     create_connection,
     delete_connection,
@@ -44,17 +45,17 @@ from syncs.services.sources import (
     store_rotated_secrets,
 )
 from syncs.services.stalled_runs import fail_stalled_run, sweep_stalled_runs
-from syncs.services.syncs import create_sync, delete_sync, update_sync
+from syncs.services.syncs import create_sync, delete_sync, update_sync, why_sync_kept
 from syncs.services.validation import validate_sync
 
 __all__ = [
     "BINDING_MEMBERS", "RUN_JOB", "SCHEDULE_JOB", "SWEEP_JOB", "TASK_JOB", "TRIGGERABLE",
     "ConnectionInUse", "ScheduleError", "SyncStateError", "add_binding", "attribute_error",
-    "cancel_jobs", "cancel_run", "catalog_entry", "check_connection", "connection_login",
-    "connection_secrets", "connection_users", "create_connection", "create_sync",
-    "delete_connection", "delete_sync", "describe_problem", "fail_stalled_run",
+    "cancel_jobs", "cancel_run", "catalog_entry", "check_connection", "check_name_free",
+    "connection_login", "connection_secrets", "connection_users", "create_connection",
+    "create_sync", "delete_connection", "delete_sync", "describe_problem", "fail_stalled_run",
     "open_connection_source", "periodic_item_failed", "physical_name", "record_outcome",
     "remove_binding", "retry_run", "run_due_schedules", "save_bindings", "schedule_next",
     "secret_names", "store_rotated_secrets", "sweep_stalled_runs", "trigger", "update_binding",
-    "update_connection", "update_sync", "validate_connection", "validate_sync",
+    "update_connection", "update_sync", "validate_connection", "validate_sync", "why_sync_kept",
 ]

@@ -32,12 +32,21 @@ def validate_connection(provider: str, config: dict, secrets: dict | None) -> No
                      "secrets")
 
 
+def check_name_free(project, name: str, *, exclude=None) -> None:
+    """A connection's name is unique in its project (409 otherwise); ``exclude`` is the pk of
+    the connection being renamed."""
+    taken = Connection.objects.filter(project=project, name=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
+    if taken.exists():
+        raise Conflict(f"A connection named {name!r} already exists in this project.")
+
+
 def create_connection(project, *, provider: str, name: str, config: dict | None = None,
                       secrets: dict | None = None, created_by: str = "") -> Connection:
     config = config or {}
     validate_connection(provider, config, secrets or {})
-    if Connection.objects.filter(project=project, name=name).exists():
-        raise Conflict(f"A connection named {name!r} already exists in this project.")
+    check_name_free(project, name)
     return Connection.objects.create(project=project, provider=provider, name=name,
                                      config=config, created_by=created_by,
                                      secrets_encrypted=secret_store.encrypt(secrets or {}))
@@ -59,8 +68,7 @@ def update_connection(connection: Connection, *, name: str | None = None,
                 from None
     validate_connection(connection.provider, new_config, merged)
     if name is not None and name != connection.name:
-        if Connection.objects.filter(project=connection.project_id, name=name).exists():
-            raise Conflict(f"A connection named {name!r} already exists in this project.")
+        check_name_free(connection.project_id, name)
         connection.name = name
     connection.config = new_config
     if merged is not None:

@@ -58,8 +58,7 @@ def connection_login(connection_id) -> Iterator[dict | None]:
             with db_connections[database].cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
         try:
-            stored = Connection.objects.filter(pk=connection_id).values_list(
-                "secrets_encrypted", flat=True).first()
+            stored = _stored_secrets(connection_id)
             yield secret_store.decrypt(stored) if stored is not None else None
         finally:
             if postgres:
@@ -71,8 +70,7 @@ def open_connection_source(connection: Connection, config: dict | None = None):
     """The connection's source (``config`` overrides its config), storing any credential the
     provider rotates while it is used. The secrets are read from the database, not from
     ``connection``: another run may have rotated them since it was loaded."""
-    stored = Connection.objects.filter(pk=connection.pk).values_list(
-        "secrets_encrypted", flat=True).first()
+    stored = _stored_secrets(connection.pk)
     if stored is not None:
         connection.secrets_encrypted = stored
     return open_source(connection.provider, connection.config if config is None else config,
@@ -80,3 +78,9 @@ def open_connection_source(connection: Connection, config: dict | None = None):
                        on_secrets_rotated=functools.partial(store_rotated_secrets,
                                                             connection.pk),
                        login_guard=functools.partial(connection_login, connection.pk))
+
+
+def _stored_secrets(connection_id):
+    """The connection's encrypted secrets as the database has them now (None: deleted)."""
+    return Connection.objects.filter(pk=connection_id).values_list(
+        "secrets_encrypted", flat=True).first()

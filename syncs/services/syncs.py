@@ -52,13 +52,20 @@ def delete_sync(sync: Sync) -> None:
         locked = Sync.objects.select_for_update().filter(pk=sync.pk).first()
         if locked is None:
             return  # deleted meanwhile
-        if locked.runs.filter(status__in=[SyncRun.Status.PENDING,
-                                          SyncRun.Status.RUNNING]).exists():
-            raise SyncStateError("A run of this sync is pending or running; cancel it first.")
-        runs = locked.runs.count()
-        if runs:
-            raise SyncStateError(
-                f"This sync has {runs} run{'s' if runs != 1 else ''}, kept as history: archive "
-                "it instead (status archived), or delete its runs explicitly first.")
+        reason = why_sync_kept(locked)
+        if reason:
+            raise SyncStateError(reason)
         locked.delete()
     SyncState.objects.filter(sync_id=sync.pk).delete()
+
+
+def why_sync_kept(sync: Sync) -> str | None:
+    """Why ``sync`` cannot be deleted (None: it can): a run still active, or runs, its
+    history."""
+    if sync.runs.filter(status__in=[SyncRun.Status.PENDING, SyncRun.Status.RUNNING]).exists():
+        return "A run of this sync is pending or running; cancel it first."
+    runs = sync.runs.count()
+    if runs:
+        return (f"This sync has {runs} run{'s' if runs != 1 else ''}, kept as history: archive "
+                "it instead (status archived), or delete its runs explicitly first.")
+    return None
