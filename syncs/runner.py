@@ -343,7 +343,7 @@ def close_cancelled(run_id) -> None:
             run = SyncRun.objects.get(pk=run_id)
             run_events.cancelled(run, reason=run.cancel_reason, actor=run.cancel_requested_by)
     if updated:
-        services._cancel_jobs(SyncRun.objects.get(pk=run_id))
+        services.cancel_jobs(SyncRun.objects.get(pk=run_id))
         run_finished.send_robust(sender=SyncRun, run_id=run_id)
 
 

@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from jobs.models import Job
 from syncs import services
 from syncs.models import Sync, SyncRun
+from syncs.services import scheduling, stalled_runs
 from tests.conftest import body, wait_for
 from tests.conftest import test_database_url as database_url
 
@@ -77,16 +78,17 @@ def world(project, other_project, shop_config):
 
 @pytest.fixture
 def trigger_raises_for(monkeypatch):
-    """``services.trigger`` raising for one sync, as a provider or backend that blows up."""
+    """``services.trigger`` raising for one sync, as a provider or backend that blows up
+    (replaced where the scheduler calls it)."""
     def install(sync_id):
-        real = services.trigger
+        real = scheduling.trigger
 
         def trigger(sync, *args, **kwargs):
             if sync.pk == sync_id:
                 raise RuntimeError("provider exploded")
             return real(sync, *args, **kwargs)
 
-        monkeypatch.setattr(services, "trigger", trigger)
+        monkeypatch.setattr(scheduling, "trigger", trigger)
 
     return install
 
@@ -221,14 +223,14 @@ def test_the_sweep_goes_on_past_runs_it_cannot_resume(world, monkeypatch, caplog
         execution_config={"max_auto_resume_attempts": "x"})
     exploding = stalled(Sync.objects.get(pk=broken["never-fires"].pk))
     fine = stalled(Sync.objects.get(pk=healthy.pk))
-    real = services.fail_stalled_run
+    real = stalled_runs.fail_stalled_run
 
     def fail_stalled_run(run, *args, **kwargs):
         if run.pk == exploding.pk:
             raise RuntimeError("the database said no")
         return real(run, *args, **kwargs)
 
-    monkeypatch.setattr(services, "fail_stalled_run", fail_stalled_run)
+    monkeypatch.setattr(stalled_runs, "fail_stalled_run", fail_stalled_run)
     with caplog.at_level(logging.WARNING, logger="syncs"):
         resumed = services.sweep_stalled_runs(timeout_seconds=60)
 
