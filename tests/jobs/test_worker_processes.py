@@ -115,13 +115,19 @@ def test_idle_worker_wakes_on_enqueue(spawn_worker, project):
     polling only, so this runs with a short poll there."""
     poll = "30" if is_postgres() else "0.2"
     worker = spawn_worker(env={**FAST_REAPER, "JOBS_POLL_SECONDS": poll})
-    time.sleep(2)  # let it start and go idle
+    # Started (it ran a first job: on a loaded machine start-up alone can take seconds), then
+    # idle: from here on only a NOTIFY (or, on SQLite, the short poll) can wake it in time.
+    warm_up = services.enqueue("jobs.noop", project=project)
+    wait_for(lambda: Job.objects.filter(pk=warm_up.pk, status="succeeded").first(), timeout=60)
     latencies = []
     for _ in range(5):
+        time.sleep(0.5)
         job = services.enqueue("jobs.noop", project=project)
         row = wait_for(lambda job=job: Job.objects.filter(pk=job.pk, status="succeeded")
                        .first(), timeout=10)
         latencies.append((row.started_at - row.created_at).total_seconds())
-    assert max(latencies) < 1.0, latencies
+    # Far below the 30 s poll (a woken worker claims within milliseconds on a quiet machine;
+    # the margin is for a loaded one).
+    assert max(latencies) < 5.0, latencies
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
