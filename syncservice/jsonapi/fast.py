@@ -18,9 +18,6 @@ Anything the plans do not know (polymorphic serializers, ``meta_fields``, custom
 fields, field-name formatting …) makes the request take the stock path, so a serializer can
 grow freely: it is only slower until it is taught here. ``settings.JSONAPI_FAST_PATH = False``
 (environment ``JSONAPI_FAST_PATH=false``) turns the fast path off altogether.
-
-Also here: the HTTP side of the speed work, ``ConditionalGetMiddleware`` (ETag and 304 on GET)
-and ``GZipMiddleware`` (large JSON responses only, never streamed files).
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import gc
-import hashlib
 import logging
 import re
 import threading
@@ -56,11 +52,8 @@ from django.db.models.query import (
 )
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
-from django.middleware.gzip import GZipMiddleware as DjangoGZipMiddleware
-from django.middleware.http import ConditionalGetMiddleware as DjangoConditionalGetMiddleware
 from django.utils import timezone
 from django.utils.encoding import force_str
-from django.utils.http import quote_etag
 from rest_framework import fields as drf_fields
 from rest_framework import relations as drf_relations
 from rest_framework import serializers as drf_serializers
@@ -1235,37 +1228,3 @@ def render_and_release(response) -> None:
     if isinstance(document, FastDocument) and not getattr(response, "is_rendered", True):
         response.render()
         document.members = None
-
-
-# --- HTTP: conditional GET and compression --------------------------------------------------
-
-GZIP_CONTENT_TYPES = ("application/vnd.api+json", "application/json")
-
-
-class ConditionalGetMiddleware(DjangoConditionalGetMiddleware):
-    """Django's ETag / If-None-Match (304) / If-Modified-Since handling for GET, with the
-    ETag of a body hashed by BLAKE2b instead of MD5 (a third of the time on a 3 MB page)."""
-
-    def process_response(self, request, response):
-        if request.method == "GET" and not response.streaming and response.content \
-                and not response.has_header("ETag") and self.needs_etag(response) \
-                and 200 <= response.status_code < 300:
-            digest = hashlib.blake2b(response.content, digest_size=16).hexdigest()
-            response.headers["ETag"] = quote_etag(digest)
-        return super().process_response(request, response)
-
-
-class GZipMiddleware(DjangoGZipMiddleware):
-    """Django's gzip, only for JSON bodies of at least ``JSONAPI_GZIP_MIN_BYTES`` bytes:
-    never streamed responses (export downloads keep their Content-Length, and their bytes are
-    never compressed twice) nor HTML (BREACH)."""
-
-    def process_response(self, request, response):
-        if response.streaming or response.has_header("Content-Encoding"):
-            return response
-        content_type = response.get("Content-Type", "").split(";")[0].strip()
-        if content_type not in GZIP_CONTENT_TYPES:
-            return response
-        if len(response.content) < getattr(settings, "JSONAPI_GZIP_MIN_BYTES", 1024):
-            return response
-        return super().process_response(request, response)
