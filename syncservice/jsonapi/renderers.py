@@ -11,7 +11,7 @@ import orjson
 from rest_framework.renderers import JSONRenderer as DrfJSONRenderer
 from rest_framework_json_api.renderers import JSONRenderer as DjaJSONRenderer
 
-from syncservice.jsonapi import JSONAPI_VERSION, MEDIA_TYPE, fast
+from syncservice.jsonapi import JSONAPI_VERSION, MEDIA_TYPE, fast, read
 
 JSONAPI_MEMBER = {"version": JSONAPI_VERSION}
 
@@ -85,7 +85,9 @@ class JsonApiRenderer(DjaJSONRenderer, _OrjsonDocumentRenderer):
         view = (renderer_context or {}).get("view")
         query = getattr(view, "jsonapi_query", None)
         self._hidden = getattr(query, "hidden_relationships", None) or {}
-        document = fast.compose(data)
+        document = read.compose(data)
+        if document is None:
+            document = fast.compose(data)
         if document is not None:  # built by the fast path
             return _OrjsonDocumentRenderer.render(self, document)
         return super().render(data, accepted_media_type, renderer_context)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import MethodNotAllowed, ParseError, PermissionDenied
 
-from syncservice.jsonapi import fast
+from syncservice.jsonapi import fast, read
 from syncservice.jsonapi.filters import apply_filters
 from syncservice.jsonapi.pagination import CursorPages, PageNumberFamily, PaginationFamily
 from syncservice.jsonapi.prefetch import plan_related
@@ -165,9 +165,17 @@ class JsonApiViewSet(viewsets.GenericViewSet):
     def _fast_request(self) -> bool:
         return self.action in self.fast_actions and self.request.method in ("GET", "HEAD")
 
+    def reader(self):
+        """The read path's document builder for this list/show request, or None."""
+        if not self._fast_request():
+            return None
+        if not hasattr(self, "_reader"):
+            self._reader = read.reader_for(self, self.get_serializer_class())
+        return self._reader
+
     def fast_builder(self):
         """The fast path's document builder for this list/show request, or None (stock)."""
-        if not self._fast_request():
+        if not self._fast_request() or self.reader() is not None:
             return None
         if not hasattr(self, "_fast_builder"):
             self._fast_builder = fast.builder_for(self, self.get_serializer_class())
@@ -193,6 +201,12 @@ class JsonApiViewSet(viewsets.GenericViewSet):
         return super().finalize_response(request, response, *args, **kwargs)
 
     def paginate_queryset(self, queryset):
+        reader = self.reader()
+        if reader is not None:
+            rows = reader.page_queryset(queryset)
+            if rows is not None:
+                return super().paginate_queryset(rows)
+            self._reader = None  # an ordering the rows cannot carry: the other paths
         builder = self.fast_builder()
         if builder is not None:
             queryset = fast.tune_queryset(builder, queryset)
@@ -202,6 +216,9 @@ class JsonApiViewSet(viewsets.GenericViewSet):
         """In DRF's list and retrieve, a stand-in whose ``.data`` is the document built by the
         fast path, when every serializer involved has a plan (else the stock path)."""
         if len(args) == 1 and not set(kwargs) - {"many"}:
+            reader = self.reader()
+            if reader is not None:
+                return read.ReadSerializer(reader, args[0], many=kwargs.get("many", False))
             builder = self.fast_builder()
             if builder is not None:
                 return fast.FastSerializer(builder, args[0], many=kwargs.get("many", False))

@@ -13,7 +13,7 @@ from jobs.models import Job
 from syncs import services as sync_services
 from syncs.models import Connection, SyncRun
 from syncs.secrets import encrypt
-from syncservice.jsonapi import fast
+from syncservice.jsonapi import fast, read
 from tests.testapp.models import Author, Book
 
 HTTP_SHOP = {
@@ -94,8 +94,9 @@ def fetch(api, settings, url: str, fast_path: bool):
     response = api.get(url)
     assert response.status_code == 200, (url, response.content)
     data = response.data
-    used = isinstance(data, fast.FastDocument) or (
-        isinstance(data, dict) and isinstance(data.get("results"), fast.FastDocument))
+    documents = (fast.FastDocument, read.ReadDocument)
+    used = isinstance(data, documents) or (
+        isinstance(data, dict) and isinstance(data.get("results"), documents))
     assert used == fast_path, f"{url}: fast path used: {used}"
     return response.content
 
