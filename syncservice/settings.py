@@ -264,7 +264,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- API speed ------------------------------------------------------------------------------
-# The fast JSON:API read path for lists and shows (syncservice.jsonapi.fast); false serves
+# The JSON:API read path for lists and shows (syncservice.jsonapi.read); false serves
 # them through DRF-JSONAPI's stock serializers and renderer (same documents, slower).
 JSONAPI_FAST_PATH = env.bool("JSONAPI_FAST_PATH", default=True)
 # JSON responses at least this large are gzipped for clients that accept it.

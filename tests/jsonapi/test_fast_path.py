@@ -1,6 +1,7 @@
-"""The fast read path (syncservice.jsonapi.fast) serves the same documents as DRF-JSONAPI's
-stock serializers and renderer: every list and show endpoint, with sparse fieldsets, includes
-(nested too) and the query grammar, compared as parsed JSON (and as bytes)."""
+"""The read path (syncservice.jsonapi.read) serves the same documents as DRF-JSONAPI's stock
+serializers and renderer: every list and show endpoint, with sparse fieldsets, includes (nested
+too) and the query grammar, compared as parsed JSON (and as bytes), built from rows or from
+instances."""
 
 from datetime import timedelta
 
@@ -13,7 +14,8 @@ from jobs.models import Job
 from syncs import services as sync_services
 from syncs.models import Connection, SyncRun
 from syncs.secrets import encrypt
-from syncservice.jsonapi import fast, read
+from syncservice.jsonapi import read
+from syncservice.jsonapi.read import spec as read_spec
 from tests.testapp.models import Author, Book
 
 HTTP_SHOP = {
@@ -94,9 +96,8 @@ def fetch(api, settings, url: str, fast_path: bool):
     response = api.get(url)
     assert response.status_code == 200, (url, response.content)
     data = response.data
-    documents = (fast.FastDocument, read.ReadDocument)
-    used = isinstance(data, documents) or (
-        isinstance(data, dict) and isinstance(data.get("results"), documents))
+    used = isinstance(data, read.ReadDocument) or (
+        isinstance(data, dict) and isinstance(data.get("results"), read.ReadDocument))
     assert used == fast_path, f"{url}: fast path used: {used}"
     return response.content
 
@@ -250,7 +251,7 @@ def test_constant_queries_on_the_fast_path(api, settings, world):
         assert counts[True, 100] <= counts[False, 100], (url, counts)
 
 
-# --- plans ----------------------------------------------------------------------------------
+# --- specs ---------------------------------------------------------------------------------
 
 def test_unsupported_serializers_take_the_stock_path():
     from rest_framework import serializers as drf_serializers
@@ -262,14 +263,6 @@ def test_unsupported_serializers_take_the_stock_path():
             fields = ["title", "pages"]
             meta_fields = ["pages"]
 
-    class WithHyperlinkedRelation(serializers.ModelSerializer):
-        author = drf_serializers.HyperlinkedRelatedField(view_name="author-detail",
-                                                         read_only=True)
-
-        class Meta:
-            model = Book
-            fields = ["title", "author"]
-
     class Custom(serializers.ModelSerializer):
         class Meta:
             model = Book
@@ -278,63 +271,48 @@ def test_unsupported_serializers_take_the_stock_path():
         def to_representation(self, instance):
             return {"title": instance.title.upper()}
 
-    for serializer_class in (WithMeta, WithHyperlinkedRelation, Custom):
-        assert fast.plan_for(serializer_class) is None
+    for serializer_class in (WithMeta, Custom):
+        assert read.spec_for(serializer_class) is None
+
+    class WithHyperlinkedRelation(serializers.ModelSerializer):
+        author = drf_serializers.HyperlinkedRelatedField(view_name="author-detail",
+                                                         read_only=True)
+
+        class Meta:
+            model = Book
+            fields = ["title", "author"]
+
+    spec = read.spec_for(WithHyperlinkedRelation)
+    assert set(spec.unsupported) == {"author"}
+    assert [a.name for a in spec.attributes] == ["title"]
 
 
-def test_plans_read_every_field_kind():
+def test_specs_read_every_field_kind():
     from exports.api.serializers import ExportSerializer
     from syncs.api.serializers import SyncSerializer
 
-    plan = fast.plan_for(ExportSerializer)
-    kinds = {a.name: a.kind for a in plan.attributes}
-    assert kinds["status"] == fast.PASS and kinds["created_at"] == fast.DATETIME
-    assert kinds["attachment_url"] == fast.METHOD and kinds["size"] == fast.BIGINT
-    relationships = {r.name: r.kind for r in plan.relationships}
-    assert relationships == {"project": fast.TO_ONE, "job": fast.TO_ONE,
-                             "files": fast.TO_MANY, "events": fast.METHOD_MANY}
-    plan = fast.plan_for(SyncSerializer)
-    assert {a.name: a.kind for a in plan.attributes}["provider_key"] == fast.STATIC
-    assert {r.name: r.kind for r in plan.relationships}["last_run"] == fast.METHOD_ONE
+    spec = read.spec_for(ExportSerializer)
+    kinds = {a.name: a.kind for a in spec.attributes}
+    assert kinds["status"] == read_spec.AS_IS and kinds["created_at"] == read_spec.DATETIME
+    assert kinds["attachment_url"] == read_spec.INSTANCE and kinds["size"] == read_spec.AS_IS
+    relationships = {r.name: type(r) for r in spec.relationships}
+    assert relationships == {"project": read_spec.ToOneSpec, "job": read_spec.ToOneSpec,
+                             "files": read_spec.ToManySpec,
+                             "events": read_spec.MethodRelationshipSpec}
+    spec = read.spec_for(SyncSerializer)
+    assert {a.name: a.kind for a in spec.attributes}["provider_key"] == read_spec.INSTANCE
+    assert isinstance(spec.relationship("last_run"), read_spec.MethodRelationshipSpec)
 
 
-def test_url_templates_fall_back_to_reverse_for_odd_values(rf):
+def test_links_fall_back_to_reverse_for_odd_values(rf):
     from rest_framework.request import Request
 
-    request = Request(rf.get("/"))
-    urls = fast.Urls(request)
+    from syncservice.jsonapi.read.links import Links
+
+    links = Links(Request(rf.get("/")))
     first, second = Author(pk="00000000-0000-4000-8000-000000000001"), Book(
         pk="00000000-0000-4000-8000-000000000002")
-    assert urls.get("book-detail", "pk", first.pk).endswith(f"/books/{first.pk}")
-    assert urls.get("book-detail", "pk", second.pk).endswith(f"/books/{second.pk}")
-    assert urls.templates[("book-detail", "pk")] not in (None, fast._NO_TEMPLATE)
-    assert urls.get("book-detail", "pk", "a b").endswith("/books/a%20b")
-
-
-def test_the_collector_comes_back(api, settings, world):
-    import gc
-
-    settings.JSONAPI_FAST_PATH = True
-    assert gc.isenabled()
-    assert api.get("/api/v1/exports?included=files").status_code == 200
-    assert gc.isenabled()
-    with fast.gc_paused():
-        with fast.gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
-
-
-def test_lean_instances_match_django_instances(world):
-    from jobs.models import Job as JobModel
-
-    lean_rows = JobModel.objects.select_related("project").order_by("pk")
-    lean_rows._iterable_class = fast.LeanModelIterable
-    for lean, plain in zip(lean_rows, JobModel.objects.select_related("project").order_by("pk"),
-                           strict=True):
-        assert {k: v for k, v in vars(lean).items() if k != "_state"} == \
-            {k: v for k, v in vars(plain).items() if k != "_state"}
-        assert (lean._state.adding, lean._state.db) == (plain._state.adding, plain._state.db)
-        assert lean.project == plain.project
-        if plain.project_id:
-            assert lean.project.name == plain.project.name
+    assert links.url("book-detail", "pk", first.pk).endswith(f"/books/{first.pk}")
+    assert links.templates[("book-detail", "pk")][1] == ""
+    assert links.url("book-detail", "pk", second.pk).endswith(f"/books/{second.pk}")
+    assert links.url("book-detail", "pk", "a b").endswith("/books/a%20b")

@@ -1,12 +1,20 @@
-"""JSON:API documents built from rows, the same documents DRF-JSONAPI builds from instances.
+"""JSON:API documents built by the read specs, the same documents DRF-JSONAPI builds.
 
 Per request and resource type, a *recipe* applies the sparse fieldset to the type's spec and
-binds the per-request pieces (converters, links). The page's rows come from the view's own
-filtered, sorted and paginated queryset as ``.values()``; the rows of included resources and
-of to-many linkage from one query per relation walked (``rows``). Resource objects, the
-``included`` walk (in DRF-JSONAPI's order, with its quirks: a to-one resource reached again is
-not walked again, a to-many one is) and the ``included`` order (by type, then id) follow
-DRF-JSONAPI's renderer, so the documents are the same bytes
+binds the per-request pieces (converters, the request's serializer for method fields, links).
+A document is built from one of two sources, chosen per request (``reader_for``):
+
+- **rows**, when every field it renders is readable from columns: the page comes from the
+  view's own filtered, sorted and paginated queryset as ``.values()`` (to-one included
+  resources joined into it), to-many linkage and included resources from one query per
+  relation walked (``rows``);
+- **instances**, when a rendered field is computed per instance (a method field, a dotted
+  source, a method relationship): the view's instances as the stock path reads them (its
+  ``select_related``, prefetches and attached events), method fields through DRF's field API.
+
+Resource objects, the ``included`` walk (in DRF-JSONAPI's order, with its quirks: a to-one
+resource reached again is not walked again, a to-many one is) and the ``included`` order (by
+type, then id) follow DRF-JSONAPI's renderer, so the documents are the same bytes
 (``tests/jsonapi/test_fast_path.py``, ``tests/jsonapi/test_read_path_property.py``).
 """
 
@@ -20,15 +28,22 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
+from rest_framework.fields import SkipField
 from rest_framework.settings import api_settings
 from rest_framework_json_api.settings import json_api_settings
-from rest_framework_json_api.utils import get_included_resources
+from rest_framework_json_api.utils import (
+    get_included_resources,
+    get_resource_type_from_instance,
+)
 
 from syncservice.jsonapi.read import rows as row_queries
 from syncservice.jsonapi.read.links import Links
 from syncservice.jsonapi.read.spec import (
     AS_IS,
     DATETIME,
+    INSTANCE,
+    MethodRelationshipSpec,
+    Relationship,
     ResourceSpec,
     ToManySpec,
     ToOneSpec,
@@ -36,7 +51,7 @@ from syncservice.jsonapi.read.spec import (
 )
 
 Row = dict[str, Any]
-IncludeStep = tuple[ToOneSpec | ToManySpec, "Recipe", tuple[str, ...]]
+IncludeStep = tuple[Relationship, "Recipe", tuple[str, ...]]
 Node = tuple[str, ...]  # the relationship names walked from the primary data
 
 
@@ -67,6 +82,7 @@ class Recipe:
     """One resource type in one request: its spec under the request's sparse fieldset."""
 
     def __init__(self, reader: Reader, spec: ResourceSpec, type_name: str) -> None:
+        self.reader = reader
         self.spec = spec
         self.type = type_name
         fields = reader.sparse_fields(type_name)
@@ -75,23 +91,38 @@ class Recipe:
         self.relationships = [r for r in spec.relationships
                               if fields is None or r.name in fields]
         self.self_view = spec.self_view
-        # (name, column, converter or None when the value is written as is)
-        self.attributes: list[tuple[str, str, Callable[[Any], Any] | None]] = []
-        bound = None
+        self._serializer = None
+        # (name, column, converter or None when the value is written as is, and for an
+        # attribute read from the instance (column None), the request's bound field)
+        self.attributes: list[tuple[str, str | None, Callable[[Any], Any] | None, Any]] = []
         for attribute in spec.attributes:
             if fields is not None and attribute.name not in fields:
                 continue
+            if attribute.kind == INSTANCE:
+                self.attributes.append((attribute.name, None, None,
+                                        self.fields[attribute.name]))
+                continue
             convert = None
             if attribute.kind != AS_IS:
-                if bound is None:  # the request's serializer, only when a field needs it
-                    bound = spec.serializer_class(context=reader.context).fields
-                to_representation = bound[attribute.name].to_representation
+                to_representation = self.fields[attribute.name].to_representation
                 convert = _datetime_converter(to_representation, reader.utc) \
                     if attribute.kind == DATETIME else to_representation
-            self.attributes.append((attribute.name, attribute.column, convert))
+            self.attributes.append((attribute.name, attribute.column, convert, None))
         # DRF-JSONAPI leaves out an included to-one resource whose serialized data is empty,
         # which happens only when no field at all survives the sparse fieldset.
         self.fixed_fields = len(self.relationships) + (self.self_view is not None)
+
+    @property
+    def serializer(self):
+        """The request's serializer of this type (its methods and bound fields), made only
+        when a field needs it."""
+        if self._serializer is None:
+            self._serializer = self.spec.serializer_class(context=self.reader.context)
+        return self._serializer
+
+    @property
+    def fields(self):
+        return self.serializer.fields
 
 
 def _datetime_converter(to_representation: Callable[[Any], Any], utc: bool):
@@ -108,10 +139,12 @@ def _datetime_converter(to_representation: Callable[[Any], Any], utc: bool):
 
 
 class Reader:
-    """Builds one request's document from rows."""
+    """Builds one request's document."""
 
-    def __init__(self, view, spec: ResourceSpec, type_name: str) -> None:
+    def __init__(self, view, spec: ResourceSpec, type_name: str, instances: bool) -> None:
         self.view = view
+        # The document's source: the view's instances, or rows (see the module's docstring).
+        self.instances = instances
         self.request = view.request
         self.context = view.get_serializer_context()
         self.query_params = self.request.query_params
@@ -142,10 +175,13 @@ class Reader:
     # --- the page ---
     def page_queryset(self, queryset: QuerySet) -> QuerySet | None:
         """The view's queryset as the rows the page needs (with the to-one included
-        resources joined), or None when its ordering is not made of model fields (the rows
-        could not carry the cursor keys)."""
+        resources joined), or None for a document of instances (also when the ordering is
+        not made of model fields: the rows could not carry the cursor keys)."""
+        if self.instances:
+            return None
         sort = row_queries.sort_columns(queryset)
         if sort is None:
+            self.instances = True
             return None
         recipe = self.primary
         joined = self.joined_columns(recipe, self.include, ())
@@ -251,11 +287,24 @@ class Reader:
             self.fetch(child_node, child, child_rows, nested)
 
     # --- one resource object ---
-    def resource(self, recipe: Recipe, row: Row, node: tuple[str, ...]):
+    def source(self, recipe: Recipe, item: Any) -> tuple[Row, Any]:
+        """(row, instance) of a related item: a row, or an instance (and its row)."""
+        if self.instances:
+            return row_queries.row_of(item, recipe.columns), item
+        return item, None
+
+    def resource(self, recipe: Recipe, row: Row, node: Node, instance: Any = None):
         """(resource object, what each relationship links to, whether DRF-JSONAPI's
         serialized data would be non-empty)."""
         attributes = {}
-        for name, column, convert in recipe.attributes:
+        for name, column, convert, field in recipe.attributes:
+            if column is None:  # DRF's own reading of the instance
+                try:
+                    value = field.get_attribute(instance)
+                except SkipField:
+                    continue
+                attributes[name] = None if value is None else field.to_representation(value)
+                continue
             value = row[column]
             if convert is not None and value is not None:
                 value = convert(value)
@@ -283,21 +332,53 @@ class Reader:
                     else:
                         relationships[name] = {"links": {"related": self.links.url(
                             relationship.related_view, "pk", key)}, "data": linkage}
-                    continue
-                items = self.children[(*node, name)].get(pk, [])
-                child_pk = relationship.model._meta.pk.attname
-                type_name = relationship.type
-                related[name] = items
-                relationships[name] = {"meta": {"count": len(items)}, "data": [
-                    {"type": type_name, "id": str(item[child_pk])} for item in items]}
+                elif isinstance(relationship, ToManySpec):
+                    if instance is not None:
+                        items = list(getattr(instance, relationship.accessor).all())
+                        ids = [str(item.pk) for item in items]
+                    else:
+                        items = self.children[(*node, name)].get(pk, [])
+                        child_pk = relationship.model._meta.pk.attname
+                        ids = [str(item[child_pk]) for item in items]
+                    type_name = relationship.type
+                    related[name] = items
+                    relationships[name] = {"meta": {"count": len(ids)}, "data": [
+                        {"type": type_name, "id": id_} for id_ in ids]}
+                else:
+                    relationships[name] = self.method_relationship(
+                        recipe, relationship, instance, related)
             obj["relationships"] = relationships
         if recipe.self_view is not None and pk is not None:
             obj["links"] = {"self": self.links.url(*recipe.self_view, pk)}
         return obj, related, bool(attributes) or recipe.fixed_fields > 0
 
+    def method_relationship(self, recipe: Recipe, relationship: MethodRelationshipSpec,
+                            instance: Any, related: dict) -> dict:
+        """DRF-JSONAPI's relationship object of a method relationship; records the related
+        instance(s) in ``related`` for the includes."""
+        value = getattr(recipe.serializer, relationship.method_name)(instance)
+        links = None
+        if relationship.links:
+            field = recipe.fields[relationship.name]
+            links = field.get_links(instance, field.related_link_lookup_field)
+        type_name = relationship.type
+        if not relationship.many:
+            related[relationship.name] = value
+            linkage = None if value is None else {
+                "type": type_name or get_resource_type_from_instance(value),
+                "id": str(value.pk)}
+            return {"links": links, "data": linkage} if links else {"data": linkage}
+        related[relationship.name] = value
+        linkage = [{"type": type_name or get_resource_type_from_instance(item),
+                    "id": str(item.pk)} for item in value or ()]
+        data: dict[str, Any] = {"links": links} if links else {}
+        data["data"] = linkage
+        data["meta"] = {"count": len(linkage)}
+        return data
+
     # --- included, walked as DRF-JSONAPI's renderer walks it (``extract_included``) ---
     def extract_included(self, recipe: Recipe, row: Row, related: dict,
-                         included: tuple[str, ...], node: tuple[str, ...]) -> None:
+                         included: tuple[str, ...], node: Node, instance: Any = None) -> None:
         if not included:
             return
         cache = self.included
@@ -306,45 +387,73 @@ class Reader:
             child_node = (*node, name)
             if isinstance(relationship, ToManySpec):
                 # Included whatever the sparse fieldset (as DRF-JSONAPI does).
-                items = related[name] if name in related else \
-                    self.children[child_node].get(row[recipe.pk], [])
+                if name in related:
+                    items = related[name]
+                elif instance is not None:
+                    items = list(getattr(instance, relationship.accessor).all())
+                else:
+                    items = self.children[child_node].get(row[recipe.pk], [])
                 for item in items:
-                    obj, item_related, _ = self.resource(child, item, child_node)
-                    cache[obj["type"]][obj["id"]] = obj
-                    self.extract_included(child, item, item_related, nested, child_node)
+                    self.add_included(child, item, nested, child_node)
                 continue
-            linkage = related.get(name)
-            if not linkage:
+            target = related.get(name)
+            if not target:
                 continue
-            by_id = cache.get(linkage["type"])
-            if by_id is not None and linkage["id"] in by_id:
+            if isinstance(relationship, MethodRelationshipSpec):
+                if relationship.many:
+                    for item in target:
+                        self.add_included(child, item, nested, child_node)
+                    continue
+                type_name, id_ = relationship.type or get_resource_type_from_instance(
+                    target), str(target.pk)
+            else:
+                type_name, id_ = target["type"], target["id"]
+            by_id = cache.get(type_name)
+            if by_id is not None and id_ in by_id:
                 continue  # already included: DRF-JSONAPI does not walk it again either
-            target = self.targets[child_node].get(row[relationship.column])
+            if isinstance(relationship, ToOneSpec):
+                target = getattr(instance, relationship.field_name) if instance is not None \
+                    else self.targets[child_node].get(row[relationship.column])
             if target is None:
                 continue
-            obj, target_related, has_data = self.resource(child, target, child_node)
+            target_row, target_instance = self.source(child, target)
+            obj, target_related, has_data = self.resource(child, target_row, child_node,
+                                                          target_instance)
             if not has_data:
                 continue
             cache[obj["type"]][obj["id"]] = obj
-            self.extract_included(child, target, target_related, nested, child_node)
+            self.extract_included(child, target_row, target_related, nested, child_node,
+                                  target_instance)
+
+    def add_included(self, recipe: Recipe, item: Any, included: tuple[str, ...],
+                     node: Node) -> None:
+        row, instance = self.source(recipe, item)
+        obj, related, _ = self.resource(recipe, row, node, instance)
+        self.included[obj["type"]][obj["id"]] = obj
+        self.extract_included(recipe, row, related, included, node, instance)
 
     # --- the document ---
     def build(self, rows_or_instance: Any, many: bool) -> dict:
         recipe = self.primary
         sources = list(rows_or_instance) if many else [rows_or_instance]
         include = self.include
-        if all(isinstance(source, dict) for source in sources):  # from page_queryset
-            rows = sources
-            self.take_joined(recipe, rows, include, ())
-        else:
+        if self.instances:
+            instances = sources
             rows = [row_queries.row_of(source, recipe.columns) for source in sources]
-        self.fetch((), recipe, rows, include)
+        else:
+            instances = [None] * len(sources)
+            if all(isinstance(source, dict) for source in sources):  # from page_queryset
+                rows = sources
+                self.take_joined(recipe, rows, include, ())
+            else:  # a show: the instance the view loaded
+                rows = [row_queries.row_of(source, recipe.columns) for source in sources]
+            self.fetch((), recipe, rows, include)
         objects = []
-        for row in rows:
-            obj, related, _ = self.resource(recipe, row, ())
+        for row, instance in zip(rows, instances, strict=True):
+            obj, related, _ = self.resource(recipe, row, (), instance)
             objects.append(obj)
             if include:
-                self.extract_included(recipe, row, related, include, ())
+                self.extract_included(recipe, row, related, include, (), instance)
         document: dict[str, Any] = {"data": objects if many else objects[0]}
         cache = self.included
         for obj in objects:  # the primary data is never repeated in `included`
@@ -377,27 +486,31 @@ class ReadSerializer:
         return self._data
 
 
-def _types_reached(spec: ResourceSpec, type_name: str,
-                   includes: Iterable[str]) -> list[tuple[ResourceSpec, str]] | None:
-    """Every (spec, type) the document renders, or None when an include path walks a
-    relationship the specs cannot read."""
+def _types_reached(spec: ResourceSpec, type_name: str, includes: Iterable[str]
+                   ) -> tuple[list[tuple[ResourceSpec, str]], bool] | None:
+    """Every (spec, type) the document renders and whether an include path walks a method
+    relationship; None when a path walks a relationship no spec reads."""
     reached = [(spec, type_name)]
+    through_method = False
     for path in includes:
         current = spec
         for segment in path.split("."):
             target = current.included.get(segment)
-            if target is None or current.relationship(segment) is None:
+            relationship = current.relationship(segment)
+            if target is None or relationship is None:
                 return None
+            through_method = through_method or isinstance(relationship,
+                                                          MethodRelationshipSpec)
             current = spec_for(target)
             if current is None:
                 return None
             reached.append((current, current.type))
-    return reached
+    return reached, through_method
 
 
 def reader_for(view, serializer_class: type) -> Reader | None:
-    """A reader for this list/show request, or None when something it renders is not
-    readable from rows (the request then takes the other path)."""
+    """A reader for this list/show request, or None when something it renders is read by
+    no spec (the request then takes DRF-JSONAPI's stock path)."""
     if not enabled() or json_api_settings.FORMAT_FIELD_NAMES:
         return None
     spec = spec_for(serializer_class)
@@ -413,16 +526,20 @@ def reader_for(view, serializer_class: type) -> Reader | None:
         return None  # DRF would carry it into every link
     if view.get_serializer_context().get("format"):
         return None
-    reached = _types_reached(spec, resource_name, get_included_resources(request))
-    if reached is None:
+    found = _types_reached(spec, resource_name, get_included_resources(request))
+    if found is None:
         return None
+    reached, instances = found
     params = request.query_params
     for reached_spec, type_name in reached:
         raw = params.get(f"fields[{type_name}]")
         fields = None if raw is None else set(raw.split(","))
-        if any(fields is None or name in fields for name in reached_spec.unsupported):
+        rendered = [field for field in reached_spec.field_names
+                    if fields is None or field in fields]
+        if any(name in reached_spec.unsupported for name in rendered):
             return None
-    return Reader(view, spec, resource_name)
+        instances = instances or any(reached_spec.needs_instances(name) for name in rendered)
+    return Reader(view, spec, resource_name, instances)
 
 
 def compose(data: Any) -> dict | None:

@@ -19,7 +19,8 @@ def columns_for(spec: ResourceSpec, fields: set[str] | None) -> list[str]:
     the primary key, the attributes asked for and every FK (cheap, and what linkage and
     includes follow)."""
     columns = [spec.model._meta.pk.attname]
-    columns += [a.column for a in spec.attributes if fields is None or a.name in fields]
+    columns += [a.column for a in spec.attributes
+                if a.column is not None and (fields is None or a.name in fields)]
     columns += [r.column for r in spec.relationships if isinstance(r, ToOneSpec)]
     return list(dict.fromkeys(columns))
 

@@ -2,12 +2,14 @@
 
 A spec lists, in the serializer's field order, its attributes (the ``.values()`` column each
 reads and how DRF represents the value), its relationships (to-one: the FK column; to-many: the
-related model and the FK column pointing back) and its ``self`` link route. A field the spec
-cannot read from a row (a ``SerializerMethodField``, a dotted source, a custom
-``get_attribute``, a relationship with links or computed by a method …) is recorded under
-``unsupported`` with the reason: a request that renders it takes another path
-(``syncservice.jsonapi.read.document.reader_for`` decides per request), so a serializer can
-grow freely. Only public APIs are read: the serializer's bound fields, ``Model._meta``.
+related model and the FK column pointing back) and its ``self`` link route. Fields computed per
+instance (a ``SerializerMethodField``, a dotted source, a custom ``get_attribute``, a
+relationship computed by a method) are read from model instances, through DRF's own field
+API: a request that renders one gets its document built from the view's instances rather than
+from rows (``syncservice.jsonapi.read.document.reader_for`` decides per request). A field
+neither way can read is recorded under ``unsupported`` with the reason, and a request that
+renders it takes DRF-JSONAPI's stock path, so a serializer can grow freely. Only public APIs
+are read: the serializer's bound fields, ``Model._meta``.
 """
 
 from __future__ import annotations
@@ -53,13 +55,15 @@ _UNCHANGED: dict[type, tuple[type, ...]] = {
 # How an attribute's value becomes its representation.
 AS_IS = "as_is"          # the column's value
 DATETIME = "datetime"    # as is when aware UTC and the current zone is UTC, else the field's
-FIELD = "field"          # the serializer field's to_representation (bound per request)
+FIELD = "field"          # the column's value through the field's to_representation
+INSTANCE = "instance"    # DRF's own reading of an instance (get_attribute, to_representation):
+                         # a method field, a dotted source; only for documents of instances
 
 
 @dataclass(frozen=True)
 class AttributeSpec:
     name: str
-    column: str          # the model field's attname: the ``.values()`` key
+    column: str | None   # the model field's attname (the ``.values()`` key); None: INSTANCE
     kind: str
 
 
@@ -79,6 +83,22 @@ class ToManySpec:
     type: str
     model: type[models.Model]  # the related model
     back_column: str           # its FK attname pointing at this model's primary key
+    accessor: str              # the related manager's attribute on this model
+
+
+@dataclass(frozen=True)
+class MethodRelationshipSpec:
+    """A relationship the serializer computes per instance (``SerializerMethodResource
+    RelatedField``): only for documents of instances."""
+
+    name: str
+    many: bool
+    type: str | None     # None: each related instance's own type
+    method_name: str
+    links: bool          # links from the field's get_links (link view names set)
+
+
+Relationship = ToOneSpec | ToManySpec | MethodRelationshipSpec
 
 
 @dataclass
@@ -87,13 +107,25 @@ class ResourceSpec:
     model: type[models.Model]
     type: str
     attributes: list[AttributeSpec] = field(default_factory=list)
-    relationships: list[ToOneSpec | ToManySpec] = field(default_factory=list)
+    relationships: list[Relationship] = field(default_factory=list)
     self_view: tuple[str, str] | None = None   # (view name, URL kwarg) of links.self
     unsupported: dict[str, str] = field(default_factory=dict)  # field name -> why
     included: dict[str, Any] = field(default_factory=dict)     # relationship -> serializer
 
-    def relationship(self, name: str) -> ToOneSpec | ToManySpec | None:
+    def relationship(self, name: str) -> Relationship | None:
         return next((r for r in self.relationships if r.name == name), None)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [*(a.name for a in self.attributes), *(r.name for r in self.relationships),
+                *self.unsupported]
+
+    def needs_instances(self, name: str) -> bool:
+        """Whether the field ``name`` is read from instances only."""
+        attribute = next((a for a in self.attributes if a.name == name), None)
+        if attribute is not None:
+            return attribute.kind == INSTANCE
+        return isinstance(self.relationship(name), MethodRelationshipSpec)
 
 
 class Unsupported(Exception):
@@ -144,15 +176,14 @@ def _column_field(model: type[models.Model], source: str) -> models.Field | None
 
 def _attribute(name: str, serializer_field, model) -> AttributeSpec:
     cls = type(serializer_field)
-    if cls in (drf_fields.SerializerMethodField, drf_fields.HiddenField):
-        raise Unsupported(f"{cls.__name__} (computed per instance)")
-    if cls.get_attribute is not drf_fields.Field.get_attribute:
-        raise Unsupported("custom get_attribute")
-    if len(serializer_field.source_attrs) != 1:
-        raise Unsupported(f"source {serializer_field.source!r} is not a column")
-    model_field = _column_field(model, serializer_field.source_attrs[0])
-    if model_field is None:
-        raise Unsupported(f"source {serializer_field.source!r} is not a column")
+    if cls is drf_fields.HiddenField:
+        raise Unsupported("hidden field")
+    model_field = None
+    if cls.get_attribute is drf_fields.Field.get_attribute \
+            and len(serializer_field.source_attrs) == 1:
+        model_field = _column_field(model, serializer_field.source_attrs[0])
+    if model_field is None:  # a method field, a dotted source, a custom get_attribute
+        return AttributeSpec(name, None, INSTANCE)
     column = model_field.attname
     if cls is drf_fields.DateTimeField and isinstance(model_field, models.DateTimeField) \
             and not hasattr(serializer_field, "timezone") and _iso(serializer_field):
@@ -179,10 +210,21 @@ def _without_links(relation) -> bool:
     return not (relation.self_link_view_name or relation.related_link_view_name)
 
 
-def _relationship(name: str, serializer_field, model) -> ToOneSpec | ToManySpec:
+def _relationship(name: str, serializer_field, model) -> Relationship:
     cls = type(serializer_field)
     if serializer_field.write_only:
         raise Unsupported("write-only relationship")
+    if cls is dja_relations.SerializerMethodResourceRelatedField:
+        return MethodRelationshipSpec(
+            name, False, serializer_field.get_resource_type_from_included_serializer(),
+            serializer_field.method_name, not _without_links(serializer_field))
+    if cls is dja_relations.ManySerializerMethodResourceRelatedField:
+        child = serializer_field.child_relation
+        if type(child) is not dja_relations.SerializerMethodResourceRelatedField:
+            raise Unsupported("method to-many field")
+        return MethodRelationshipSpec(
+            name, True, child.get_resource_type_from_included_serializer(),
+            serializer_field.method_name, not _without_links(serializer_field))
     if cls in (dja_relations.ResourceRelatedField, ToOneField):
         if len(serializer_field.source_attrs) != 1 or serializer_field.pk_field is not None:
             raise Unsupported("source")
@@ -223,7 +265,7 @@ def _relationship(name: str, serializer_field, model) -> ToOneSpec | ToManySpec:
         related_model = model_field.related_model
         type_name = child.get_resource_type_from_included_serializer() or \
             get_resource_type_from_model(related_model)
-        return ToManySpec(name, type_name, related_model, back.attname)
+        return ToManySpec(name, type_name, related_model, back.attname, serializer_field.source)
     raise Unsupported(f"relationship field {cls.__name__}")
 
 
