@@ -64,10 +64,11 @@ class ReadDocument:
     """What the read path's serializer stand-in returns as ``.data``: the ``data`` and
     ``included`` members; the renderer writes them with the pagination links and meta."""
 
-    __slots__ = ("members",)
+    __slots__ = ("members", "from_rows")
 
-    def __init__(self, members: dict) -> None:
+    def __init__(self, members: dict, from_rows: bool) -> None:
         self.members = members
+        self.from_rows = from_rows  # built from rows (else from the view's instances)
 
 
 def _current_zone_is_utc() -> bool:
@@ -482,7 +483,8 @@ class ReadSerializer:
     @property
     def data(self) -> ReadDocument:
         if self._data is None:
-            self._data = ReadDocument(self.reader.build(self.source, self.many))
+            members = self.reader.build(self.source, self.many)
+            self._data = ReadDocument(members, not self.reader.instances)
         return self._data
 
 
