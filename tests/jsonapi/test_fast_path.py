@@ -237,3 +237,22 @@ def test_links_fall_back_to_reverse_for_odd_values(rf):
     assert links.templates[("book-detail", "pk")][1] == ""
     assert links.url("book-detail", "pk", second.pk).endswith(f"/books/{second.pk}")
     assert links.url("book-detail", "pk", "a b").endswith("/books/a%20b")
+
+
+def test_serializer_reverses_use_the_templates_and_fall_back_to_drf(rf):
+    from rest_framework.request import Request
+    from rest_framework.reverse import reverse
+
+    from syncservice.jsonapi.read.links import Links, TemplatedReverse
+
+    request = Request(rf.get("/"))
+    request.versioning_scheme = None
+    links = Links(request)
+    request.versioning_scheme = TemplatedReverse(links)
+    book = Book(pk="00000000-0000-4000-8000-000000000002")
+    url = reverse("book-detail", kwargs={"pk": book.pk}, request=request)
+    assert links.templates[("book-detail", "pk")] == (url[: -len(str(book.pk))], "")
+    # Not one keyword: DRF reverses it itself (the scheme answers NoReverseMatch).
+    assert reverse("book-list", request=request).endswith("/api/v1/books")
+    assert reverse("book-detail", args=[book.pk], request=request).endswith(
+        f"/books/{book.pk}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +38,7 @@ from rest_framework_json_api.utils import (
 )
 
 from syncservice.jsonapi.read import rows as row_queries
-from syncservice.jsonapi.read.links import Links
+from syncservice.jsonapi.read.links import Links, TemplatedReverse
 from syncservice.jsonapi.read.spec import (
     AS_IS,
     DATETIME,
@@ -93,22 +94,31 @@ class Recipe:
                               if fields is None or r.name in fields]
         self.self_view = spec.self_view
         self._serializer = None
-        # (name, column, converter or None when the value is written as is, and for an
-        # attribute read from the instance (column None), the request's bound field)
-        self.attributes: list[tuple[str, str | None, Callable[[Any], Any] | None, Any]] = []
+        # The attributes in the serializer's order: first every column value at once (a
+        # placeholder for an attribute read from the instance), then in place the values a
+        # converter changes and the instance's attributes (DRF's own reading; left out on
+        # SkipField).
+        self.attribute_names: list[str] = []
+        columns: list[str] = []
+        self.converted: list[tuple[str, str, Callable[[Any], Any]]] = []
+        self.from_instance: list[tuple[str, Any]] = []
         for attribute in spec.attributes:
             if fields is not None and attribute.name not in fields:
                 continue
+            self.attribute_names.append(attribute.name)
             if attribute.kind == INSTANCE:
-                self.attributes.append((attribute.name, None, None,
-                                        self.fields[attribute.name]))
+                columns.append(self.pk)
+                self.from_instance.append((attribute.name, self.fields[attribute.name]))
                 continue
-            convert = None
+            columns.append(attribute.column)
             if attribute.kind != AS_IS:
                 to_representation = self.fields[attribute.name].to_representation
-                convert = _datetime_converter(to_representation, reader.utc) \
-                    if attribute.kind == DATETIME else to_representation
-            self.attributes.append((attribute.name, attribute.column, convert, None))
+                self.converted.append((attribute.name, attribute.column, _datetime_converter(
+                    to_representation, reader.utc) if attribute.kind == DATETIME
+                    else to_representation))
+        # itemgetter returns a tuple from two keys on.
+        self.attribute_values = itemgetter(*columns) if len(columns) > 1 else \
+            (lambda row, column=columns[0]: (row[column],)) if columns else (lambda row: ())
         # DRF-JSONAPI leaves out an included to-one resource whose serialized data is empty,
         # which happens only when no field at all survives the sparse fieldset.
         self.fixed_fields = len(self.relationships) + (self.self_view is not None)
@@ -297,19 +307,19 @@ class Reader:
     def resource(self, recipe: Recipe, row: Row, node: Node, instance: Any = None):
         """(resource object, what each relationship links to, whether DRF-JSONAPI's
         serialized data would be non-empty)."""
-        attributes = {}
-        for name, column, convert, field in recipe.attributes:
-            if column is None:  # DRF's own reading of the instance
-                try:
-                    value = field.get_attribute(instance)
-                except SkipField:
-                    continue
-                attributes[name] = None if value is None else field.to_representation(value)
-                continue
+        attributes = dict(zip(recipe.attribute_names, recipe.attribute_values(row),
+                              strict=True))
+        for name, column, convert in recipe.converted:
             value = row[column]
-            if convert is not None and value is not None:
-                value = convert(value)
-            attributes[name] = value
+            if value is not None:
+                attributes[name] = convert(value)
+        for name, field in recipe.from_instance:
+            try:
+                value = field.get_attribute(instance)
+            except SkipField:
+                del attributes[name]
+                continue
+            attributes[name] = None if value is None else field.to_representation(value)
         pk = row[recipe.pk]
         id_ = None if pk is None else str(pk)
         obj: dict[str, Any] = {"type": recipe.type, "id": id_}
@@ -435,6 +445,17 @@ class Reader:
 
     # --- the document ---
     def build(self, rows_or_instance: Any, many: bool) -> dict:
+        request = self.request
+        if not self.instances or getattr(request, "versioning_scheme", False) is not None:
+            return self._build(rows_or_instance, many)
+        # Serializer methods' reverse() calls (download URLs) use the link templates too.
+        request.versioning_scheme = TemplatedReverse(self.links)
+        try:
+            return self._build(rows_or_instance, many)
+        finally:
+            request.versioning_scheme = None
+
+    def _build(self, rows_or_instance: Any, many: bool) -> dict:
         recipe = self.primary
         sources = list(rows_or_instance) if many else [rows_or_instance]
         include = self.include
