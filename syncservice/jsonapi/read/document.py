@@ -112,7 +112,9 @@ class Recipe:
                 continue
             columns.append(attribute.column)
             if attribute.kind != AS_IS:
-                to_representation = self.fields[attribute.name].to_representation
+                field = attribute.serializer_field if attribute.serializer_field is not None \
+                    else self.fields[attribute.name]
+                to_representation = field.to_representation
                 self.converted.append((attribute.name, attribute.column, _datetime_converter(
                     to_representation, reader.utc) if attribute.kind == DATETIME
                     else to_representation))
@@ -139,10 +141,11 @@ class Recipe:
 def _datetime_converter(to_representation: Callable[[Any], Any], utc: bool):
     if not utc:
         return to_representation
-    datetime_class, zone = dt.datetime, dt.UTC
+    zone = dt.UTC
 
     def convert(value: Any) -> Any:
-        if value.__class__ is datetime_class and value.tzinfo is zone:
+        # (A DateTimeField's value is a datetime: no need to check the class.)
+        if value.tzinfo is zone:
             return value  # orjson writes DRF's ISO text, "Z" included
         return to_representation(value)
 
@@ -162,6 +165,7 @@ class Reader:
         self.utc = _current_zone_is_utc()
         self.links = Links(self.request)
         self.include = tuple(get_included_resources(self.request))
+        self.scope_column = getattr(view, "project_field", None)
         self.recipes: dict[tuple[int, str], Recipe] = {}
         self.primary = self.recipe(spec, type_name)
         self._steps: dict[tuple[int, tuple[str, ...]], list[IncludeStep]] = {}
@@ -229,6 +233,10 @@ class Reader:
         chains = []
         for relationship, child, nested in self.include_steps(recipe, included):
             if not isinstance(relationship, ToOneSpec):
+                continue
+            if not node and relationship.column == self.scope_column:
+                # The page's tenancy FK takes one value per project of the caller: one query
+                # for those rows rather than their columns repeated (and parsed) on every row.
                 continue
             lookup = f"{prefix}{relationship.field_name}__"
             child_node = (*node, relationship.name)
@@ -308,7 +316,7 @@ class Reader:
         """(resource object, what each relationship links to, whether DRF-JSONAPI's
         serialized data would be non-empty)."""
         attributes = dict(zip(recipe.attribute_names, recipe.attribute_values(row),
-                              strict=True))
+                              strict=False))  # (same lengths by construction)
         for name, column, convert in recipe.converted:
             value = row[column]
             if value is not None:
@@ -336,13 +344,14 @@ class Reader:
                         related[name] = None
                         relationships[name] = {"data": None}
                         continue
-                    linkage = {"type": relationship.type, "id": str(key)}
+                    text = str(key)
+                    linkage = {"type": relationship.type, "id": text}
                     related[name] = linkage
                     if relationship.related_view is None:
                         relationships[name] = {"data": linkage}
                     else:
                         relationships[name] = {"links": {"related": self.links.url(
-                            relationship.related_view, "pk", key)}, "data": linkage}
+                            relationship.related_view, "pk", key, text)}, "data": linkage}
                 elif isinstance(relationship, ToManySpec):
                     if instance is not None:
                         items = list(getattr(instance, relationship.accessor).all())
@@ -360,7 +369,7 @@ class Reader:
                         recipe, relationship, instance, related)
             obj["relationships"] = relationships
         if recipe.self_view is not None and pk is not None:
-            obj["links"] = {"self": self.links.url(*recipe.self_view, pk)}
+            obj["links"] = {"self": self.links.url(*recipe.self_view, pk, id_)}
         return obj, related, bool(attributes) or recipe.fixed_fields > 0
 
     def method_relationship(self, recipe: Recipe, relationship: MethodRelationshipSpec,

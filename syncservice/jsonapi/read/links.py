@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from uuid import UUID
 
 from django.urls import NoReverseMatch
 from django.urls import reverse as django_reverse
@@ -32,11 +33,13 @@ class Links:
         self.plain = getattr(request, "versioning_scheme", None) is None
         self.templates: dict[tuple[str, str], tuple[str, str | None]] = {}
 
-    def url(self, view_name: str, kwarg: str, value: Any) -> str:
-        text = str(value)
+    def url(self, view_name: str, kwarg: str, value: Any, text: str | None = None) -> str:
+        """The URL; ``text`` is ``str(value)`` when the caller has it already."""
+        if text is None:
+            text = str(value)
         key = (view_name, kwarg)
         template = self.templates.get(key)
-        safe = _SAFE_TEXT.fullmatch(text) is not None
+        safe = value.__class__ is UUID or _SAFE_TEXT.fullmatch(text) is not None
         if template is not None and template[1] is not None and safe:
             return template[0] + text + template[1]
         url = self.reverse(view_name, kwarg, value)

@@ -65,6 +65,9 @@ class AttributeSpec:
     name: str
     column: str | None   # the model field's attname (the ``.values()`` key); None: INSTANCE
     kind: str
+    # The serializer field of the spec's own (context-free) serializer, for DRF's built-in
+    # fields, whose representation never reads the context; None: bind it per request.
+    serializer_field: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ def _attribute(name: str, serializer_field, model) -> AttributeSpec:
     column = model_field.attname
     if cls is drf_fields.DateTimeField and isinstance(model_field, models.DateTimeField) \
             and not hasattr(serializer_field, "timezone") and _iso(serializer_field):
-        return AttributeSpec(name, column, DATETIME)
+        return AttributeSpec(name, column, DATETIME, _context_free(serializer_field))
     if cls is drf_fields.BigIntegerField and isinstance(model_field, models.IntegerField) \
             and not getattr(serializer_field, "coerce_to_string",
                             api_settings.COERCE_BIGINT_TO_STRING):
@@ -198,7 +201,19 @@ def _attribute(name: str, serializer_field, model) -> AttributeSpec:
             and not (cls is drf_fields.UUIDField
                      and serializer_field.uuid_format != "hex_verbose"):
         return AttributeSpec(name, column, AS_IS)
-    return AttributeSpec(name, column, FIELD)
+    return AttributeSpec(name, column, FIELD, _context_free(serializer_field))
+
+
+def _context_free(serializer_field) -> Any:
+    """``serializer_field`` when it is one of DRF's own fields (their representation does
+    not depend on the request), else None."""
+    cls = type(serializer_field)
+    if cls.__module__ != "rest_framework.fields" or cls is drf_fields.SerializerMethodField:
+        return None
+    child = getattr(serializer_field, "child", None)
+    if child is not None and _context_free(child) is None:
+        return None
+    return serializer_field
 
 
 def _iso(serializer_field) -> bool:
