@@ -1,10 +1,9 @@
-"""The JSON:API read path: list and show documents built from ``.values()`` rows by
-per-resource specs derived from the serializers (``spec``, ``rows``, ``links``,
-``document``)."""
+"""The JSON:API read path: list and show documents built by per-resource specs derived from
+the serializers, from ``.values()`` rows or from the view's instances (``spec``, ``rows``,
+``links``, ``document``; ``path`` plugs it into DRF's list and retrieve)."""
 
-from syncservice.jsonapi.read.document import (
+from syncservice.jsonapi.read.path import (
     ReadDocument,
-    Reader,
     ReadSerializer,
     compose,
     enabled,
@@ -12,5 +11,5 @@ from syncservice.jsonapi.read.document import (
 )
 from syncservice.jsonapi.read.spec import ResourceSpec, spec_for
 
-__all__ = ["ReadDocument", "ReadSerializer", "Reader", "ResourceSpec", "compose", "enabled",
-           "reader_for", "spec_for"]
+__all__ = ["ReadDocument", "ReadSerializer", "ResourceSpec", "compose", "enabled", "reader_for",
+           "spec_for"]
