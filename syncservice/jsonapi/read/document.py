@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
 
@@ -155,6 +155,7 @@ class Reader:
         self.targets: dict[tuple[str, ...], dict[Any, Row]] = {}        # to-one rows by pk
         self.children: dict[tuple[str, ...], dict[Any, list[Row]]] = {}  # to-many by parent
         self._known_children: dict[tuple, tuple[set[str], dict[Any, list[Row]]]] = {}
+        self._known_rows: dict[type, tuple[set[str], dict[Any, Row]]] = {}
         self.included: dict[str, dict[str, dict]] = defaultdict(dict)
 
     def sparse_fields(self, type_name: str) -> set[str] | None:
@@ -251,6 +252,28 @@ class Reader:
             self._known_children[cache_key] = (wanted, dict(grouped))
         return grouped
 
+    def known(self, model, rows: Iterable[Row], columns: list[str]) -> None:
+        """Remember rows read (with these columns) for ``rows_of``."""
+        pk = model._meta.pk.attname
+        wanted = set(columns)
+        known = self._known_rows.get(model)
+        if known is None or not known[0] >= wanted:
+            known = self._known_rows[model] = (wanted, {})
+        known[1].update((row[pk], row) for row in rows)
+
+    def rows_of(self, relationship: ToOneSpec, keys: list, columns: list[str]) -> dict:
+        """The rows a to-one relation points at, by primary key: from the rows already read
+        when they cover them (an included resource that is also primary data), else one
+        query."""
+        keys = [key for key in keys if key is not None]
+        known = self._known_rows.get(relationship.model)
+        if known is not None and known[0] >= set(columns) \
+                and all(key in known[1] for key in keys):
+            return {key: known[1][key] for key in keys}
+        by_pk = row_queries.rows_by_pk(relationship, keys, columns)
+        self.known(relationship.model, by_pk.values(), columns)
+        return by_pk
+
     def fetch(self, node: Node, recipe: Recipe, rows: list[Row],
               included: tuple[str, ...]) -> None:
         steps = self.include_steps(recipe, included)
@@ -262,24 +285,20 @@ class Reader:
             step = by_name.get(relationship.name)
             if step is None and relationship not in recipe.relationships:
                 continue
-            child_node = (*node, relationship.name)
-            if step is None:
-                columns = [relationship.model._meta.pk.attname]
-            else:
-                child, nested = step
-                columns = [*child.columns, *self.joined_columns(child, nested, child_node)]
-            grouped = self.children_of(relationship, keys, columns)
-            self.children[child_node] = grouped
-            if step is not None:
-                self.take_joined(child, [row for key in keys for row in grouped.get(key, ())],
-                                 nested, child_node)
+            # Without joins: the related rows come in the order the stock path's prefetch
+            # reads them (the same statement but for its columns; a join could change the
+            # order of a model without ``Meta.ordering``).
+            columns = [relationship.model._meta.pk.attname] if step is None \
+                else step[0].columns
+            self.children[(*node, relationship.name)] = self.children_of(
+                relationship, keys, columns)
         for relationship, child, nested in steps:
             child_node = (*node, relationship.name)
             if isinstance(relationship, ToOneSpec):
                 by_pk = self.targets.get(child_node)
-                if by_pk is None:  # not joined (a show's row comes from its instance)
-                    by_pk = self.targets[child_node] = row_queries.rows_by_pk(
-                        relationship, (row[relationship.column] for row in rows),
+                if by_pk is None:  # not joined: the rows already read, or one query
+                    by_pk = self.targets[child_node] = self.rows_of(
+                        relationship, [row[relationship.column] for row in rows],
                         child.columns)
                 child_rows = list(by_pk.values())
             else:
@@ -460,6 +479,7 @@ class Reader:
                 self.take_joined(recipe, rows, include, ())
             else:  # a show: the instance the view loaded
                 rows = [row_queries.row_of(source, recipe.columns) for source in sources]
+            self.known(recipe.spec.model, rows, recipe.columns)
             self.fetch((), recipe, rows, include)
         objects = []
         for row, instance in zip(rows, instances, strict=True):
