@@ -466,8 +466,9 @@ interleaved requests.
   marked so; a field no spec reads sends the request to the stock path.
 - **Two sources, chosen per request** (`document.py`): when every rendered field is a column,
   the page is the view's own filtered, sorted, paginated queryset as `.values()` with the to-one
-  included resources joined in, and each to-many relation walked costs one `.values()` query
-  (`rows.py`); otherwise the document is built from the view's instances (its
+  included resources joined in (but the tenancy FK's: one query by id), and each to-many
+  relation walked costs one `.values()` query (`rows.py`; rows already read are reused);
+  otherwise the document is built from the view's instances (its
   `select_related`, prefetches and attached events), method fields through DRF's field API.
 - **Links** (`links.py`): one real reverse per route and request, then a template; serializer
   methods' `reverse(..., request=request)` calls use the templates through DRF's
