@@ -264,16 +264,16 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- API speed ------------------------------------------------------------------------------
-# The fast JSON:API read path for lists and shows (syncservice.jsonapi.fast); false serves
+# The JSON:API read path for lists and shows (syncservice.jsonapi.read); false serves
 # them through DRF-JSONAPI's stock serializers and renderer (same documents, slower).
 JSONAPI_FAST_PATH = env.bool("JSONAPI_FAST_PATH", default=True)
 # JSON responses at least this large are gzipped for clients that accept it.
 JSONAPI_GZIP_MIN_BYTES = env.int("JSONAPI_GZIP_MIN_BYTES", default=1024)
 # Gzip outermost but for security headers; ETag/304 computed on the uncompressed body.
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-                  "syncservice.jsonapi.fast.GZipMiddleware")
+                  "syncservice.jsonapi.http_middleware.GZipMiddleware")
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
-                  "syncservice.jsonapi.fast.ConditionalGetMiddleware")
+                  "syncservice.jsonapi.http_middleware.ConditionalGetMiddleware")
 
 # --- Observability and deployment -----------------------------------------------------------
 # Request ids, structured logs, Prometheus metrics at /metrics, readiness at /readyz (see

@@ -268,6 +268,8 @@ class _Key:
             else expression.asc(nulls_last=True)
 
     def value_of(self, row) -> Any:
+        if isinstance(row, dict):  # a `.values()` row (the read path): keyed by the path
+            return row[self.path]
         value = row
         for part in self.path.split("__"):
             if value is None:

@@ -1,5 +1,5 @@
-"""JSON:API rendering: DRF-JSONAPI's document building (or the fast path's document, see
-``syncservice.jsonapi.fast``), encoded with orjson, with the ``jsonapi`` member on every
+"""JSON:API rendering: DRF-JSONAPI's document building (or the read path's document, see
+``syncservice.jsonapi.read``), encoded with orjson, with the ``jsonapi`` member on every
 document."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import orjson
 from rest_framework.renderers import JSONRenderer as DrfJSONRenderer
 from rest_framework_json_api.renderers import JSONRenderer as DjaJSONRenderer
 
-from syncservice.jsonapi import JSONAPI_VERSION, MEDIA_TYPE, fast
+from syncservice.jsonapi import JSONAPI_VERSION, MEDIA_TYPE, read
 
 JSONAPI_MEMBER = {"version": JSONAPI_VERSION}
 
@@ -42,7 +42,7 @@ def _bounded(value: Any) -> Any:
 
 
 def dumps(data: Any) -> bytes:
-    # UTC datetimes as DRF writes them ("Z"): the fast path hands orjson the datetimes
+    # UTC datetimes as DRF writes them ("Z"): the read path hands orjson the datetimes
     # themselves, and a datetime reaching the encoder any other way reads the same.
     try:
         return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)
@@ -85,8 +85,8 @@ class JsonApiRenderer(DjaJSONRenderer, _OrjsonDocumentRenderer):
         view = (renderer_context or {}).get("view")
         query = getattr(view, "jsonapi_query", None)
         self._hidden = getattr(query, "hidden_relationships", None) or {}
-        document = fast.compose(data)
-        if document is not None:  # built by the fast path
+        document = read.compose(data)
+        if document is not None:  # built by the read path
             return _OrjsonDocumentRenderer.render(self, document)
         return super().render(data, accepted_media_type, renderer_context)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import MethodNotAllowed, ParseError, PermissionDenied
 
-from syncservice.jsonapi import fast
+from syncservice.jsonapi import read
 from syncservice.jsonapi.filters import apply_filters
 from syncservice.jsonapi.pagination import CursorPages, PageNumberFamily, PaginationFamily
 from syncservice.jsonapi.prefetch import plan_related
@@ -159,29 +159,17 @@ class JsonApiViewSet(viewsets.GenericViewSet):
             terms.append("-pk" if last_descending else "pk")
         return terms
 
-    # --- the fast read path (syncservice.jsonapi.fast) ---------------------------------------
-    fast_actions: Sequence[str] = ("list", "retrieve")
+    # --- the read path (syncservice.jsonapi.read) -----------------------------------------
+    read_actions: Sequence[str] = ("list", "retrieve")
 
-    def _fast_request(self) -> bool:
-        return self.action in self.fast_actions and self.request.method in ("GET", "HEAD")
-
-    def fast_builder(self):
-        """The fast path's document builder for this list/show request, or None (stock)."""
-        if not self._fast_request():
+    def reader(self):
+        """The read path's document builder for this list/show request, or None (the stock
+        DRF-JSONAPI serializers and renderer)."""
+        if self.action not in self.read_actions or self.request.method not in ("GET", "HEAD"):
             return None
-        if not hasattr(self, "_fast_builder"):
-            self._fast_builder = fast.builder_for(self, self.get_serializer_class())
-        return self._fast_builder
-
-    def dispatch(self, request, *args, **kwargs):
-        # (self.action is set inside dispatch, from the action map.)
-        action = getattr(self, "action_map", {}).get(request.method.lower())
-        if fast.enabled() and action in self.fast_actions and request.method in ("GET", "HEAD"):
-            with fast.gc_paused():
-                response = super().dispatch(request, *args, **kwargs)
-                fast.render_and_release(response)
-                return response
-        return super().dispatch(request, *args, **kwargs)
+        if not hasattr(self, "_reader"):
+            self._reader = read.reader_for(self, self.get_serializer_class())
+        return self._reader
 
     def finalize_response(self, request, response, *args, **kwargs):
         # A created resource (201, or 202 with the resource being built) says where it lives
@@ -193,18 +181,20 @@ class JsonApiViewSet(viewsets.GenericViewSet):
         return super().finalize_response(request, response, *args, **kwargs)
 
     def paginate_queryset(self, queryset):
-        builder = self.fast_builder()
-        if builder is not None:
-            queryset = fast.tune_queryset(builder, queryset)
+        reader = self.reader()
+        if reader is not None:
+            rows = reader.page_queryset(queryset)
+            if rows is not None:
+                queryset = rows
         return super().paginate_queryset(queryset)
 
     def get_serializer(self, *args, **kwargs):
         """In DRF's list and retrieve, a stand-in whose ``.data`` is the document built by the
-        fast path, when every serializer involved has a plan (else the stock path)."""
+        read path, when it reads every field the document renders (else the stock path)."""
         if len(args) == 1 and not set(kwargs) - {"many"}:
-            builder = self.fast_builder()
-            if builder is not None:
-                return fast.FastSerializer(builder, args[0], many=kwargs.get("many", False))
+            reader = self.reader()
+            if reader is not None:
+                return read.ReadSerializer(reader, args[0], many=kwargs.get("many", False))
         return super().get_serializer(*args, **kwargs)
 
 

@@ -1,92 +1,15 @@
-"""The fast read path (syncservice.jsonapi.fast) serves the same documents as DRF-JSONAPI's
-stock serializers and renderer: every list and show endpoint, with sparse fieldsets, includes
-(nested too) and the query grammar, compared as parsed JSON (and as bytes)."""
-
-from datetime import timedelta
+"""The read path (syncservice.jsonapi.read) serves the same documents as DRF-JSONAPI's stock
+serializers and renderer: every list and show endpoint, with sparse fieldsets, includes (nested
+too) and the query grammar, compared as parsed JSON (and as bytes), built from rows or from
+instances."""
 
 import orjson
 import pytest
-from django.utils import timezone
 
-from exports.models import Export, ExportFile
 from jobs.models import Job
-from syncs import services as sync_services
-from syncs.models import Connection, SyncRun
-from syncs.secrets import encrypt
-from syncservice.jsonapi import fast
+from syncservice.jsonapi import read
+from syncservice.jsonapi.read import spec as read_spec
 from tests.testapp.models import Author, Book
-
-HTTP_SHOP = {
-    "base_url": "http://127.0.0.1:9/", "auth": {"type": "bearer"},
-    "pagination": {"type": "page_number", "page_size": 3}, "check_path": "/ping",
-    "max_retries": 0,
-    "streams": [
-        {"name": "orders", "path": "/orders", "record_selector": "$.data",
-         "primary_key": ["id"], "cursor_field": "updated_at", "cursor_param": "updated_since"},
-        {"name": "customers", "path": "/customers", "record_selector": "$.data",
-         "primary_key": ["id"], "cursor_field": "updated_at", "cursor_param": "updated_since"},
-    ],
-}
-
-
-@pytest.fixture
-def world(project, other_project, make_job, library):
-    """Rows behind every list endpoint, in the caller's project and another one."""
-    now = timezone.now()
-    jobs = []
-    for index in range(6):
-        status = ["succeeded", "failed", "pending", "running", "cancelled", "succeeded"][index]
-        jobs.append(make_job(
-            project if index != 5 else None, f"demo.kind{index % 2}", status=status,
-            priority=index, progress=index * 10, payload={"n": index, "nested": {"a": [1, 2]}},
-            error="boom" if status == "failed" else "",
-            error_details={"trace": ["x"]} if status == "failed" else None,
-            result={"rows": index} if status == "succeeded" else None,
-            started_at=now - timedelta(minutes=index, microseconds=index * 7),
-            finished_at=(now.replace(microsecond=0) if status in ("succeeded", "failed")
-                         else None),
-            created_by_id=f"key:{index}" if index % 2 else None))
-    make_job(other_project, "demo.other")
-
-    exports = []
-    for index, status in enumerate(["success", "failed", "success", "expired"]):
-        export = Export.objects.create(
-            project=project, job=jobs[index] if index != 3 else None,
-            resource_type=["jobs", "exports", "jobs", "exports"][index], format="csv",
-            status=status, filters={"status": "failed"} if index else {},
-            fields=["id"], records_count=10 * index or None, size=1000 + index,
-            filename=f"e{index}.csv", mime_type="text/csv", started_at=now,
-            completed_at=now if status == "success" else None, metadata={"i": index},
-            reference=f"ref-{index}")
-        for number in range(1, 1 + (index % 3)):
-            ExportFile.objects.create(export=export, index=number,
-                                      storage_name=f"x/{export.pk}/{number}",
-                                      filename=f"e{index}-{number}.csv", size=number,
-                                      records_count=number, sha256="0" * 64,
-                                      mime_type="text/csv")
-        exports.append(export)
-    Export.objects.create(project=other_project, resource_type="jobs", format="csv",
-                          status="success")
-
-    connections = [
-        Connection.objects.create(project=project, provider="http_api", name=name,
-                                  config=HTTP_SHOP, secrets_encrypted=encrypt(secrets))
-        for name, secrets in (("shop", {"token": "t", "extra": "e"}), ("empty", {}))]
-    syncs = []
-    for index, connection in enumerate(connections):
-        sync = sync_services.create_sync(project, {
-            "name": f"Sync {index}", "connection": connection, "status": "active",
-            "entities": ["orders", "customers"] if index == 0 else ["orders"]})
-        syncs.append(sync)
-    sync_services.create_sync(project, {"name": "No runs", "connection": connections[0],
-                                        "entities": ["customers"]})
-    first = sync_services.trigger(syncs[0])
-    SyncRun.objects.filter(pk=first.pk).update(status="failed", error="boom")
-    sync_services.retry_run(SyncRun.objects.get(pk=first.pk))
-    sync_services.trigger(syncs[1])
-    return {"jobs": jobs, "exports": exports, "connections": connections, "syncs": syncs,
-            "runs": list(SyncRun.objects.all()), "books": library,
-            "project": project}
 
 
 def fetch(api, settings, url: str, fast_path: bool):
@@ -94,8 +17,8 @@ def fetch(api, settings, url: str, fast_path: bool):
     response = api.get(url)
     assert response.status_code == 200, (url, response.content)
     data = response.data
-    used = isinstance(data, fast.FastDocument) or (
-        isinstance(data, dict) and isinstance(data.get("results"), fast.FastDocument))
+    used = isinstance(data, read.ReadDocument) or (
+        isinstance(data, dict) and isinstance(data.get("results"), read.ReadDocument))
     assert used == fast_path, f"{url}: fast path used: {used}"
     return response.content
 
@@ -249,7 +172,7 @@ def test_constant_queries_on_the_fast_path(api, settings, world):
         assert counts[True, 100] <= counts[False, 100], (url, counts)
 
 
-# --- plans ----------------------------------------------------------------------------------
+# --- specs ---------------------------------------------------------------------------------
 
 def test_unsupported_serializers_take_the_stock_path():
     from rest_framework import serializers as drf_serializers
@@ -261,14 +184,6 @@ def test_unsupported_serializers_take_the_stock_path():
             fields = ["title", "pages"]
             meta_fields = ["pages"]
 
-    class WithHyperlinkedRelation(serializers.ModelSerializer):
-        author = drf_serializers.HyperlinkedRelatedField(view_name="author-detail",
-                                                         read_only=True)
-
-        class Meta:
-            model = Book
-            fields = ["title", "author"]
-
     class Custom(serializers.ModelSerializer):
         class Meta:
             model = Book
@@ -277,63 +192,67 @@ def test_unsupported_serializers_take_the_stock_path():
         def to_representation(self, instance):
             return {"title": instance.title.upper()}
 
-    for serializer_class in (WithMeta, WithHyperlinkedRelation, Custom):
-        assert fast.plan_for(serializer_class) is None
+    for serializer_class in (WithMeta, Custom):
+        assert read.spec_for(serializer_class) is None
+
+    class WithHyperlinkedRelation(serializers.ModelSerializer):
+        author = drf_serializers.HyperlinkedRelatedField(view_name="author-detail",
+                                                         read_only=True)
+
+        class Meta:
+            model = Book
+            fields = ["title", "author"]
+
+    spec = read.spec_for(WithHyperlinkedRelation)
+    assert set(spec.unsupported) == {"author"}
+    assert [a.name for a in spec.attributes] == ["title"]
 
 
-def test_plans_read_every_field_kind():
+def test_specs_read_every_field_kind():
     from exports.api.serializers import ExportSerializer
     from syncs.api.serializers import SyncSerializer
 
-    plan = fast.plan_for(ExportSerializer)
-    kinds = {a.name: a.kind for a in plan.attributes}
-    assert kinds["status"] == fast.PASS and kinds["created_at"] == fast.DATETIME
-    assert kinds["attachment_url"] == fast.METHOD and kinds["size"] == fast.BIGINT
-    relationships = {r.name: r.kind for r in plan.relationships}
-    assert relationships == {"project": fast.TO_ONE, "job": fast.TO_ONE,
-                             "files": fast.TO_MANY, "events": fast.METHOD_MANY}
-    plan = fast.plan_for(SyncSerializer)
-    assert {a.name: a.kind for a in plan.attributes}["provider_key"] == fast.STATIC
-    assert {r.name: r.kind for r in plan.relationships}["last_run"] == fast.METHOD_ONE
+    spec = read.spec_for(ExportSerializer)
+    kinds = {a.name: a.kind for a in spec.attributes}
+    assert kinds["status"] == read_spec.AS_IS and kinds["created_at"] == read_spec.DATETIME
+    assert kinds["attachment_url"] == read_spec.INSTANCE and kinds["size"] == read_spec.AS_IS
+    relationships = {r.name: type(r) for r in spec.relationships}
+    assert relationships == {"project": read_spec.ToOneSpec, "job": read_spec.ToOneSpec,
+                             "files": read_spec.ToManySpec,
+                             "events": read_spec.MethodRelationshipSpec}
+    spec = read.spec_for(SyncSerializer)
+    assert {a.name: a.kind for a in spec.attributes}["provider_key"] == read_spec.INSTANCE
+    assert isinstance(spec.relationship("last_run"), read_spec.MethodRelationshipSpec)
 
 
-def test_url_templates_fall_back_to_reverse_for_odd_values(rf):
+def test_links_fall_back_to_reverse_for_odd_values(rf):
     from rest_framework.request import Request
 
-    request = Request(rf.get("/"))
-    urls = fast.Urls(request)
+    from syncservice.jsonapi.read.links import Links
+
+    links = Links(Request(rf.get("/")))
     first, second = Author(pk="00000000-0000-4000-8000-000000000001"), Book(
         pk="00000000-0000-4000-8000-000000000002")
-    assert urls.get("book-detail", "pk", first.pk).endswith(f"/books/{first.pk}")
-    assert urls.get("book-detail", "pk", second.pk).endswith(f"/books/{second.pk}")
-    assert urls.templates[("book-detail", "pk")] not in (None, fast._NO_TEMPLATE)
-    assert urls.get("book-detail", "pk", "a b").endswith("/books/a%20b")
+    assert links.url("book-detail", "pk", first.pk).endswith(f"/books/{first.pk}")
+    assert links.templates[("book-detail", "pk")][1] == ""
+    assert links.url("book-detail", "pk", second.pk).endswith(f"/books/{second.pk}")
+    assert links.url("book-detail", "pk", "a b").endswith("/books/a%20b")
 
 
-def test_the_collector_comes_back(api, settings, world):
-    import gc
+def test_serializer_reverses_use_the_templates_and_fall_back_to_drf(rf):
+    from rest_framework.request import Request
+    from rest_framework.reverse import reverse
 
-    settings.JSONAPI_FAST_PATH = True
-    assert gc.isenabled()
-    assert api.get("/api/v1/exports?included=files").status_code == 200
-    assert gc.isenabled()
-    with fast.gc_paused():
-        with fast.gc_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
+    from syncservice.jsonapi.read.links import Links, TemplatedReverse
 
-
-def test_lean_instances_match_django_instances(world):
-    from jobs.models import Job as JobModel
-
-    lean_rows = JobModel.objects.select_related("project").order_by("pk")
-    lean_rows._iterable_class = fast.LeanModelIterable
-    for lean, plain in zip(lean_rows, JobModel.objects.select_related("project").order_by("pk"),
-                           strict=True):
-        assert {k: v for k, v in vars(lean).items() if k != "_state"} == \
-            {k: v for k, v in vars(plain).items() if k != "_state"}
-        assert (lean._state.adding, lean._state.db) == (plain._state.adding, plain._state.db)
-        assert lean.project == plain.project
-        if plain.project_id:
-            assert lean.project.name == plain.project.name
+    request = Request(rf.get("/"))
+    request.versioning_scheme = None
+    links = Links(request)
+    request.versioning_scheme = TemplatedReverse(links)
+    book = Book(pk="00000000-0000-4000-8000-000000000002")
+    url = reverse("book-detail", kwargs={"pk": book.pk}, request=request)
+    assert links.templates[("book-detail", "pk")] == (url[: -len(str(book.pk))], "")
+    # Not one keyword: DRF reverses it itself (the scheme answers NoReverseMatch).
+    assert reverse("book-list", request=request).endswith("/api/v1/books")
+    assert reverse("book-detail", args=[book.pk], request=request).endswith(
+        f"/books/{book.pk}")

@@ -1,0 +1,15 @@
+"""The JSON:API read path: list and show documents built by per-resource specs derived from
+the serializers, from ``.values()`` rows or from the view's instances (``spec``, ``rows``,
+``links``, ``document``; ``path`` plugs it into DRF's list and retrieve)."""
+
+from syncservice.jsonapi.read.path import (
+    ReadDocument,
+    ReadSerializer,
+    compose,
+    enabled,
+    reader_for,
+)
+from syncservice.jsonapi.read.spec import ResourceSpec, spec_for
+
+__all__ = ["ReadDocument", "ReadSerializer", "ResourceSpec", "compose", "enabled", "reader_for",
+           "spec_for"]

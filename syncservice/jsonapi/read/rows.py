@@ -1,0 +1,96 @@
+"""The rows a document is built from: ``.values()`` queries through public ORM calls, one
+per relation walked, whatever the number of rows (a constant number of queries per list)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import QuerySet
+
+from syncservice.jsonapi.read.spec import ResourceSpec, ToManySpec, ToOneSpec
+
+Row = dict[str, Any]
+
+
+def columns_for(spec: ResourceSpec, fields: set[str] | None) -> list[str]:
+    """The columns a resource object of ``spec`` reads under the sparse fieldset ``fields``:
+    the primary key, the attributes asked for and every FK (cheap, and what linkage and
+    includes follow)."""
+    columns = [spec.model._meta.pk.attname]
+    columns += [a.column for a in spec.attributes
+                if a.column is not None and (fields is None or a.name in fields)]
+    columns += [r.column for r in spec.relationships if isinstance(r, ToOneSpec)]
+    return list(dict.fromkeys(columns))
+
+
+def sort_columns(queryset: QuerySet) -> list[str] | None:
+    """The ``.values()`` keys of the queryset's ordering (what cursor links read from the
+    page's rows), or None when a term is not a model field path (an annotation)."""
+    model = queryset.model
+    columns = []
+    for term in queryset.query.order_by:
+        if not isinstance(term, str):
+            return None
+        path = term.lstrip("-")
+        if path == "pk":
+            path = model._meta.pk.name
+        current = model
+        try:
+            for part in path.split("__"):
+                model_field = current._meta.get_field(part)
+                current = model_field.related_model or current
+        except FieldDoesNotExist:
+            return None
+        columns.append(path)
+    return columns
+
+
+def page_queryset(queryset: QuerySet, columns: list[str]) -> QuerySet:
+    """The view's filtered and sorted queryset as rows of ``columns``."""
+    return queryset.select_related(None).prefetch_related(None).values(*columns)
+
+
+def row_of(instance: Any, columns: list[str]) -> Row:
+    """The row of an instance the view already loaded (a show)."""
+    return {column: getattr(instance, column) for column in columns}
+
+
+def rows_by_pk(relationship: ToOneSpec, keys: Iterable[Any], columns: list[str]) -> dict:
+    """The related rows of a to-one relationship, by primary key: read with the related
+    model's base manager, as Django reads a forward relation."""
+    keys = {key for key in keys if key is not None}
+    if not keys:
+        return {}
+    pk = relationship.model._meta.pk.attname
+    rows = relationship.model._base_manager.filter(pk__in=keys).values(*columns)
+    return {row[pk]: row for row in rows}
+
+
+def rows_by_parent(relationship: ToManySpec, parent_keys: Iterable[Any],
+                   columns: list[str]) -> dict[Any, list[Row]]:
+    """The related rows of a to-many relationship, grouped by parent key (every key given,
+    with or without rows), in the order of the related model's default manager (as its
+    related manager and prefetch read them)."""
+    grouped: dict[Any, list[Row]] = {key: [] for key in parent_keys}
+    if not grouped:
+        return grouped
+    back = relationship.back_column
+    rows = relationship.model._default_manager.filter(**{f"{back}__in": list(grouped)}) \
+        .values(*dict.fromkeys([*columns, back]))
+    for row in rows:
+        grouped[row[back]].append(row)
+    return grouped
+
+
+def split_joined(rows: Iterable[Row], joined: list[tuple[str, str]], pk: str) -> dict:
+    """The rows of a to-one relation read by a join (``joined``: (row key, column) pairs),
+    by primary key; a missing relation (a NULL FK) gives no row."""
+    pk_key = next(key for key, column in joined if column == pk)
+    targets = {}
+    for row in rows:
+        key = row[pk_key]
+        if key is not None and key not in targets:
+            targets[key] = {column: row[name] for name, column in joined}
+    return targets
