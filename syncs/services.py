@@ -71,12 +71,11 @@ def _check_schema(errors: list[tuple[str, str]], base_pointer: str, name: str) -
 def validate_connection(provider: str, config: dict, secrets: dict | None) -> None:
     spec = _provider(provider)
     _check_schema(catalog.validate_config(spec, config), "/data/attributes/config", "config")
-    for pointer, url in netguard.url_fields(config):
-        try:
-            netguard.check_url(url)
-        except netguard.UnsafeDestination as exc:
-            raise attribute_error("config", str(exc), f"/data/attributes/config{pointer}") \
-                from None
+    try:
+        netguard.check_config(config)
+    except netguard.UnsafeDestination as exc:
+        raise attribute_error("config", str(exc), f"/data/attributes/config{exc.pointer}") \
+            from None
     if secrets is not None:
         _check_schema(catalog.validate_secrets(spec, secrets), "/data/attributes/secrets",
                       "secrets")
