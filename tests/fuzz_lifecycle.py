@@ -35,6 +35,7 @@ from hypothesis.stateful import (
     consumes,
     get_state_machine_test,
     multiple,
+    precondition,
     rule,
 )
 from schemathesis import GenerationMode
@@ -66,6 +67,7 @@ class Api:
 
     def __init__(self, schema, base_url: str, key: str, checks: list, outcome: Lifecycle):
         self.base_url = base_url
+        self.deadline = float("inf")
         self.headers = {"X-API-Key": key}
         self.checks = checks
         self.outcome = outcome
@@ -92,7 +94,10 @@ class Api:
         return self.operations[operation_id].Case(**parts)
 
     def send(self, case) -> tuple[int, Any]:
-        """Send ``case``; return its status and parsed body (None unless JSON)."""
+        """Send ``case``; return its status and parsed body (None unless JSON). Past the
+        deadline nothing is sent (status 0): the scenario under way ends at once."""
+        if time.monotonic() > self.deadline:
+            return 0, None
         operation_id = case.operation.definition.raw["operationId"]
         response = case.call(base_url=self.base_url, session=self.session,
                              headers=self.headers, timeout=30)
@@ -177,6 +182,7 @@ def build_machine(api: Api, providers: list[Provider]):
             super().__init__()
             api.outcome.examples += 1
             self.provider_of: dict[str, Provider] = {}
+            self.connection_count = self.sync_count = 0  # in the bundles
 
         # --- the valid steps, shared by the rules --------------------------------------------
         def new_connection(self, data, choices) -> str | None:
@@ -221,37 +227,58 @@ def build_machine(api: Api, providers: list[Provider]):
         @rule(data=st.data())
         def whole_lifecycle(self, data):
             """Connection → active sync → trigger → runs → cancel → retry → archive →
-            delete, each step valid (the order most clients follow)."""
+            delete, each step valid (the order most clients follow), with hostile requests
+            (the rules below) about the same resources mixed in: the chain is one rule, so
+            that every scenario gets to its end."""
+
+            def maybe(step, *args) -> None:
+                if data.draw(st.booleans()):
+                    step(*args, data)
+
             connection = self.new_connection(data, favoured)
             if connection is None:
                 return
+            maybe(self.create_hostile_connection)
+            maybe(self.read_or_check_connection, connection)
             # A connection some sync used is never deleted (the runs are its history): one
-            # lifecycle in four deletes its connection unused.
-            with_sync = data.draw(st.sampled_from([True, True, True, False]))
+            # lifecycle in three deletes its connection unused.
+            with_sync = data.draw(st.sampled_from([True, True, False]))
             sync = self.new_sync(connection, data, ["active"]) if with_sync else None
             if sync is not None:
+                maybe(self.create_hostile_sync, connection)
                 run = self.new_run(sync, data)
+                maybe(self.trigger_hostile, sync)
                 api.call("syncs_sync_pk_runs_list", path_parameters={"sync_pk": sync})
+                maybe(self.list_runs, sync)
                 if run is not None:
                     api.call("syncs_runs_retrieve", path_parameters={"id": run})
                     api.call("syncs_runs_cancel", path_parameters={"id": run}, body={
                         "data": {"type": "sync-run-cancels",
                                  "attributes": {"reason": data.draw(names)}}})
+                    maybe(self.cancel_run, run)
                     retried = _created_id(*api.call("syncs_runs_retry",
                                                     path_parameters={"id": run}, body={}))
                     api.call("syncs_sync_pk_runs_list", path_parameters={"sync_pk": sync},
                              query={"sort": "-created_at"})
                     if retried is not None:  # archiving waits for no run
+                        maybe(self.retry_run, retried)
                         api.call("sync_runs_cancel", path_parameters={"id": retried})
-                api.call("syncs_destroy", path_parameters={"id": sync})
-            api.call("connections_destroy", path_parameters={"id": connection})
+                maybe(self.update_sync, sync)
+                self.archive_sync(sync)
+            maybe(self.update_connection, connection)
+            self.delete_connection(connection)
 
         # --- connections --------------------------------------------------------------------
+        # A few connections and syncs per scenario: the steps go to what is done with them.
+        @precondition(lambda self: self.connection_count < 3)
         @rule(target=connections, data=st.data())
         def create_connection(self, data):
             created = self.new_connection(data, data.draw(st.sampled_from([favoured,
                                                                           providers])))
-            return multiple() if created is None else created
+            if created is None:
+                return multiple()
+            self.connection_count += 1
+            return created
 
         @rule(data=st.data())
         def create_hostile_connection(self, data):
@@ -302,10 +329,14 @@ def build_machine(api: Api, providers: list[Provider]):
             api.call("connections_retrieve", path_parameters={"id": connection})
 
         # --- syncs --------------------------------------------------------------------------
+        @precondition(lambda self: self.sync_count < 4)
         @rule(target=syncs, connection=connections, data=st.data())
         def create_sync(self, connection, data):
             created = self.new_sync(connection, data, ["active", "active", "paused", None])
-            return multiple() if created is None else created
+            if created is None:
+                return multiple()
+            self.sync_count += 1
+            return created
 
         @rule(connection=connections, data=st.data())
         def create_hostile_sync(self, connection, data):
@@ -405,16 +436,17 @@ def build_machine(api: Api, providers: list[Provider]):
 
 
 def run_lifecycle(schema, base_url: str, key: str, checks: list, *, seconds: float,
-                  fuzz_seed: int, steps: int = 30, examples_per_round: int = 4) -> Lifecycle:
+                  fuzz_seed: int, steps: int = 12, examples_per_round: int = 4) -> Lifecycle:
     """Run the scenario for about ``seconds``: rounds of a few examples (of up to ``steps``
     steps), each round seeded from ``fuzz_seed``, until the time is up. (A round always ends
-    on its own: stopping hypothesis mid-run would make it replay a shorter scenario.)"""
+    on its own, its requests unsent past the deadline: stopping hypothesis mid-run would
+    make it replay a shorter scenario.)"""
     outcome = Lifecycle()
     api = Api(schema, base_url, key, checks, outcome)
     machine = build_machine(api, load_providers(api))
-    deadline = time.monotonic() + seconds
+    api.deadline = time.monotonic() + seconds
     for round_number in itertools.count():
-        if time.monotonic() > deadline:
+        if time.monotonic() > api.deadline:
             break
         test = get_state_machine_test(machine, settings=settings(
             max_examples=examples_per_round, stateful_step_count=steps, deadline=None,
