@@ -13,7 +13,10 @@ from django.conf import settings
 
 
 class UnsafeDestination(ValueError):
-    """The URL points somewhere this server must not call."""
+    """The URL (or host) points somewhere this server must not call. ``pointer``: the JSON
+    pointer of the config member that named it, when a config was checked."""
+
+    pointer = ""
 
 
 def _allowed_networks() -> list:
@@ -73,18 +76,43 @@ def check_url(url: str, *, resolve: bool = True) -> None:
     host = parts.hostname
     if not host:
         raise UnsafeDestination("The URL has no host.")
+    check_host(host, parts.port or 443, resolve=resolve)
+
+
+def check_host(host: str, port: int, *, resolve: bool = True) -> None:
+    """``check_url`` for a bare host name or IP address (an SSH or database server's): raise
+    ``UnsafeDestination`` if it is, or resolves to, an internal address (not allowed). An
+    early check as well: connections are pinned by ``checked_addresses``."""
     if _is_allowed_host(host):
         return
     try:
-        addresses = [ipaddress.ip_address(host)]
+        addresses = [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
         if not resolve:
             return
         try:
-            addresses = lookup(host, parts.port or 443)
-        except socket.gaierror:
+            addresses = lookup(host, port)
+        except (socket.gaierror, UnicodeError, ValueError):
             return  # unresolvable: the request fails on its own, nothing internal is reached
     _refuse_internal(host, addresses)
+
+
+def check_config(config: dict) -> None:
+    """Check every destination a connection config names: its URL-valued fields
+    (``url_fields``) and its server ``host`` (SFTP, databases). Raises ``UnsafeDestination``
+    with ``pointer`` set to the member."""
+    destinations = [(pointer, url, check_url) for pointer, url in url_fields(config)]
+    host = (config or {}).get("host")
+    if isinstance(host, str) and host:
+        port = (config or {}).get("port")
+        destinations.append(("/host", host, lambda value: check_host(
+            value, port if isinstance(port, int) and 0 < port < 65536 else 0)))
+    for pointer, value, check in destinations:
+        try:
+            check(value)
+        except UnsafeDestination as exc:
+            exc.pointer = pointer
+            raise
 
 
 def url_fields(config: dict, prefix: str = "") -> list[tuple[str, str]]:

@@ -1,5 +1,6 @@
-"""HTTP clients for user-supplied URLs whose connections go to the address that passed the
-SSRF guard (``syncservice.netguard``).
+"""Outbound connections to user-supplied hosts that go to the address that passed the SSRF
+guard (``syncservice.netguard``): HTTP clients (httpx), sockets for clients that take a
+connected one (paramiko's SSH), and a resolver for aiohttp (aiobotocore: S3 endpoints).
 
 A check that resolves a name and a connection that resolves it again leave a window: a name
 answering a public address to the check and ``127.0.0.1`` to the connection (DNS rebinding)
@@ -10,10 +11,14 @@ the ``Host`` header stays the URL's (both come from the URL, not from the socket
 
 Environment proxies are ignored (``trust_env=False``): through a proxy the proxy would
 resolve the name, out of the guard's reach.
+
+aiohttp connects to IP literals without asking its resolver: those cannot be rebound, and
+``netguard.check_url`` refuses internal ones before a source opens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import typing
 
@@ -74,3 +79,52 @@ def client(**kwargs: typing.Any) -> httpx.Client:
     kwargs.pop("trust_env", None)
     return httpx.Client(transport=PinnedTransport(**transport_options), trust_env=False,
                         **kwargs)
+
+
+def connect_socket(host: str, port: int, timeout: float | None = None) -> socket.socket:
+    """A TCP socket to ``host`` connected to an address that passed the guard, for clients
+    that take a connected socket (paramiko's ``sock``; the client still names ``host`` for
+    its own checks, e.g. host keys). Raises ``netguard.UnsafeDestination`` (an internal
+    address) or ``OSError`` (unresolvable or unreachable)."""
+    try:
+        addresses = netguard.checked_addresses(host, port)
+    except UnicodeError as exc:
+        raise socket.gaierror(f"Cannot resolve {host}: {exc}") from None
+    error: OSError | None = None
+    for address in addresses:  # in the resolver's order, as socket.create_connection would
+        try:
+            return socket.create_connection((address, port), timeout=timeout)
+        except OSError as exc:
+            error = exc
+    raise error or OSError(f"{host} has no address")
+
+
+def aiohttp_resolver():
+    """An ``aiohttp`` resolver answering only checked addresses (aiohttp then connects to
+    them, while TLS and the ``Host`` header keep the name): for aiobotocore's
+    ``connector_args={"resolver": ...}``. A refused name fails the connection; clients that
+    report it as any unreachable host (botocore) find the guard's message in ``refused``."""
+    from aiohttp.abc import AbstractResolver
+
+    class PinnedResolver(AbstractResolver):
+        def __init__(self) -> None:
+            self.refused: list[str] = []
+
+        async def resolve(self, host: str, port: int = 0,
+                          family: int = socket.AF_INET) -> list:
+            try:
+                addresses = await asyncio.get_running_loop().run_in_executor(
+                    None, netguard.checked_addresses, host, port)
+            except netguard.UnsafeDestination as exc:
+                self.refused.append(str(exc))
+                raise OSError(str(exc)) from None
+            except UnicodeError as exc:
+                raise socket.gaierror(f"Cannot resolve {host}: {exc}") from None
+            return [{"hostname": host, "host": address, "port": port,
+                     "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                     "proto": 0, "flags": socket.AI_NUMERICHOST} for address in addresses]
+
+        async def close(self) -> None:
+            pass
+
+    return PinnedResolver()

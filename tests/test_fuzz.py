@@ -8,16 +8,21 @@ with a write-scope key of a seeded project:
   parameter, methods the schema does not list), ``FUZZ_MAX_EXAMPLES`` generated requests per
   operation (valid and invalid ones), then stateful scenarios that follow the schema's links
   (create a connection → create a sync of it → trigger → read the run → cancel / retry;
-  start an export → read it → download), so detail endpoints get real ids;
+  start an export → read it → download), so detail endpoints get real ids; generated
+  documents rarely make a sync, so a lifecycle scenario (``tests/fuzz_lifecycle.py``) builds
+  valid ones from the published provider catalog, mixed with hostile variants, and the test
+  asserts it reached create-sync, trigger, runs, cancel/retry, archive and delete each
+  ``FUZZ_LIFECYCLE_FLOOR`` times at least;
 - checks: all of schemathesis' (no 5xx; status codes, headers, content types and bodies as
   documented; schema-invalid requests rejected, schema-valid ones accepted; 405 with ``Allow``
   for undocumented methods; ...) plus ours: every 4xx is a JSON:API error document.
 
 Path ids are also drawn from seeded resources (jobs, connections, syncs, runs, exports, another
 project's job) so requests reach real objects, not only 404s. Three engine runs (examples and
-fuzzing; coverage; stateful), each stopping at its share of ``FUZZ_BUDGET_SECONDS`` (270 s in
-all by default): seeded by ``FUZZ_SEED``, though how far a run gets depends on the machine's
-speed. ``FUZZ_DETAILS=1`` with ``pytest -s`` prints what refused each operation's requests.
+fuzzing; coverage; stateful) and the lifecycle scenario, each stopping at its share of
+``FUZZ_BUDGET_SECONDS`` (270 s in all by default): seeded by ``FUZZ_SEED``, though how far
+a run gets depends on the machine's speed. ``FUZZ_DETAILS=1`` with ``pytest -s`` prints what
+refused each operation's requests.
 The server may only reach loopback addresses meanwhile (a connection check of a fuzzed config
 must not go out).
 
@@ -41,9 +46,17 @@ import pytest
 import schemathesis
 from django.test import Client
 from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
 from schemathesis.engine import events, from_schema
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from syncservice.jsonapi import MEDIA_TYPE
+from tests.fuzz_lifecycle import Lifecycle, run_lifecycle
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "8"))
 BUDGET_SECONDS = float(os.environ.get("FUZZ_BUDGET_SECONDS", "270"))
@@ -103,7 +116,9 @@ DIFFERENCES = [
         "exports_export", "which ones exist depends on the project"),
     # Cursors are opaque: only the collection's own links carry valid ones.
     Difference(("projects_list", "jobs_list", "exports_list", "connections_list", "syncs_list",
-                "sync_runs_list", "syncs_runs_list", "syncs_sync_pk_runs_list"),
+                "sync_runs_list", "syncs_runs_list", "syncs_sync_pk_runs_list", "events_list",
+                "jobs_subject_pk_events_list", "exports_subject_pk_events_list",
+                "sync_runs_subject_pk_events_list", "syncs_runs_subject_pk_events_list"),
                {"positive_data_acceptance": {"expected-statuses": [
                    "2xx", "400", "401", "403", "404", "409", "429", *TRANSPORT_STATUSES]}},
                "jobs_list", "a cursor made up, or made for another sort, is a 400"),
@@ -282,6 +297,18 @@ def jsonapi_error_document(ctx, response, case):
     return True
 
 
+LIFECYCLE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+                    response_headers_conformance, response_schema_conformance,
+                    jsonapi_error_document]
+# The lifecycle scenario's share of the budget; the operations it must reach with a 2xx, and
+# how often at least.
+LIFECYCLE_SHARE = 0.2
+LIFECYCLE_STEPS = ("connections_create", "syncs_create", "syncs_trigger",
+                   "syncs_sync_pk_runs_list", "syncs_runs_cancel", "syncs_runs_retry",
+                   "syncs_destroy", "connections_destroy")
+LIFECYCLE_FLOOR = int(os.environ.get("FUZZ_LIFECYCLE_FLOOR", "5"))
+
+
 # --- the schema, as the live server serves it ----------------------------------------------------
 
 def load_schema(live_server, seeded: Seeded, phases: dict, max_time: float):
@@ -419,6 +446,16 @@ def _report(name: str, outcome: Outcome, elapsed: float) -> None:
                     print(f"      {status} x{count}: {detail}")
 
 
+def _report_lifecycle(lifecycle: Lifecycle, elapsed: float) -> None:
+    calls = sum(sum(c.values()) for c in lifecycle.calls.values())
+    print(f"\nfuzz lifecycle: {calls} calls in {elapsed:.0f}s, {lifecycle.examples} scenarios")
+    for operation_id, statuses in sorted(lifecycle.calls.items()):
+        print(f"  {operation_id}: {dict(sorted(statuses.items()))}")
+        if os.environ.get("FUZZ_DETAILS"):
+            for (status, detail), count in lifecycle.details[operation_id].most_common(4):
+                print(f"      {status} x{count}: {detail}")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_api_conforms_to_its_schema(live_server, seeded, loopback_only, unthrottled,
@@ -428,12 +465,12 @@ def test_api_conforms_to_its_schema(live_server, seeded, loopback_only, unthrott
     runs = {
         # The documented examples, then generated cases (valid and invalid).
         "examples+fuzzing": ({"examples": on, "coverage": off, "fuzzing": on,
-                              "stateful": off}, 0.35),
+                              "stateful": off}, 0.3),
         # Every boundary value of every parameter and member, and undocumented methods.
-        "coverage": ({"examples": off, "coverage": on, "fuzzing": off, "stateful": off}, 0.4),
+        "coverage": ({"examples": off, "coverage": on, "fuzzing": off, "stateful": off}, 0.3),
         # Scenarios along the links, with the ids the server hands out.
         "stateful": ({"examples": off, "coverage": off, "fuzzing": off,
-                      "stateful": {"enabled": True, "max-steps": 8}}, 0.25),
+                      "stateful": {"enabled": True, "max-steps": 8}}, 0.2),
     }
     outcomes = {}
     for name, (phases, share) in runs.items():
@@ -442,7 +479,15 @@ def test_api_conforms_to_its_schema(live_server, seeded, loopback_only, unthrott
         outcomes[name] = run_engine(load_schema(live_server, seeded, phases,
                                                 BUDGET_SECONDS * share))
         _report(name, outcomes[name], time.monotonic() - started)
+    # The lifecycle scenario: connection → sync → trigger → runs → archive → delete.
+    started = time.monotonic()
+    lifecycle = run_lifecycle(
+        load_schema(live_server, seeded, runs["stateful"][0], 1), f"{live_server.url}/",
+        seeded.key, LIFECYCLE_CHECKS, seconds=BUDGET_SECONDS * LIFECYCLE_SHARE,
+        fuzz_seed=SEED)
+    _report_lifecycle(lifecycle, time.monotonic() - started)
     failures = [failure for outcome in outcomes.values() for failure in outcome.failures]
+    failures += lifecycle.failures
     assert not failures, f"{len(failures)} failures:\n\n" + "\n\n".join(failures[:30])
     for name, outcome in outcomes.items():
         assert outcome.statuses, f"{name}: no request reached the server"
@@ -455,6 +500,11 @@ def test_api_conforms_to_its_schema(live_server, seeded, loopback_only, unthrott
                if any(200 <= code < 300 for code in statuses)}
     assert {"POST /api/v1/connections", "GET /api/v1/connections/{id}"} <= reached, \
         sorted(reached)
+    # The lifecycle went the whole way, many times (the floor is a fraction of what a run
+    # reaches on a slow machine: a scenario that stops getting past a step fails here).
+    for operation_id in LIFECYCLE_STEPS:
+        assert lifecycle.succeeded(operation_id) >= LIFECYCLE_FLOOR, \
+            (operation_id, dict(lifecycle.calls[operation_id]))
 
 
 def test_documented_differences_are_in_the_schema(client, db):

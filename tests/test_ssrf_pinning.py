@@ -12,10 +12,14 @@ import ssl
 import threading
 
 import httpx
+import orjson
 import pytest
 
+from syncs.connectors import CheckFailed, open_source
 from syncs.connectors.http_api import HttpApiSource, SourceError
 from syncservice import netguard, outbound
+from syncservice.jsonapi import MEDIA_TYPE
+from tests.conftest import error_of
 
 PUBLIC = "93.184.216.34"
 
@@ -208,3 +212,114 @@ def test_tls_verifies_and_names_the_url_host_while_connecting_to_the_checked_add
     assert seen["sni"][0] == "secure.test"
     assert seen["host"] == [f"secure.test:{port}"]
     assert connects[0] == ("127.0.0.1", port)
+
+
+# --- SFTP and S3: the same guard, the same pinning ------------------------------------------
+
+SFTP_SECRETS = {"password": "sftp-pw-Mx91"}
+S3_SECRETS = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
+              "aws_secret_access_key": "s3-secret-Qw82"}
+
+
+def _post_connection(api, provider: str, config: dict, secrets: dict):
+    body = {"data": {"type": "connections", "attributes": {
+        "provider": provider, "name": f"{provider} guarded", "config": config,
+        "secrets": secrets}}}
+    return api.post("/api/v1/connections", data=orjson.dumps(body), content_type=MEDIA_TYPE)
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "169.254.169.254", "fd00::1"])
+@pytest.mark.parametrize("provider,config,secrets,pointer", [
+    ("http_api", {"base_url": "http://internal.test/"}, {}, "/data/attributes/config/base_url"),
+    ("s3", {"bucket": "guarded", "endpoint_url": "http://internal.test/"}, S3_SECRETS,
+     "/data/attributes/config/endpoint_url"),
+    ("sftp", {"host": "internal.test", "username": "loader"}, SFTP_SECRETS,
+     "/data/attributes/config/host"),
+])
+def test_a_host_resolving_to_an_internal_address_is_a_422_like_for_http(
+        api, guarded, monkeypatch, address, provider, config, secrets, pointer):
+    Resolver(monkeypatch, {"internal.test": [address]})
+    error = error_of(_post_connection(api, provider, config, secrets), 422)
+    assert error["source"] == {"pointer": pointer}
+    assert error["detail"].startswith(f"internal.test resolves to {address}, a private or "
+                                      "internal address")
+
+
+@pytest.mark.parametrize("host", ["169.254.169.254", "10.1.2.3"])
+def test_an_internal_sftp_address_literal_is_a_422_and_refused_when_the_source_opens(
+        api, guarded, host):
+    error = error_of(_post_connection(api, "sftp", {"host": host, "username": "loader"},
+                                      SFTP_SECRETS), 422)
+    assert error["source"] == {"pointer": "/data/attributes/config/host"}
+    with pytest.raises(CheckFailed, match=f"{host} resolves to {host}, a private or internal"):
+        open_source("sftp", {"host": host, "username": "loader"}, SFTP_SECRETS)
+
+
+@pytest.fixture
+def sftp_server():
+    from tests.syncs.connectors.test_files import SftpServer
+
+    server = SftpServer(SFTP_SECRETS["password"])
+    yield server
+    server.stop()
+
+
+def _sftp_config(host: str, server) -> dict:
+    return {"host": host, "port": server.port, "username": "loader", "root_path": "/",
+            "host_key": server.host_key_line, "timeout_seconds": 5}
+
+
+def test_sftp_rebinding_between_check_and_connection_never_reaches_the_second_address(
+        guarded, monkeypatch, sftp_server, connects):
+    resolver = Resolver(monkeypatch, {"rebind.test": [PUBLIC, "127.0.0.1"]})
+    source = open_source("sftp", _sftp_config("rebind.test", sftp_server), SFTP_SECRETS)
+    with pytest.raises(CheckFailed, match="127.0.0.1, a private or internal address"):
+        source.check()
+    # The guard saw the public address when the source opened; the connection's own lookup
+    # answered 127.0.0.1 and was refused before any socket was opened.
+    assert resolver.lookups == [("rebind.test", PUBLIC), ("rebind.test", "127.0.0.1")]
+    assert connects == []
+    assert sftp_server.transports == []
+
+
+def test_sftp_connects_to_the_checked_address_and_checks_the_host_key_of_the_name(
+        guarded, monkeypatch, sftp_server, connects, tmp_path):
+    guarded.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    resolver = Resolver(monkeypatch, {"files.test": ["127.0.0.1"]})
+    open_source("sftp", {**_sftp_config("files.test", sftp_server), "root_path": str(tmp_path)},
+                SFTP_SECRETS).check()
+    assert connects == [("127.0.0.1", sftp_server.port)]
+    # One lookup when the source opened (the guard), one for the connection (pinned).
+    assert resolver.lookups == [("files.test", "127.0.0.1")] * 2
+    assert len(sftp_server.transports) == 1
+
+
+def test_s3_rebinding_between_check_and_connection_never_reaches_the_second_address(
+        guarded, monkeypatch, httpserver):
+    httpserver.expect_request("/bucket").respond_with_data("")
+    resolver = Resolver(monkeypatch, {"rebind.test": [PUBLIC, "127.0.0.1"]})
+    source = open_source("s3", {"bucket": "bucket", "force_path_style": True,
+                                "endpoint_url": f"http://rebind.test:{httpserver.port}"},
+                         S3_SECRETS)
+    with pytest.raises(CheckFailed, match="127.0.0.1, a private or internal address"):
+        source.check()
+    assert resolver.lookups[:2] == [("rebind.test", PUBLIC), ("rebind.test", "127.0.0.1")]
+    assert {address for _, address in resolver.lookups[1:]} == {"127.0.0.1"}
+    assert httpserver.log == []
+
+
+def test_s3_endpoint_is_reached_at_the_checked_address_with_its_host_name(
+        guarded, monkeypatch, httpserver):
+    guarded.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    httpserver.expect_request("/bucket").respond_with_data(
+        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code>'
+        "<Message>none</Message></Error>", status=404, content_type="application/xml")
+    resolver = Resolver(monkeypatch, {"store.test": ["127.0.0.1"]})
+    source = open_source("s3", {"bucket": "bucket", "force_path_style": True,
+                                "endpoint_url": f"http://store.test:{httpserver.port}"},
+                         S3_SECRETS)
+    with pytest.raises(CheckFailed, match="no such bucket"):
+        source.check()
+    request = httpserver.log[0][0]
+    assert request.headers["Host"] == f"store.test:{httpserver.port}"
+    assert len(resolver.lookups) >= 2 and {a for _, a in resolver.lookups} == {"127.0.0.1"}

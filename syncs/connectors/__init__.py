@@ -56,11 +56,10 @@ def open_source(provider: str, config: dict, secrets: dict, *,
     from syncservice import netguard
 
     # Checked again at run time: a host's address may have changed since it was validated.
-    for _, url in netguard.url_fields(config):
-        try:
-            netguard.check_url(url)
-        except netguard.UnsafeDestination as exc:
-            raise CheckFailed(str(exc)) from None
+    try:
+        netguard.check_config(config)
+    except netguard.UnsafeDestination as exc:
+        raise CheckFailed(str(exc)) from None
     factory = _factories.get(provider)
     if factory is None:
         raise ConnectorUnavailable(

@@ -31,6 +31,7 @@ from typing import Any
 
 from syncs.connectors import Batch, CheckFailed, register_source
 from syncs.connectors.sql import jsonable, scrub
+from syncservice import netguard, outbound
 
 BATCH_SIZE = 5000
 COMPRESSIONS = {"auto": "infer", "none": None, "gzip": "gzip", "zstd": "zstd", "bz2": "bz2"}
@@ -356,10 +357,20 @@ class S3Source(FileSource):
                                "retries": {"max_attempts": attempts}}
         if self.config.get("force_path_style"):
             config_kwargs["s3"] = {"addressing_style": "path"}
+        # A custom endpoint's connections go to the address the SSRF guard checked (no DNS
+        # rebinding), and not through environment proxies (they would resolve it).
+        self._resolver = outbound.aiohttp_resolver()
+        config_kwargs["connector_args"] = {"resolver": self._resolver}
+        config_kwargs["proxies"] = {}
         return s3fs.S3FileSystem(
             **self._credentials(), endpoint_url=self.config.get("endpoint_url"),
             client_kwargs={"region_name": self._region()}, config_kwargs=config_kwargs,
             skip_instance_cache=True, use_listings_cache=False)
+
+    def error(self, exc: BaseException) -> str:
+        # botocore reports a refused endpoint as any unreachable one: the guard says why.
+        refused = getattr(getattr(self, "_resolver", None), "refused", None)
+        return scrub(refused[-1], self.secrets) if refused else super().error(exc)
 
     def fs_path(self, glob: str) -> str:
         return f"{self.bucket}/{glob.lstrip('/')}"
@@ -455,7 +466,14 @@ class SftpSource(FileSource):
             def _connect(self) -> None:
                 self.client = paramiko.SSHClient()
                 self.client.set_missing_host_key_policy(policy)
-                self.client.connect(self.host, **self.ssh_kwargs)
+                # The socket goes to the address the SSRF guard checked (no second lookup
+                # for paramiko to make); host keys are still the host name's.
+                sock = outbound.connect_socket(self.host, self.ssh_kwargs["port"], timeout)
+                try:
+                    self.client.connect(self.host, sock=sock, **self.ssh_kwargs)
+                except BaseException:
+                    sock.close()
+                    raise
                 self.ftp = self.client.open_sftp()
 
         if secrets.get("private_key"):
@@ -469,6 +487,8 @@ class SftpSource(FileSource):
         except paramiko.AuthenticationException:
             raise CheckFailed(f"SFTP authentication failed for {where} (check the password or "
                               "private key).") from None
+        except netguard.UnsafeDestination as exc:
+            raise CheckFailed(str(exc)) from None
         except (paramiko.SSHException, OSError) as exc:
             raise CheckFailed(f"Cannot connect to SFTP {where}: {self.error(exc)}") from None
 

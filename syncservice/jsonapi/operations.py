@@ -238,7 +238,9 @@ class _Run:
         method, action = {"add": ("POST", "create"), "update": ("PATCH", "partial_update"),
                           "remove": ("DELETE", "destroy")}[op]
         body = orjson.dumps({"data": data}) if op != "remove" else b""
-        response = self._dispatch(kind, method, action, pk, body)
+        # An add goes to the collection: an `id` it carries is the endpoint's to judge (a
+        # client-generated id), not a path.
+        response = self._dispatch(kind, method, action, None if op == "add" else pk, body)
         result = orjson.loads(response.content) if response.content else {}
         if op == "add" and added_lid is not None and response.status_code < 400 \
                 and isinstance(result.get("data"), dict):

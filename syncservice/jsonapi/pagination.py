@@ -245,12 +245,18 @@ class JsonApiPagination(BasePagination):
 # --- cursor pages ---------------------------------------------------------------------------
 
 class _Key:
-    """One term of the ordering: its ORM path, direction, and model field."""
+    """One term of the ordering: its ORM path, direction, and model field (or, for a
+    computed sort key, the field its expression outputs)."""
 
-    def __init__(self, model, term: str) -> None:
+    def __init__(self, model, term: str, annotations: dict | None = None) -> None:
         self.descending = term.startswith("-")
         path = term.lstrip("-")
         self.path = model._meta.pk.name if path == "pk" else path
+        annotation = (annotations or {}).get(self.path)
+        if annotation is not None:  # e.g. exports' attachment_url (queryset.alias)
+            self.field = annotation.output_field
+            self.nullable = True  # an expression may be NULL whatever its field says
+            return
         field, current = None, model
         for part in self.path.split("__"):
             field = current._meta.get_field(part)
@@ -379,7 +385,12 @@ class CursorPages(PaginationFamily):
     def window(self, queryset, page: CursorPageRequest) -> tuple[list, bool]:
         # The view's ordering (``order_by_terms``: the sort + the id); the id alone without one.
         terms = [str(term) for term in queryset.query.order_by] or ["pk"]
-        keys = [_Key(queryset.model, term) for term in terms]
+        annotations = queryset.query.annotations
+        keys = [_Key(queryset.model, term, annotations) for term in terms]
+        computed = [key.path for key in keys if key.path in annotations]
+        if computed:  # an alias sorts but is not loaded: the cursors read it from the rows
+            queryset = queryset.all()
+            queryset.query.append_annotation_mask(computed)
         # The sort the cursors were made for: a cursor of another sort is refused.
         signature = ",".join(terms)
         after = _decode(keys, signature, PAGE_AFTER, page.after)

@@ -275,3 +275,20 @@ def test_bindings_endpoint(api, other_api, shop_config):
     assert error_of(response, 422)["source"] == {"pointer": "/data/attributes/entity_key"}
     assert api.delete(f"/api/v1/table-bindings/{binding['id']}").status_code == 204
     assert Sync.objects.get().entities == ["orders"]
+
+
+@pytest.mark.parametrize("client_id", ["", "abc", "3f0c8c1e-2d7e-4a8e-9a53-1f7d0f0b6a11"])
+def test_bug_an_add_with_an_id_is_judged_by_the_collection(api, shop_config, client_id):
+    """Was a 500 (found by the fuzz test's lifecycle scenario): an add's `id` became the
+    path's pk of the collection's create. The answer is now the collection endpoint's own for
+    the same document."""
+    document = {"type": "syncs", "id": client_id, "attributes": {"name": "Orders"},
+                "relationships": {}}
+    direct = api.post("/api/v1/syncs", data=orjson.dumps({"data": document}),
+                      content_type=MEDIA_TYPE)
+    response = operate(api, [{"op": "add", "data": {**document, "lid": "s"}}])
+    assert 400 <= direct.status_code < 500, direct.content
+    error = error_of(response, direct.status_code)
+    assert error["detail"] == body(direct)["errors"][0]["detail"]
+    assert error["source"]["pointer"].startswith("/atomic:operations/0")
+    assert not Sync.objects.exists()
