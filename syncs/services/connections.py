@@ -21,12 +21,11 @@ from syncservice.jsonapi.errors import Conflict
 def validate_connection(provider: str, config: dict, secrets: dict | None) -> None:
     spec = provider_spec(provider)
     check_schema(catalog.validate_config(spec, config), "/data/attributes/config", "config")
-    for pointer, url in netguard.url_fields(config):
-        try:
-            netguard.check_url(url)
-        except netguard.UnsafeDestination as exc:
-            raise attribute_error("config", str(exc), f"/data/attributes/config{pointer}") \
-                from None
+    try:
+        netguard.check_config(config)
+    except netguard.UnsafeDestination as exc:
+        raise attribute_error("config", str(exc), f"/data/attributes/config{exc.pointer}") \
+            from None
     if secrets is not None:
         check_schema(catalog.validate_secrets(spec, secrets), "/data/attributes/secrets",
                      "secrets")

@@ -25,7 +25,9 @@ def trigger(sync: Sync, run_mode: str = SyncRun.RunMode.INCREMENTAL, *,
     """Create a pending run and its job. One active run per sync (409 otherwise); only
     active syncs (or syncs in error, to recover) run."""
     if sync.status not in TRIGGERABLE:
-        raise SyncStateError(f"A {sync.status} sync cannot be triggered; activate it first.")
+        article = "An" if sync.status[:1] in "aeiou" else "A"
+        raise SyncStateError(f"{article} {sync.status} sync cannot be triggered; "
+                             "activate it first.")
     root = (previous.attempt_root_run_id or previous.pk) if previous else None
     # A stored execution_config that fails today's schema (written before it, or by hand) is
     # a 409 naming the field, never a crash here or in the run.

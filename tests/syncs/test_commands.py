@@ -67,6 +67,9 @@ def test_refusals(make_sync, other_project, shop_config):
         run_sync("shop-orders", "--project", "globex")
     with pytest.raises(CommandError, match="A draft sync cannot be triggered"):
         run_sync("shop-orders")
+    Sync.objects.filter(slug="shop-orders").update(status="archived")
+    with pytest.raises(CommandError, match="An archived sync cannot be triggered"):
+        run_sync("shop-orders")
     with pytest.raises(CommandError, match="--timeout goes with --wait"):
         run_sync("shop-orders", "--timeout", "5")
     assert not SyncRun.objects.exists()
