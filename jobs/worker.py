@@ -72,7 +72,7 @@ class Worker:
     def run(self) -> int:
         logger.info("Worker %s starting: concurrency=%s queues=%s burst=%s", self.worker_id,
                     self.concurrency, self.queues or "all", self.burst)
-        threads = [threading.Thread(target=self._claim_loop, args=(index,),
+        threads = [threading.Thread(target=self._runner_loop, args=(index,),
                                     name=f"job-runner-{index}", daemon=True)
                    for index in range(self.concurrency)]
         keeper = threading.Thread(target=self._keeper_loop, name="job-keeper", daemon=True)
@@ -99,7 +99,7 @@ class Worker:
         return self.processed
 
     # --- runner threads ----------------------------------------------------------------------
-    def _claim_loop(self, index: int) -> None:
+    def _runner_loop(self, index: int) -> None:
         Runner(self, index).run()
 
     def release_ready(self, index: int) -> None:
