@@ -94,16 +94,18 @@ def claim_by_id(job_id, worker_id: str) -> Job | None:
     return jobs[0] if jobs else None
 
 
-def _finish_rows(succeeded: list[Succeeded], start: Job | None) -> str:
-    """``finish_and_start_pg``'s rows: the successes to write, then the job to start."""
+def _finish_params(succeeded: list[Succeeded], start: Job | None) -> dict[str, list]:
+    """``finish_and_start_pg``'s rows, as parallel arrays: the successes to write, then the
+    job to start."""
     encoder = Job._meta.get_field("result").encoder
-    rows: list[dict[str, Any]] = [
-        {"id": str(job.pk), "result": result, "finished_at": finished_at.isoformat(),
-         "started_at": job.started_at and job.started_at.isoformat(), "start": False}
-        for job, result, finished_at in succeeded]
+    rows = [(job.pk, None if result is None else connection.ops.adapt_json_value(result, encoder),
+             _adapt(finished_at), job.started_at and _adapt(job.started_at), False)
+            for job, result, finished_at in succeeded]
     if start is not None:
-        rows.append({"id": str(start.pk), "start": True})
-    return json.dumps(rows, cls=encoder)
+        rows.append((start.pk, None, None, None, True))
+    columns = ("ids", "results", "finished_at", "started_at", "start")
+    return {name: list(values)
+            for name, values in zip(columns, zip(*rows, strict=True), strict=True)}
 
 
 def _mark_each_succeeded(succeeded: list[Succeeded]) -> set:
@@ -125,7 +127,7 @@ def finish_and_claim(worker_id: str, succeeded: list[Succeeded],
         recorded = _mark_each_succeeded(succeeded)
         return claim(worker_id, queues, limit), recorded
     shape, params = _claim_params(worker_id, queues, limit, timezone.now())
-    params["rows"] = _finish_rows(succeeded, None)
+    params.update(_finish_params(succeeded, None))
     if limit <= 0:
         with connection.cursor() as cursor:
             cursor.execute(queries.FINISH_AND_START_PG, params)
@@ -146,7 +148,7 @@ def finish_and_start(worker_id: str, succeeded: list[Succeeded],
     """
     now = timezone.now()
     if connection.vendor == "postgresql":
-        params = {"rows": _finish_rows(succeeded, job), "worker_id": worker_id,
+        params = {**_finish_params(succeeded, job), "worker_id": worker_id,
                   "now": _adapt(now)}
         with connection.cursor() as cursor:
             cursor.execute(queries.FINISH_AND_START_PG, params)

@@ -95,8 +95,9 @@ CLAIM_BY_ID = """
  RETURNING *""".format(**_NAMES)
 
 # --- a runner's statement between two jobs (PostgreSQL) --------------------------------------
-# finish_and_start_pg: %(rows)s, a JSON array of {id, result, finished_at, started_at, start}:
-# the successes (start false) of executions of %(worker_id)s still running (since their
+# finish_and_start_pg: rows given as parallel arrays (%(ids)s, %(results)s, %(finished_at)s,
+# %(started_at)s, %(start)s; unnest of constant arrays, so the planner knows how many): the
+# successes (start false) of executions of %(worker_id)s still running (since their
 # started_at, when known) marked succeeded, and the row with start true (a job claimed ahead),
 # if any, started. Returns (id, start, cancel_requested_at) per row written.
 #
@@ -112,9 +113,9 @@ FINISH_AND_START_PG = """
            error = CASE WHEN v.start THEN j.error ELSE '' END,
            started_at = CASE WHEN v.start THEN %(now)s ELSE j.started_at END,
            updated_at = CASE WHEN v.start THEN j.updated_at ELSE %(now)s END
-      FROM jsonb_to_recordset(%(rows)s::jsonb)
-           AS v(id uuid, result jsonb, finished_at timestamptz, started_at timestamptz,
-                start boolean)
+      FROM unnest(%(ids)s::uuid[], %(results)s::jsonb[], %(finished_at)s::timestamptz[],
+                  %(started_at)s::timestamptz[], %(start)s::boolean[])
+           AS v(id, result, finished_at, started_at, start)
      WHERE j.id = v.id AND j.status = '{running}' AND j.worker_id = %(worker_id)s
        AND CASE WHEN v.start THEN j.started_at IS NULL
                 ELSE v.started_at IS NULL OR j.started_at = v.started_at END
