@@ -94,18 +94,19 @@ def claim_by_id(job_id, worker_id: str) -> Job | None:
     return jobs[0] if jobs else None
 
 
-def _finish_params(succeeded: list[Succeeded], start: Job | None) -> dict[str, list]:
-    """``finish_and_start_pg``'s rows, as parallel arrays: the successes to write, then the
-    job to start."""
+def _finish_params(succeeded: list[Succeeded], start: Job | None) -> dict[str, Any]:
+    """The parameters of ``finish_and_start_pg(len(succeeded), start is not None)``."""
     encoder = Job._meta.get_field("result").encoder
-    rows = [(job.pk, None if result is None else connection.ops.adapt_json_value(result, encoder),
-             _adapt(finished_at), job.started_at and _adapt(job.started_at), False)
-            for job, result, finished_at in succeeded]
+    params: dict[str, Any] = {}
+    for n, (job, result, finished_at) in enumerate(succeeded):
+        params[f"id_{n}"] = job.pk
+        params[f"result_{n}"] = None if result is None else \
+            connection.ops.adapt_json_value(result, encoder)
+        params[f"finished_at_{n}"] = _adapt(finished_at)
+        params[f"started_at_{n}"] = job.started_at and _adapt(job.started_at)
     if start is not None:
-        rows.append((start.pk, None, None, None, True))
-    columns = ("ids", "results", "finished_at", "started_at", "start")
-    return {name: list(values)
-            for name, values in zip(columns, zip(*rows, strict=True), strict=True)}
+        params["start_id"] = start.pk
+    return params
 
 
 def _mark_each_succeeded(succeeded: list[Succeeded]) -> set:
@@ -130,9 +131,9 @@ def finish_and_claim(worker_id: str, succeeded: list[Succeeded],
     params.update(_finish_params(succeeded, None))
     if limit <= 0:
         with connection.cursor() as cursor:
-            cursor.execute(queries.FINISH_AND_START_PG, params)
+            cursor.execute(queries.finish_and_start_pg(len(succeeded), False), params)
             return [], {row[0] for row in cursor.fetchall()}
-    rows = list(Job.objects.raw(queries.FINISH_AND_CLAIM_PG[shape], params))
+    rows = list(Job.objects.raw(queries.finish_and_claim_pg(shape, len(succeeded)), params))
     recorded = set(rows[0].done_ids) if rows else set()
     return _run_order(job for job in rows if job.pk is not None), recorded
 
@@ -151,7 +152,7 @@ def finish_and_start(worker_id: str, succeeded: list[Succeeded],
         params = {**_finish_params(succeeded, job), "worker_id": worker_id,
                   "now": _adapt(now)}
         with connection.cursor() as cursor:
-            cursor.execute(queries.FINISH_AND_START_PG, params)
+            cursor.execute(queries.finish_and_start_pg(len(succeeded), True), params)
             rows = cursor.fetchall()
         recorded = {pk for pk, is_start, _ in rows if not is_start}
         started = [cancel_requested_at for _, is_start, cancel_requested_at in rows if is_start]

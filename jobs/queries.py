@@ -2,8 +2,10 @@
 ``sql/queries.sql``: the modules that change a job's state run these and build no SQL.
 
 Parameters are named (``%(worker_id)s``). The table, the statuses and the NOTIFY channel are
-formatted in once, here, at import. Where PostgreSQL and SQLite differ the statement's name
-says which one it is for (``_PG``, ``_SQLITE``); a statement without a suffix runs on both.
+formatted in once, here: at import, or for the statements that take a VALUES list of rows
+(``finish_and_start_pg``, ``finish_and_claim_pg``), once per number of rows. Where PostgreSQL
+and SQLite differ the statement's name says which one it is for (``_PG``, ``_SQLITE``); a
+statement without a suffix runs on both.
 
 A claim filters on the worker's queues in one of three shapes (``queue_filter``): any queue,
 one queue (``queue = …``: PostgreSQL walks the ``jobs_job_claim`` index in claim order), or
@@ -12,6 +14,7 @@ several (``= ANY(array)`` on PostgreSQL, ``json_each`` on SQLite); the claims ar
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -95,16 +98,17 @@ CLAIM_BY_ID = """
  RETURNING *""".format(**_NAMES)
 
 # --- a runner's statement between two jobs (PostgreSQL) --------------------------------------
-# finish_and_start_pg: rows given as parallel arrays (%(ids)s, %(results)s, %(finished_at)s,
-# %(started_at)s, %(start)s; unnest of constant arrays, so the planner knows how many): the
-# successes (start false) of executions of %(worker_id)s still running (since their
-# started_at, when known) marked succeeded, and the row with start true (a job claimed ahead),
-# if any, started. Returns (id, start, cancel_requested_at) per row written.
+# finish_and_start_pg(successes, start): the ``successes`` rows (%(id_N)s, %(result_N)s,
+# %(finished_at_N)s, %(started_at_N)s for N = 0, 1, …) of executions of %(worker_id)s still
+# running (since their started_at, when known) marked succeeded, and, with ``start``, the job
+# %(start_id)s (claimed ahead) started. Returns (id, start, cancel_requested_at) per row
+# written. A VALUES list of parameters (not arrays: adapting those costs the worker more CPU
+# than the statement), so one text per number of rows: almost always 1 or 2.
 #
 # The start writes started_at only: like a heartbeat it leaves updated_at (set by the claim)
 # and every other indexed column alone, so PostgreSQL updates the row in place (HOT) without
 # touching the table's indexes.
-FINISH_AND_START_PG = """
+_FINISH_AND_START_PG = """
     UPDATE {table} AS j
        SET status = CASE WHEN v.start THEN j.status ELSE '{succeeded}' END,
            progress = CASE WHEN v.start THEN j.progress ELSE 100 END,
@@ -113,24 +117,33 @@ FINISH_AND_START_PG = """
            error = CASE WHEN v.start THEN j.error ELSE '' END,
            started_at = CASE WHEN v.start THEN %(now)s ELSE j.started_at END,
            updated_at = CASE WHEN v.start THEN j.updated_at ELSE %(now)s END
-      FROM unnest(%(ids)s::uuid[], %(results)s::jsonb[], %(finished_at)s::timestamptz[],
-                  %(started_at)s::timestamptz[], %(start)s::boolean[])
-           AS v(id, result, finished_at, started_at, start)
+      FROM (VALUES {rows}) AS v(id, result, finished_at, started_at, start)
      WHERE j.id = v.id AND j.status = '{running}' AND j.worker_id = %(worker_id)s
        AND CASE WHEN v.start THEN j.started_at IS NULL
                 ELSE v.started_at IS NULL OR j.started_at = v.started_at END
- RETURNING j.id, v.start, j.cancel_requested_at""".format(**_NAMES)
+ RETURNING j.id, v.start, j.cancel_requested_at"""
+_SUCCESS_ROW = ("(%(id_{n})s::uuid, %(result_{n})s::jsonb, %(finished_at_{n})s::timestamptz, "
+                "%(started_at_{n})s::timestamptz, false)")
+_START_ROW = "(%(start_id)s::uuid, NULL::jsonb, NULL::timestamptz, NULL::timestamptz, true)"
 
-# finish_and_claim_pg: the successes written (as above) and up to %(limit)s jobs claimed (as
-# claim_pg), in one statement: data-modifying CTEs on disjoint rows (ours are running, the
-# claimed ones pending). The LEFT JOIN yields one row even when nothing is claimed, to carry
-# done_ids, the ids written as succeeded.
-FINISH_AND_CLAIM_PG = _by_queue_filter(
-    "postgresql",
-    "WITH done AS (" + FINISH_AND_START_PG.replace("{", "{{").replace("}", "}}") + "),"
-    + _CLAIMED_PG + """
-    SELECT claimed.*, ARRAY(SELECT id FROM done) AS done_ids
-      FROM (SELECT 1) AS one LEFT JOIN claimed ON true""")
+
+@functools.cache
+def finish_and_start_pg(successes: int, start: bool) -> str:
+    rows = [_SUCCESS_ROW.format(n=n) for n in range(successes)] + ([_START_ROW] if start else [])
+    return _FINISH_AND_START_PG.format(rows=", ".join(rows), **_NAMES)
+
+
+# finish_and_claim_pg(shape, successes): the successes written (as above) and up to %(limit)s
+# jobs claimed (as claim_pg), in one statement: data-modifying CTEs on disjoint rows (ours are
+# running, the claimed ones pending). The LEFT JOIN yields one row even when nothing is
+# claimed, to carry done_ids, the ids written as succeeded.
+@functools.cache
+def finish_and_claim_pg(shape: str, successes: int) -> str:
+    done = finish_and_start_pg(successes, False).replace("{", "{{").replace("}", "}}")
+    return _by_queue_filter("postgresql", "WITH done AS (" + done + ")," + _CLAIMED_PG + """
+        SELECT claimed.*, ARRAY(SELECT id FROM done) AS done_ids
+          FROM (SELECT 1) AS one LEFT JOIN claimed ON true""")[shape]
+
 
 # --- reaping (PostgreSQL) --------------------------------------------------------------------
 # enter_janitor_transaction_pg: the session's two limits as they were, then both set to
