@@ -17,11 +17,11 @@ timed), then the worker processes are spawned in burst / one-shot mode.
 Latency: with the workers idle (LISTEN/NOTIFY on), jobs are enqueued one at a time, 10 ms
 apart, and ``started - enqueued`` is reported as p50/p99.
 
-``--variants`` adds runs of ours: flags of ``_variants.py`` (copies of the claim/finish path
-as it was before commit 4a77959, with one change each), database flags (``claimidx``,
-``redundantidx``, ``leanidx``), presets (``lean``, ``fast``) and ``root=DIR`` (``run_worker``
-of another checkout, e.g. an earlier commit in a worktree), joined with ``+``. Method, figures and
-history: ``benchmarks/queue_throughput.md``.
+``--other-root DIR`` adds runs (and a latency measurement) of another checkout's worker
+(``manage.py run_worker`` of DIR, e.g. an earlier commit in a ``git worktree``) against the
+same database, interleaved with ours, and the ratios of ours to it: what a change of the worker
+costs or gains. The database is migrated by this checkout, so compare checkouts with the same
+migrations of ``jobs``. Method, figures and history: ``benchmarks/queue_throughput.md``.
 """
 
 from __future__ import annotations
@@ -302,72 +302,13 @@ def django_setup(url: str) -> None:
 
 # --- ours -----------------------------------------------------------------------------------
 
-DB_FLAGS = {"claimidx", "redundantidx", "leanidx"}  # applied to the database around the run
-CLAIM_INDEX = ("CREATE INDEX bench_jobs_job_claim_any ON jobs_job "
-               "(priority DESC, scheduled_at, created_at, id) WHERE status = 'pending'")
-# Every claim and every finish UPDATEs indexed columns (status, ...), so no update is HOT and
-# each one writes an entry into every index of jobs_job (19 of them).
-# "redundantidx": the varchar_pattern_ops copies Django adds for db_index CharFields (only
-# LIKE 'x%' uses them) and the FK index that jobs_job_project_keyset already covers.
-REDUNDANT_DROP = [
-    "jobs_job_status_383f1641_like", "jobs_job_job_class_0370c950_like",
-    "jobs_job_unicity_04cf39ee_like", "jobs_job_project_id_93355715",
-]
-# "leanidx": also the single-column indexes on priority and scheduled_at (the partial claim
-# indexes serve the claim) and the admin-filter ones (progress, retry_count, error).
-LEAN_DROP = REDUNDANT_DROP + [
-    "jobs_job_priority_376129b2", "jobs_job_scheduled_at_9586dae3",
-    "jobs_job_progress", "jobs_job_retry_count", "jobs_job_error",
-]
-
-
-def split_variant(variant: str) -> tuple[list[str], set[str]]:
-    flags = [flag for flag in expand(variant).split("+") if flag and flag != "baseline"]
-    return [f for f in flags if f not in DB_FLAGS], {f for f in flags if f in DB_FLAGS}
-
-
-def variant_root(variant: str) -> Path:
-    """``root=DIR`` in a variant: run ``manage.py run_worker`` of another checkout (e.g. one
-    at an earlier commit) instead of this one's."""
-    roots = [flag[5:] for flag in variant.split("+") if flag.startswith("root=")]
-    return Path(roots[0]).resolve() if roots else ROOT
-
-
-def ours_procs(variant: str, workers: int, concurrency: int, burst: bool, url: str,
+def ours_procs(root: Path, workers: int, concurrency: int, burst: bool, url: str,
                logdir: Path, label: str) -> Procs:
-    code_flags, _ = split_variant(variant)
-    code_flags = [flag for flag in code_flags if not flag.startswith("root=")]
-    root = variant_root(variant)
-    if not code_flags:  # "baseline", "claimidx", "root=DIR": the shipped worker
-        cmd = [PYTHON, "manage.py", "run_worker", "--concurrency", str(concurrency)]
-    else:
-        cmd = [PYTHON, str(BENCH_DIR / "_variants.py"), "+".join(code_flags),
-               "--concurrency", str(concurrency)]
+    """``workers`` processes of ``manage.py run_worker`` of the checkout at ``root``."""
+    cmd = [PYTHON, "manage.py", "run_worker", "--concurrency", str(concurrency)]
     cmd += ["--burst"] if burst else []
     return Procs([cmd] * workers, child_env(url, root), logdir, label.replace("/", "_"),
                  cwd=root)
-
-
-def apply_db_flags(url: str, variant: str) -> list[str]:
-    """Change the benchmark database for the variant; returns the statements that undo it."""
-    import psycopg
-
-    _, db_flags = split_variant(variant)
-    undo: list[str] = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        drop = LEAN_DROP if "leanidx" in db_flags else \
-            REDUNDANT_DROP if "redundantidx" in db_flags else []
-        if drop:
-            for name in drop:
-                row = conn.execute("SELECT pg_get_indexdef(to_regclass(%s))", (name,)).fetchone()
-                if row[0] is None:
-                    continue  # the model changed meanwhile
-                conn.execute(f'DROP INDEX "{name}"')
-                undo.append(row[0])
-        if "claimidx" in db_flags:
-            conn.execute(CLAIM_INDEX)
-            undo.append("DROP INDEX bench_jobs_job_claim_any")
-    return undo
 
 
 def ours_reset(url: str) -> None:
@@ -386,25 +327,20 @@ def ours_fill(url: str, n: int) -> None:
     sql_exec(url, "VACUUM ANALYZE jobs_job")
 
 
-def run_ours(url: str, n: int, workers: int, concurrency: int, variant: str,
+def run_ours(url: str, n: int, workers: int, concurrency: int, name: str, root: Path,
              logdir: Path) -> Throughput:
     ours_reset(url)
-    undo = apply_db_flags(url, variant)
-    try:
-        ours_fill(url, n)
-        procs = ours_procs(variant, workers, concurrency, True, url, logdir,
-                           f"ours-{variant}-c{concurrency}")
-        spawn, sampler = timed_run(url, procs)
-    finally:
-        sql_exec(url, *undo)
+    ours_fill(url, n)
+    procs = ours_procs(root, workers, concurrency, True, url, logdir, f"{name}-c{concurrency}")
+    spawn, sampler = timed_run(url, procs)
     done, first, last = sql_one(
         url, "SELECT count(*) FILTER (WHERE status = 'succeeded'), "
              "extract(epoch FROM min(started_at)), extract(epoch FROM max(finished_at)) "
              "FROM jobs_job WHERE job_class = 'jobs.noop'")  # not the periodic jobs
     if done != n:
-        raise SystemExit(f"ours ({variant}): {done} of {n} jobs succeeded (logs in {logdir})")
+        raise SystemExit(f"{name}: {done} of {n} jobs succeeded (logs in {logdir})")
     cpu = sampler.window(float(first), float(last))
-    return Throughput(f"ours ({variant}, c={concurrency})", n, spawn, float(first),
+    return Throughput(f"{name} (c={concurrency})", n, spawn, float(first),
                       float(last), cpu["worker"], cpu["db"])
 
 
@@ -413,16 +349,15 @@ def listening_backends(url: str, channel: str) -> int:
                         " AND query = %s", (f"LISTEN {channel}",))[0]
 
 
-def latency_ours(url: str, n: int, interval: float, workers: int, variant: str,
+def latency_ours(url: str, n: int, interval: float, workers: int, name: str, root: Path,
                  logdir: Path) -> list[float]:
     from jobs import services
-    from jobs.backends import NOTIFY_CHANNEL
     from jobs.models import Job
+    from jobs.queries import NOTIFY_CHANNEL
 
     ours_reset(url)
-    undo = apply_db_flags(url, variant)
     noops = Job.objects.filter(job_class="jobs.noop")  # not the periodic jobs
-    procs = ours_procs(variant, workers, 1, False, url, logdir, f"latency-ours-{variant}")
+    procs = ours_procs(root, workers, 1, False, url, logdir, f"latency-{name}")
     procs.start()
     try:
         wait_until(lambda: listening_backends(url, NOTIFY_CHANNEL) >= workers, 60,
@@ -435,7 +370,6 @@ def latency_ours(url: str, n: int, interval: float, workers: int, variant: str,
                    "latency jobs to finish", interval=0.2)
     finally:
         procs.stop()
-        sql_exec(url, *undo)
     return [(started - created).total_seconds() * 1000 for created, started in
             noops.values_list("created_at", "started_at")]
 
@@ -568,6 +502,29 @@ def print_run(round_: int, run: Throughput) -> None:
           f"{run.db_ms:.2f} ms", flush=True)
 
 
+def print_ratio(ours_key: str, theirs_key: str, summaries: dict[str, Summary],
+                results: dict[str, list[Throughput]], goal: float | None) -> None:
+    """The ratios of ``ours_key``'s medians to ``theirs_key``'s (higher is better for ours:
+    jobs/s ours / theirs, CPU per job theirs / ours), then paired by round: each run of ours
+    against the run of theirs in the same round (the same load, more or less)."""
+    ours, theirs = summaries[ours_key], summaries[theirs_key]
+    wall, steady = ours.wall / theirs.wall, ours.steady / theirs.steady
+    cpu = theirs.cpu_ms / ours.cpu_ms
+    verdict = "" if goal is None else \
+        f"  -> goal >= {goal}x {'met' if min(wall, steady) >= goal else 'NOT met'}"
+    print(f"ratio {ours.label} / {theirs.label}: jobs/s wall {wall:.2f}x, steady "
+          f"{steady:.2f}x, CPU/job {cpu:.2f}x{verdict}")
+    pairs = list(zip(results[ours_key], results[theirs_key], strict=True))
+    walls = [o.wall_rate / t.wall_rate for o, t in pairs]
+    steadies = [o.steady_rate / t.steady_rate for o, t in pairs]
+    cpus = [(t.worker_ms + t.db_ms) / (o.worker_ms + o.db_ms) for o, t in pairs]
+    print(f"  paired by round: wall {', '.join(f'{r:.2f}' for r in walls)} (median "
+          f"{statistics.median(walls):.2f}x); steady "
+          f"{', '.join(f'{r:.2f}' for r in steadies)} (median "
+          f"{statistics.median(steadies):.2f}x); CPU/job median "
+          f"{statistics.median(cpus):.2f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=5000, help="jobs per throughput run")
@@ -583,13 +540,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="dropped and created; its name must contain 'bench'")
     parser.add_argument("--procrastinate-task", choices=["async", "sync"], default="async",
                         help="Procrastinate no-op as an async (default) or a sync task")
-    parser.add_argument("--variants", default="",
-                        help="extra comma-separated variants of our worker (see _variants.py),"
-                             " e.g. 'fast' or 'keepconn+autocommit,claimidx'")
+    parser.add_argument("--other-root", type=Path, default=None,
+                        help="another checkout (e.g. a git worktree of an earlier commit) whose"
+                             " worker is run too, for the ratios of ours to it")
     parser.add_argument("--latency-jobs", type=int, default=200)
     parser.add_argument("--latency-interval-ms", type=float, default=10.0)
-    parser.add_argument("--latency-variants", default="baseline",
-                        help="comma-separated variants of ours whose latency is measured")
     parser.add_argument("--no-procrastinate", action="store_true")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--keep-logs", action="store_true", help="keep the worker logs")
@@ -619,14 +574,18 @@ def main(argv: list[str] | None = None) -> int:
     setup(url, with_procrastinate)
     django_setup(url)
 
-    variants = ["baseline"] + [v for v in args.variants.split(",") if v and v != "baseline"]
+    workers_run = {"ours": ROOT}
+    if args.other_root is not None:
+        if not (args.other_root / "manage.py").is_file():
+            raise SystemExit(f"--other-root {args.other_root}: no manage.py there")
+        workers_run[f"other ({args.other_root})"] = args.other_root.resolve()
     results: dict[str, list[Throughput]] = {}
     for round_ in range(1, args.repeat + 1):
         if args.quiet_load is not None:
             wait_for_quiet(args.quiet_load)
-        for variant in variants:
-            run = run_ours(url, args.jobs, args.workers, args.concurrency, variant, logdir)
-            results.setdefault(f"ours:{variant}", []).append(run)
+        for name, root in workers_run.items():
+            run = run_ours(url, args.jobs, args.workers, args.concurrency, name, root, logdir)
+            results.setdefault(name, []).append(run)
             print_run(round_, run)
         if with_procrastinate:
             run = run_procrastinate(url, args.jobs, args.workers, their_concurrency,
@@ -639,9 +598,9 @@ def main(argv: list[str] | None = None) -> int:
         interval = args.latency_interval_ms / 1000
         print(f"Latency: {args.latency_jobs} jobs, {args.latency_interval_ms:g} ms apart, "
               f"{args.workers} idle workers ...", flush=True)
-        for variant in [v for v in args.latency_variants.split(",") if v]:
-            latencies[f"ours ({variant})"] = latency_ours(
-                url, args.latency_jobs, interval, args.workers, variant, logdir)
+        for name, root in workers_run.items():
+            latencies[name] = latency_ours(url, args.latency_jobs, interval, args.workers, name,
+                                           root, logdir)
         if with_procrastinate:
             latencies["procrastinate"] = latency_procrastinate(
                 url, args.latency_jobs, interval, args.workers, args.procrastinate_task,
@@ -665,27 +624,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{summary.worker_ms:5.2f} + {summary.db_ms:4.2f} = {summary.cpu_ms:5.2f}"
               f"   (wall runs: {runs})")
     if with_procrastinate:
-        theirs = summaries["procrastinate"]
         print("-" * 110)
-        for key, ours in summaries.items():
-            if not key.startswith("ours:"):
-                continue
-            wall, steady = ours.wall / theirs.wall, ours.steady / theirs.steady
-            cpu = theirs.cpu_ms / ours.cpu_ms
-            print(f"ratio {ours.label} / procrastinate: jobs/s wall {wall:.2f}x, steady "
-                  f"{steady:.2f}x, CPU/job {cpu:.2f}x  -> goal >= 1.5x "
-                  f"{'met' if min(wall, steady) >= 1.5 else 'NOT met'}")
-            # Paired: each round's run of ours against the Procrastinate run just after it
-            # (the same load, more or less), then the median of those ratios.
-            pairs = list(zip(results[key], results["procrastinate"], strict=True))
-            walls = [o.wall_rate / t.wall_rate for o, t in pairs]
-            steadies = [o.steady_rate / t.steady_rate for o, t in pairs]
-            cpus = [(t.worker_ms + t.db_ms) / (o.worker_ms + o.db_ms) for o, t in pairs]
-            print(f"  paired by round: wall {', '.join(f'{r:.2f}' for r in walls)} (median "
-                  f"{statistics.median(walls):.2f}x); steady "
-                  f"{', '.join(f'{r:.2f}' for r in steadies)} (median "
-                  f"{statistics.median(steadies):.2f}x); CPU/job median "
-                  f"{statistics.median(cpus):.2f}x")
+        for key in workers_run:
+            print_ratio(key, "procrastinate", summaries, results, goal=1.5)
+    if len(workers_run) > 1:
+        print("-" * 110)
+        for key in list(workers_run)[1:]:
+            print_ratio("ours", key, summaries, results, goal=None)
     if latencies:
         print("-" * 110)
     for label, values in latencies.items():
@@ -697,19 +642,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep_logs:
         shutil.rmtree(logdir, ignore_errors=True)
     return 0
-
-
-# Named combinations of _variants.py flags.
-PRESETS = {
-    # Fewer round trips per job, one job per claim.
-    "lean": "keepconn+autocommit+nocancelq+raw+fused",
-    # Everything proposed for jobs/services.py and jobs/worker.py, plus the claim index.
-    "fast": "keepconn+autocommit+nocancelq+raw+fused+batch8+claimidx",
-}
-
-
-def expand(variant: str) -> str:
-    return "+".join(PRESETS.get(flag, flag) for flag in variant.split("+"))
 
 
 if __name__ == "__main__":

@@ -1,32 +1,40 @@
 """Execution backends: how a pending job reaches something that runs it.
 
-``native`` (default): the ``run_worker`` processes poll the table; on PostgreSQL a NOTIFY
-wakes idle workers at once. ``celery``: the job id is sent to a Celery task after commit; the
-Celery worker claims the same row by id and runs the same handler. Either way the Job row is
-the source of truth.
+``native`` (default, ``jobs.native``): the ``run_worker`` processes poll the table; on
+PostgreSQL a NOTIFY wakes idle workers at once. ``celery`` (``jobs.celery``): the job id is
+sent to a Celery task after commit; the Celery worker claims the same row by id and runs the
+same handler. Either way the Job row is the source of truth.
+
+The backends are registered by dotted path (``JobsConfig.ready``) and imported on first use:
+this module imports none of them (they import the queue's modules, which import this one), and
+a process that never dispatches to Celery never imports it.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.db import connection, transaction
+from collections.abc import Callable
 
-NOTIFY_CHANNEL = "syncservice_jobs"
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+Dispatch = Callable[..., None]  # dispatch(job): hand a pending job to the backend
+
+_backends: dict[str, str] = {}
+_loaded: dict[str, Dispatch] = {}
+
+
+def register_backend(name: str, dispatch_path: str) -> None:
+    """``JOBS_BACKEND = name`` hands jobs to the function at ``dispatch_path``."""
+    _backends[name] = dispatch_path
+    _loaded.pop(name, None)
 
 
 def dispatch(job) -> None:
-    backend = settings.JOBS_BACKEND
-    if backend == "native":
-        if connection.vendor == "postgresql":
-            # Delivered by PostgreSQL at commit, so a worker never wakes before the row exists.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, job.queue])
-    elif backend == "celery":
-        from jobs.celery import send_job
-
-        job_id, eta = str(job.pk), job.scheduled_at
-        # robust: a broker outage is logged, not turned into an error of the request that
-        # enqueued; the row stays pending until dispatched again (the run_now signal does).
-        transaction.on_commit(lambda: send_job(job_id, eta), robust=True)
-    else:
-        raise ValueError(f"JOBS_BACKEND must be 'native' or 'celery', not {backend!r}")
+    """Hand ``job`` (pending, maybe due later) to the backend ``JOBS_BACKEND`` names."""
+    name = settings.JOBS_BACKEND
+    backend = _loaded.get(name)
+    if backend is None:
+        if name not in _backends:
+            raise ValueError(f"JOBS_BACKEND must be one of {sorted(_backends)}, not {name!r}")
+        backend = _loaded[name] = import_string(_backends[name])
+    backend(job)

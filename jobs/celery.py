@@ -1,12 +1,12 @@
 """The Celery execution backend (``JOBS_BACKEND = "celery"``), for deployments that outgrow one
 machine.
 
-``backends.dispatch`` calls :func:`send_job` after commit; the ``jobs.run_job`` task claims the
-same row by id (atomically: a duplicate or stale message finds the job no longer pending and
-does nothing) and runs it with the native worker's ``execute``, so handlers, retries with
-backoff, progress and cancellation follow the same rules. The Job row stays the source of
-truth; Celery only carries job ids. ``jobs.reap`` queues periodic jobs and requeues stalled
-ones; ``celery beat`` runs it every 30 seconds.
+``backends.dispatch`` calls :func:`dispatch`, which sends the job after commit; the
+``jobs.run_job`` task claims the same row by id (atomically: a duplicate or stale message finds
+the job no longer pending and does nothing) and runs it with the native worker's ``execute``,
+so handlers, retries with backoff, progress and cancellation follow the same rules. The Job
+row stays the source of truth; Celery only carries job ids. ``jobs.reap`` queues periodic jobs
+and requeues stalled ones; ``celery beat`` runs it every 30 seconds.
 
 Run from the project root::
 
@@ -27,6 +27,7 @@ import threading
 from datetime import datetime
 
 from celery import Celery
+from django.db import transaction
 from django.utils import timezone
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "syncservice.settings")
@@ -78,9 +79,18 @@ def _use_current_broker() -> None:
             app.amqp._producer_pool = None
 
 
+def dispatch(job) -> None:
+    """The backend's dispatch (see ``jobs.backends``): ``send_job`` once the transaction that
+    made the job pending commits."""
+    job_id, eta = str(job.pk), job.scheduled_at
+    # robust: a broker outage is logged, not turned into an error of the request that
+    # enqueued; the row stays pending until dispatched again (the run_now signal does).
+    transaction.on_commit(lambda: send_job(job_id, eta), robust=True)
+
+
 def send_job(job_id: str, eta: datetime | None = None) -> None:
     """Send ``jobs.run_job(job_id)``: at ``eta`` when it is in the future (scheduled jobs,
-    retries after a backoff), at once otherwise. Called by ``backends.dispatch`` on commit."""
+    retries after a backoff), at once otherwise."""
     options = {}
     if eta is not None and eta > timezone.now():
         options["eta"] = eta
@@ -93,7 +103,7 @@ def send_job(job_id: str, eta: datetime | None = None) -> None:
 class _Heartbeat(threading.Thread):
     """While one job runs: every ``interval`` seconds, record its heartbeat (the reaper's sign
     of life) and relay a cancel request to its JobContext, as the native worker's keeper does
-    (``Worker._beat``)."""
+    (``jobs.heartbeats``)."""
 
     def __init__(self, job_id, worker_id: str, contexts: dict, interval: float) -> None:
         super().__init__(name=f"job-heartbeat-{job_id}", daemon=True)
@@ -115,16 +125,11 @@ class _Heartbeat(threading.Thread):
     def beat(self) -> None:
         from django.db import close_old_connections
 
-        from jobs.models import Job, JobStatus
+        from jobs import heartbeats
 
         try:
             close_old_connections()
-            Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING,
-                               worker_id=self.worker_id).update(heartbeat_at=timezone.now())
-            if Job.objects.filter(pk=self.job_id, cancel_requested_at__isnull=False).exists():
-                ctx = self.contexts.get(self.job_id)
-                if ctx is not None:
-                    ctx.mark_cancel_requested()
+            heartbeats.beat(self.worker_id, self.contexts, [self.job_id])
         except Exception:  # noqa: BLE001 - a missed beat is retried at the next one
             logger.exception("Heartbeat of job %s failed", self.job_id)
 
@@ -144,9 +149,9 @@ def run_job(self, job_id: str) -> str | None:
     from django.conf import settings
     from django.db import connection
 
-    from jobs import services
+    from jobs.claiming import claim_by_id
+    from jobs.execution import execute, new_worker_id
     from jobs.models import Job, JobStatus
-    from jobs.worker import execute, new_worker_id
 
     if not self.request.is_eager:
         scheduled_at = Job.objects.filter(pk=job_id, status=JobStatus.PENDING).values_list(
@@ -159,7 +164,7 @@ def run_job(self, job_id: str) -> str | None:
             send_job(job_id, scheduled_at)
             return "rescheduled"
     worker_id = f"celery:{new_worker_id()}"
-    job = services.claim_by_id(job_id, worker_id)
+    job = claim_by_id(job_id, worker_id)
     if job is None:
         return None
     contexts: dict = {}
@@ -184,12 +189,12 @@ def reap() -> int:
     periodic job, then requeue or fail the running jobs whose heartbeat has stopped; returns
     how many were reaped."""
     _setup_django()
-    from jobs import services
     from jobs.periodic import ensure_periodic_jobs
+    from jobs.reaping import reap_as_the_only_reaper
 
     ensure_periodic_jobs()
     # One reaper at a time, shared with the native workers' keepers.
-    return len(services.reap_as_the_only_reaper() or [])
+    return len(reap_as_the_only_reaper() or [])
 
 
 # `celery -A jobs.celery beat` sends jobs.reap every 30 s; a reap not picked up within the

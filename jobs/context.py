@@ -100,7 +100,7 @@ class JobContext:
         now = timezone.now()
         ours = Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING,
                                   worker_id=self.worker_id)
-        if self.job.started_at is not None:  # and still this execution (see services._owned)
+        if self.job.started_at is not None:  # and still this execution (see outcomes.owned)
             ours = ours.filter(started_at=self.job.started_at)
         updated = ours.update(heartbeat_at=now, updated_at=now, **fields)
         if not updated:

@@ -12,6 +12,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from jobs.models import ACTIVE_STATUSES, Job
+from jobs.reaping import janitor_transaction
+from jobs.services import enqueue
 
 logger = logging.getLogger("jobs.periodic")
 
@@ -45,8 +47,6 @@ def ensure_periodic_jobs() -> list[Job]:
     Each entry on its own (a transaction, or a savepoint, each): one that fails (its handler
     not registered in this process, bad stored data in its last job, a lock held too long by
     another worker's transaction) is logged and skipped; the others are still queued."""
-    from jobs.services import janitor_transaction
-
     created = []
     now = timezone.now()
     for entry in list(_periodic.values()):
@@ -63,8 +63,6 @@ def ensure_periodic_jobs() -> list[Job]:
 
 
 def _ensure(entry: PeriodicJob, now) -> Job | None:
-    from jobs.services import enqueue
-
     if Job.objects.filter(unicity=entry.unicity, status__in=ACTIVE_STATUSES).exists():
         return None
     last = Job.objects.filter(unicity=entry.unicity).order_by("-scheduled_at") \

@@ -184,9 +184,9 @@ def media_storage(settings, tmp_path):
 @pytest.fixture
 def run_job(db):
     """Run one job inline, as a worker would: ``run_job(job_id)`` returns the final row."""
+    from jobs.claiming import claim_by_id
+    from jobs.execution import execute
     from jobs.models import Job
-    from jobs.services import claim_by_id
-    from jobs.worker import execute
 
     def run(job_id, worker_id: str = "test-worker"):
         job = claim_by_id(job_id, worker_id)

@@ -196,8 +196,8 @@ class Seeded:
 
 
 def _run_job_inline(job_id) -> None:
-    from jobs.services import claim_by_id
-    from jobs.worker import execute
+    from jobs.claiming import claim_by_id
+    from jobs.execution import execute
 
     job = claim_by_id(job_id, "fuzz-seed")
     assert job is not None

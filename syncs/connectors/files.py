@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from syncs.connectors import Batch, CheckFailed, register_source
+from syncs.connectors.sources import Batch, CheckFailed, register_source
 from syncs.connectors.sql import jsonable, scrub
 from syncservice import netguard, outbound
 

@@ -59,7 +59,7 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from syncs.connectors import Batch, CheckFailed, register_source
+from syncs.connectors.sources import Batch, CheckFailed, register_source
 from syncservice import outbound
 
 logger = logging.getLogger("syncs.connectors.http_api")

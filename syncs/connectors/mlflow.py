@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from syncs.connectors import Batch, CheckFailed, register_source
+from syncs.connectors.sources import Batch, CheckFailed, register_source
 from syncservice import outbound
 
 API = "api/2.0/mlflow/"

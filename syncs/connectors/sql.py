@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from syncs.connectors import Batch, CheckFailed, ConnectorUnavailable, register_source
+from syncs.connectors.sources import Batch, CheckFailed, ConnectorUnavailable, register_source
 
 SQLSERVER_MISSING = "the sqlserver driver is not installed: pip install syncservice[sqlserver]"
 CONNECT_TIMEOUT = 15

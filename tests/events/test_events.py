@@ -10,10 +10,12 @@ from django.utils import timezone
 
 from exports import services as export_services
 from exports.models import Export
+from jobs import claiming, reaping
 from jobs import services as job_services
+from jobs.execution import execute
 from jobs.models import Job
 from jobs.periodic import registered_periodic_jobs
-from jobs.worker import Worker, execute
+from jobs.worker import Worker
 from syncs.models import SyncRun
 from syncservice.events import services as events
 from syncservice.events.models import Event
@@ -89,12 +91,12 @@ def test_progress_events_are_bounded_per_task(api, make_sync, shop, settings):
 def test_an_auto_resumed_runs_events(api, make_sync, shop):
     shop.gate = threading.Event()
     run = trigger(api, make_sync())
-    job = job_services.claim_by_id(run.job_id, "dying-worker")
+    job = claiming.claim_by_id(run.job_id, "dying-worker")
     thread = threading.Thread(target=lambda: execute(job, "dying-worker"))
     thread.start()
     assert shop.gate_reached.wait(10)  # page 1 committed with its checkpoint
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    job_services.reap_stalled(timeout_seconds=60)
+    reaping.reap_stalled(timeout_seconds=60)
     shop.gate.set()
     thread.join(10)
     run.refresh_from_db()

@@ -292,13 +292,14 @@ def test_failure_records_errors_and_leaves_no_file(api, project, some_jobs, run_
 
 def test_cancel_stops_the_export_and_removes_partial_files(api, project, some_jobs, run_job,
                                                            settings, media_storage):
+    from jobs import claiming
     from jobs import services as job_services
     from jobs.context import JobContext
 
     settings.EXPORTS_MAX_RECORDS_PER_FILE = 2
     response = create(api, resource_type="jobs", format="csv")
     export = Export.objects.get(pk=body(response)["data"]["id"])
-    job = job_services.claim_by_id(export.job_id, "w")
+    job = claiming.claim_by_id(export.job_id, "w")
 
     class CancelAfterFirstBatch(JobContext):
         def progress(self, percent):

@@ -20,8 +20,8 @@ from exports.formats import FORMATS, CountingFile, CsvWriter
 from exports.models import Export, ExportStatus
 from exports.services import ExportRequest, create_export
 from exports.tables import TableResource, csv_header
-from jobs import services as job_services
-from jobs.worker import execute
+from jobs import claiming
+from jobs.execution import execute
 from syncservice.jsonapi.errors import InvalidAttribute
 from tests.conftest import is_postgres, wait_for
 
@@ -379,7 +379,7 @@ def test_export_end_to_end(committed_orders, project, storage):
     resource, rows = committed_orders
     export = create_export(project, ExportRequest(resource_type=RESOURCE, format="csv",
                                                   filters={"qty__gte": "20"}))
-    job = job_services.claim_by_id(export.job_id, "w")
+    job = claiming.claim_by_id(export.job_id, "w")
     assert execute(job, "w") == "succeeded"
     export = Export.objects.get(pk=export.pk)
     assert export.status == ExportStatus.SUCCESS

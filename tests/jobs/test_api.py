@@ -330,9 +330,9 @@ def test_error_details_of_a_heartbeat_timeout(api, project, make_job):
     stale = timezone.now() - timedelta(hours=1)
     job = make_job(project, status="running", worker_id="w-1", started_at=stale,
                    heartbeat_at=stale, max_retries=0)
-    from jobs import services
+    from jobs import reaping
 
-    services.reap_stalled(timeout_seconds=60)
+    reaping.reap_stalled(timeout_seconds=60)
     details = body(api.get(f"/api/v1/jobs/{job.pk}"))["data"]["attributes"]["error_details"]
     assert details == {"reason": "heartbeat_timeout", "worker_id": "w-1",
                        "heartbeat_at": stale.isoformat()}

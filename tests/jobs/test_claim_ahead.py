@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from jobs import services
+from jobs import claiming, outcomes, reaping, services
 from jobs.models import Job
 from jobs.registry import job_handler
 from jobs.signals import job_started
@@ -25,20 +25,20 @@ def test_claim_takes_up_to_limit_in_claim_order(project):
     middle = services.enqueue("jobs.noop", project=project, priority=5)
     services.enqueue("jobs.noop", project=project, priority=7,
                      scheduled_at=timezone.now() + timedelta(hours=1))  # not due
-    claimed = services.claim("w1", limit=2)
+    claimed = claiming.claim("w1", limit=2)
     assert [job.pk for job in claimed] == [high.pk, middle.pk]
     assert all(job.status == "running" and job.worker_id == "w1" for job in claimed)
-    assert [job.pk for job in services.claim("w2", limit=5)] == [low.pk]
-    assert services.claim("w3", limit=5) == []
+    assert [job.pk for job in claiming.claim("w2", limit=5)] == [low.pk]
+    assert claiming.claim("w3", limit=5) == []
 
 
 def test_finish_and_claim_records_successes_and_claims_the_next(project):
     first, second, third = (services.enqueue("jobs.noop", {"n": n}, project=project,
                                              priority=3 - n) for n in range(3))
-    [running] = services.claim("w1", limit=1)
+    [running] = claiming.claim("w1", limit=1)
     assert running.pk == first.pk
     finished_at = timezone.now()
-    claimed, recorded = services.finish_and_claim(
+    claimed, recorded = claiming.finish_and_claim(
         "w1", [(running, {"answer": 42}, finished_at)], limit=5)
     assert recorded == {first.pk}
     assert [job.pk for job in claimed] == [second.pk, third.pk]
@@ -46,7 +46,7 @@ def test_finish_and_claim_records_successes_and_claims_the_next(project):
     assert (row.status, row.progress, row.result) == ("succeeded", 100, {"answer": 42})
     assert row.finished_at == finished_at
     # Nothing left to claim: the successes are still recorded.
-    claimed, recorded = services.finish_and_claim(
+    claimed, recorded = claiming.finish_and_claim(
         "w1", [(job, None, timezone.now()) for job in claimed], limit=3)
     assert claimed == [] and recorded == {second.pk, third.pk}
     assert set(Job.objects.values_list("status", flat=True)) == {"succeeded"}
@@ -54,10 +54,10 @@ def test_finish_and_claim_records_successes_and_claims_the_next(project):
 
 def test_finish_and_claim_does_not_record_a_job_reaped_meanwhile(project):
     services.enqueue("jobs.noop", project=project)
-    [claimed] = services.claim("slow-worker")
+    [claimed] = claiming.claim("slow-worker")
     Job.objects.filter(pk=claimed.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    services.reap_stalled(timeout_seconds=60)
-    again, recorded = services.finish_and_claim(
+    reaping.reap_stalled(timeout_seconds=60)
+    again, recorded = claiming.finish_and_claim(
         "slow-worker", [(claimed, {"late": True}, timezone.now())], limit=0)
     assert again == [] and recorded == set()
     row = Job.objects.get(pk=claimed.pk)
@@ -67,12 +67,12 @@ def test_finish_and_claim_does_not_record_a_job_reaped_meanwhile(project):
 def test_release_many_gives_claimed_jobs_back(project):
     for _ in range(3):
         services.enqueue("jobs.noop", project=project)
-    claimed = services.claim("w1", limit=3)
-    other = services.claim_next("w2")
+    claimed = claiming.claim("w1", limit=3)
+    other = claiming.claim_next("w2")
     assert other is None
-    assert services.release_many(claimed[1:], "w1") == 2
-    assert services.release_many(claimed[:1], "someone-else") == 0  # not theirs
-    assert services.release_many(claimed[:1], "w1") == 0  # started: it runs
+    assert outcomes.release_many(claimed[1:], "w1") == 2
+    assert outcomes.release_many(claimed[:1], "someone-else") == 0  # not theirs
+    assert outcomes.release_many(claimed[:1], "w1") == 0  # started: it runs
     statuses = dict(Job.objects.values_list("pk", "status"))
     assert statuses[claimed[0].pk] == "running"
     assert [statuses[job.pk] for job in claimed[1:]] == ["pending", "pending"]

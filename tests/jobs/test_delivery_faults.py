@@ -19,7 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from jobs import services
+from jobs import claiming, reaping, services
 from jobs.models import Job
 from jobs.periodic import _periodic, ensure_periodic_jobs, periodic_job
 from jobs.registry import job_handler
@@ -66,7 +66,7 @@ def row(job) -> Job:
 
 def test_claim_starts_the_first_job_and_claims_the_others_ahead(project):
     jobs = [services.enqueue("jobs.noop", project=project, priority=3 - n) for n in range(3)]
-    claimed = services.claim("w1", limit=3)
+    claimed = claiming.claim("w1", limit=3)
     assert [job.pk for job in claimed] == [job.pk for job in jobs]
     rows = [row(job) for job in jobs]
     assert all((r.status, r.worker_id) == ("running", "w1") for r in rows)
@@ -78,10 +78,10 @@ def test_claim_starts_the_first_job_and_claims_the_others_ahead(project):
 def test_finish_and_start_writes_the_success_and_starts_the_next_in_one_statement(project):
     first, second = (services.enqueue("jobs.noop", project=project, priority=2 - n)
                      for n in range(2))
-    running, ahead = services.claim("w1", limit=2)
+    running, ahead = claiming.claim("w1", limit=2)
     finished_at = timezone.now()
     with CaptureQueriesContext(connection) as queries:
-        started, recorded = services.finish_and_start(
+        started, recorded = claiming.finish_and_start(
             "w1", [(running, {"n": 1}, finished_at)], ahead)
     if is_postgres():
         assert len(queries.captured_queries) == 1
@@ -90,16 +90,16 @@ def test_finish_and_start_writes_the_success_and_starts_the_next_in_one_statemen
     assert (done.status, done.result, done.finished_at) == ("succeeded", {"n": 1}, finished_at)
     assert row(second).started_at == ahead.started_at is not None
     # Already started (or not ours): not started again.
-    assert services.finish_and_start("w1", [], ahead) == (False, set())
-    assert services.finish_and_start("w2", [], ahead) == (False, set())
+    assert claiming.finish_and_start("w1", [], ahead) == (False, set())
+    assert claiming.finish_and_start("w2", [], ahead) == (False, set())
 
 
 def test_finish_and_claim_is_one_statement_on_postgresql(project):
     services.enqueue("jobs.noop", project=project)
     services.enqueue("jobs.noop", project=project)
-    [running] = services.claim("w1")
+    [running] = claiming.claim("w1")
     with CaptureQueriesContext(connection) as queries:
-        claimed, recorded = services.finish_and_claim(
+        claimed, recorded = claiming.finish_and_claim(
             "w1", [(running, None, timezone.now())], limit=4)
     if is_postgres():
         assert len(queries.captured_queries) == 1
@@ -110,23 +110,23 @@ def test_finish_and_claim_is_one_statement_on_postgresql(project):
 def test_start_reports_a_cancel_requested_while_the_job_waited(project):
     for _ in range(2):
         services.enqueue("jobs.noop", project=project)
-    running, ahead = services.claim("w1", limit=2)
+    running, ahead = claiming.claim("w1", limit=2)
     services.cancel(ahead)
     assert row(ahead).status == "running"  # claimed: the cancel is cooperative
-    assert services.start(ahead) is True
+    assert claiming.start(ahead) is True
     assert ahead.cancel_requested_at is not None  # so execute cancels it before the handler
 
 
 def test_execute_starts_a_job_claimed_ahead_and_skips_one_not_ours(project):
-    from jobs.worker import execute
+    from jobs.execution import execute
 
     for _ in range(3):
         services.enqueue("jobs.noop", project=project)
-    running, ahead, taken = services.claim("w1", limit=3)
+    running, ahead, taken = claiming.claim("w1", limit=3)
     assert execute(ahead, "w1") == "succeeded"
     assert row(ahead).started_at is not None
     stalled(taken)
-    services.reap_stalled(timeout_seconds=60)  # given back: it never started
+    reaping.reap_stalled(timeout_seconds=60)  # given back: it never started
     assert execute(taken, "w1") == "lost"
     assert (row(taken).status, row(taken).retry_count) == ("pending", 0)
 
@@ -140,9 +140,9 @@ def test_reaper_charges_the_executing_job_and_gives_back_the_claimed_ahead(proje
     remain, else failed); those it had only claimed ahead go back untouched."""
     jobs = [services.enqueue("jobs.noop", project=project, priority=3 - n,
                              max_retries=max_retries) for n in range(3)]
-    executing, *ahead = services.claim("dead", limit=3)
+    executing, *ahead = claiming.claim("dead", limit=3)
     stalled(*jobs)
-    reaped = {job.pk: job for job in services.reap_stalled(timeout_seconds=60)}
+    reaped = {job.pk: job for job in reaping.reap_stalled(timeout_seconds=60)}
     assert set(reaped) == {job.pk for job in jobs}
     charged = row(executing)
     if max_retries:
@@ -158,19 +158,19 @@ def test_reaper_charges_the_executing_job_and_gives_back_the_claimed_ahead(proje
         assert given_back.started_at is None and given_back.heartbeat_at is None
         assert given_back.error == "" and given_back.error_details is None
     # They are claimed again like any pending job.
-    assert {job.pk for job in services.claim("alive", limit=5)} >= {job.pk for job in ahead}
+    assert {job.pk for job in claiming.claim("alive", limit=5)} >= {job.pk for job in ahead}
 
 
 def test_reaper_sends_job_reaped_only_for_executions(project):
     for _ in range(2):
         services.enqueue("jobs.noop", project=project)
-    executing, ahead = services.claim("dead", limit=2)
+    executing, ahead = claiming.claim("dead", limit=2)
     stalled(executing, ahead)
     seen = []
     job_reaped.connect(lambda sender, job, **kwargs: seen.append(job.pk), weak=False,
                        dispatch_uid="test-reaped-executions")
     try:
-        services.reap_stalled(timeout_seconds=60)
+        reaping.reap_stalled(timeout_seconds=60)
     finally:
         job_reaped.disconnect(dispatch_uid="test-reaped-executions")
     assert seen == [executing.pk]
@@ -180,7 +180,7 @@ def test_one_bad_row_does_not_stop_the_reaper(project, caplog):
     """A row the reaper cannot handle (a timestamp Python cannot read; a job_reaped receiver
     failing on it) is logged and skipped; every other stalled job is reaped."""
     jobs = [services.enqueue("jobs.noop", project=project, priority=9 - n) for n in range(6)]
-    claimed = services.claim("dead", limit=6)
+    claimed = claiming.claim("dead", limit=6)
     bad_data, bad_receiver = claimed[1], claimed[0]
     stalled(*jobs)
 
@@ -191,7 +191,7 @@ def test_one_bad_row_does_not_stop_the_reaper(project, caplog):
     job_reaped.connect(explode, weak=False, dispatch_uid="test-reaper-explode")
     try:
         with unreadable(bad_data):
-            reaped = services.reap_stalled(timeout_seconds=60)
+            reaped = reaping.reap_stalled(timeout_seconds=60)
             statuses = dict(Job.objects.values_list("pk", "status"))
     finally:
         job_reaped.disconnect(dispatch_uid="test-reaper-explode")
@@ -237,7 +237,7 @@ def frozen(seconds: float, inside) -> tuple[threading.Thread, threading.Event]:
 
     def run():
         try:
-            with services.janitor_transaction():
+            with reaping.janitor_transaction():
                 inside()
                 inside_now.set()
                 time.sleep(seconds)
@@ -258,18 +258,18 @@ def test_a_frozen_reaper_does_not_keep_the_others_out(project, settings):
         pytest.skip("the reaper's lock and the session timeouts are PostgreSQL's")
     settings.JOBS_HEARTBEAT_TIMEOUT_SECONDS = 1.0  # a frozen janitor is cut off after 1 s
     services.enqueue("jobs.noop", project=project)
-    [job] = services.claim("dead")
+    [job] = claiming.claim("dead")
     stalled(job)
 
     def take_the_lock():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [services.REAPER_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [reaping.REAPER_LOCK_KEY])
 
     thread, inside = frozen(3, take_the_lock)
     try:
         assert inside.wait(10)
-        assert services.reap_as_the_only_reaper(timeout_seconds=60) is None  # it holds it
-        reaped = wait_for(lambda: services.reap_as_the_only_reaper(timeout_seconds=60),
+        assert reaping.reap_as_the_only_reaper(timeout_seconds=60) is None  # it holds it
+        reaped = wait_for(lambda: reaping.reap_as_the_only_reaper(timeout_seconds=60),
                           timeout=5, interval=0.1)
     finally:
         thread.join(15)
@@ -388,7 +388,7 @@ def test_a_stalled_runners_claimed_ahead_jobs_are_not_charged(project):
                             started_at__isnull=True).count() == (6 if is_postgres() else 0)
         assert row(long).started_at is not None
         stalled(long, *behind)
-        services.reap_stalled(timeout_seconds=60)
+        reaping.reap_stalled(timeout_seconds=60)
         charged = row(long)
         assert (charged.status, charged.retry_count, charged.error) == (
             "pending", 1, "heartbeat_timeout")

@@ -8,16 +8,17 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs import services
+from jobs import claiming, outcomes, reaping, services
+from jobs.execution import execute
 from jobs.models import Job
 from jobs.registry import UnknownJobClass, job_handler
-from jobs.worker import Worker, execute
+from jobs.worker import Worker
 from tests.conftest import wait_for
 from tests.testapp.models import SideEffect
 
 
 def run_one(worker_id="test-worker"):
-    job = services.claim_next(worker_id)
+    job = claiming.claim_next(worker_id)
     assert job is not None
     return execute(job, worker_id), Job.objects.get(pk=job.pk)
 
@@ -59,14 +60,14 @@ def test_claim_order_priority_then_schedule_then_age(project):
     earlier = services.enqueue("jobs.noop", project=project, priority=5,
                                scheduled_at=now - timedelta(seconds=10))
     high = services.enqueue("jobs.noop", project=project, priority=9)
-    claimed = [services.claim_next("w").pk for _ in range(4)]
+    claimed = [claiming.claim_next("w").pk for _ in range(4)]
     assert claimed == [high.pk, earlier.pk, later.pk, low.pk]
-    assert services.claim_next("w") is None
+    assert claiming.claim_next("w") is None
 
 
 def test_claimed_job_is_running_on_the_worker(project):
     job = services.enqueue("jobs.noop", project=project)
-    claimed = services.claim_next("worker-7")
+    claimed = claiming.claim_next("worker-7")
     assert claimed.pk == job.pk
     row = Job.objects.get(pk=job.pk)
     assert (row.status, row.worker_id) == ("running", "worker-7")
@@ -75,16 +76,16 @@ def test_claimed_job_is_running_on_the_worker(project):
 
 def test_claim_respects_queues(project):
     services.enqueue("jobs.noop", project=project, queue="exports")
-    assert services.claim_next("w", ["syncs"]) is None
-    assert services.claim_next("w", ["syncs", "exports"]) is not None
+    assert claiming.claim_next("w", ["syncs"]) is None
+    assert claiming.claim_next("w", ["syncs", "exports"]) is not None
 
 
 def test_future_job_is_not_claimed_until_due(project):
     job = services.enqueue("jobs.noop", project=project,
                            scheduled_at=timezone.now() + timedelta(hours=1))
-    assert services.claim_next("w") is None
+    assert claiming.claim_next("w") is None
     services.run_now(job)
-    assert services.claim_next("w").pk == job.pk
+    assert claiming.claim_next("w").pk == job.pk
 
 
 def test_failure_retries_with_backoff_then_fails(project, settings):
@@ -99,7 +100,7 @@ def test_failure_retries_with_backoff_then_fails(project, settings):
     assert row.error == "ValueError: flaky failure on attempt 0"
     assert row.error_details["type"] == "builtins.ValueError"
     assert "Traceback" in row.error_traceback and "traceback" not in row.error_details
-    assert services.claim_next("w") is None  # not due yet
+    assert claiming.claim_next("w") is None  # not due yet
     services.run_now(row)
     status, row = run_one()
     assert status == "pending" and row.retry_count == 2
@@ -122,9 +123,9 @@ def test_retry_delay_grows_exponentially_and_is_capped(settings):
     settings.JOBS_RETRY_BASE_SECONDS = 2
     settings.JOBS_RETRY_MAX_SECONDS = 60
     for attempt, full in [(1, 2), (2, 4), (3, 8), (5, 32), (6, 60), (20, 60)]:
-        delays = [services.retry_delay(attempt) for _ in range(50)]
+        delays = [outcomes.retry_delay(attempt) for _ in range(50)]
         assert all(full * 0.5 <= d <= full for d in delays), (attempt, delays)
-    assert len({services.retry_delay(3) for _ in range(20)}) > 1  # jittered
+    assert len({outcomes.retry_delay(3) for _ in range(20)}) > 1  # jittered
 
 
 def test_unknown_handler_at_run_time_fails_without_retry(project):
@@ -151,7 +152,7 @@ def test_checkpoint_lets_a_retry_resume(project, settings):
 @pytest.mark.django_db(transaction=True)
 def test_cooperative_cancel_of_a_running_job(project):
     job = services.enqueue("testapp.cooperative", {"seconds": 20}, project=project)
-    claimed = services.claim_next("w")
+    claimed = claiming.claim_next("w")
     outcome = {}
     thread = threading.Thread(target=lambda: outcome.update(status=execute(claimed, "w")))
     thread.start()
@@ -166,7 +167,7 @@ def test_cooperative_cancel_of_a_running_job(project):
 @pytest.mark.django_db(transaction=True)
 def test_worker_shutdown_releases_the_running_job(project):
     job = services.enqueue("testapp.cooperative", {"seconds": 20}, project=project)
-    claimed = services.claim_next("w")
+    claimed = claiming.claim_next("w")
     shutdown = threading.Event()
     outcome = {}
     thread = threading.Thread(
@@ -190,7 +191,7 @@ def test_reaper_requeues_then_fails_stalled_jobs(project):
                                    max_retries=1, retry_count=1)
     alive = Job.objects.create(job_class="jobs.noop", project=project, status="running",
                                worker_id="alive", started_at=stale, heartbeat_at=timezone.now())
-    reaped = {job.pk: job for job in services.reap_stalled(timeout_seconds=60)}
+    reaped = {job.pk: job for job in reaping.reap_stalled(timeout_seconds=60)}
     assert set(reaped) == {retriable.pk, exhausted.pk}
     row = Job.objects.get(pk=retriable.pk)
     assert (row.status, row.retry_count, row.error, row.worker_id) == (
@@ -203,10 +204,10 @@ def test_reaper_requeues_then_fails_stalled_jobs(project):
 
 def test_a_reaped_job_finishing_late_changes_nothing(project):
     services.enqueue("jobs.noop", project=project)
-    claimed = services.claim_next("slow-worker")
+    claimed = claiming.claim_next("slow-worker")
     Job.objects.filter(pk=claimed.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    services.reap_stalled(timeout_seconds=60)
-    assert services.mark_succeeded(claimed, {"late": True}) is False
+    reaping.reap_stalled(timeout_seconds=60)
+    assert outcomes.mark_succeeded(claimed, {"late": True}) is False
     row = Job.objects.get(pk=claimed.pk)
     assert row.status == "pending" and row.result is None
 

@@ -9,9 +9,10 @@ import pytest
 from django.db import connection as db
 from django.utils import timezone
 
-from jobs import services as job_services
+from jobs import claiming, reaping
+from jobs.execution import execute
 from jobs.models import Job
-from jobs.worker import Worker, execute
+from jobs.worker import Worker
 from syncs import services
 from syncs.models import Connection, Sync, SyncRun, SyncState
 from tests.conftest import body, error_of
@@ -223,7 +224,7 @@ def test_cancel_pending_run_at_once(api, make_sync):
 def test_cancel_running_run_stops_at_the_next_batch(api, make_sync, shop):
     shop.gate = threading.Event()
     run = run_of(trigger(api, make_sync()))
-    job = job_services.claim_by_id(run.job_id, "w")
+    job = claiming.claim_by_id(run.job_id, "w")
     outcome = {}
     thread = threading.Thread(target=lambda: outcome.update(status=execute(job, "w")))
     thread.start()
@@ -276,13 +277,13 @@ def test_heartbeat_timeout_fails_the_run_and_resumes_from_the_checkpoint(api, ma
     shop.gate = threading.Event()
     sync = make_sync()
     run = run_of(trigger(api, sync))
-    job = job_services.claim_by_id(run.job_id, "dying-worker")
+    job = claiming.claim_by_id(run.job_id, "dying-worker")
     thread = threading.Thread(target=lambda: execute(job, "dying-worker"))
     thread.start()
     assert shop.gate_reached.wait(10)  # page 1 committed with its checkpoint
     # The worker stops heartbeating: the reaper fails the job; the run follows.
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    job_services.reap_stalled(timeout_seconds=60)
+    reaping.reap_stalled(timeout_seconds=60)
     shop.gate.set()
     thread.join(10)
     run.refresh_from_db()

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from exports import services
 from exports.formats import FORMATS
 from exports.models import ACTIVE_EXPORT_STATUSES, Export, ExportFile, ExportStatus
-from jobs import services as job_services
+from jobs import claiming, outcomes
 from jobs.context import JobCancelled, JobContext, JobInterrupted
 from jobs.models import Job, JobStatus
 from syncservice.accounts.models import Project
@@ -149,7 +149,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 export = services.create_export(project_obj, request,
                                                 created_by_id=created_by())
-                job = job_services.claim_by_id(export.job_id, worker_id)
+                job = claiming.claim_by_id(export.job_id, worker_id)
         except APIException as exc:
             raise CommandError(str(exc.detail)) from exc
         if job is None:  # cannot happen unless someone else claims ids they never saw
@@ -189,21 +189,21 @@ class Command(BaseCommand):
             result = services.build_export(ctx, Export.objects.select_related("project")
                                            .get(pk=export.pk))
         except JobCancelled as exc:
-            job_services.mark_cancelled(job)
+            outcomes.mark_cancelled(job)
             raise CommandError(f"Export {export.pk} cancelled; its files were removed.") \
                 from exc
         except JobInterrupted as exc:  # the job row was taken from us (reaped or deleted)
             raise CommandError(f"Export {export.pk} stopped: {exc}") from exc
         except KeyboardInterrupt:
-            job_services.mark_failed(job, None, "interrupted (KeyboardInterrupt)")
+            outcomes.mark_failed(job, None, "interrupted (KeyboardInterrupt)")
             self.abandon(export)
             raise
         except Exception as exc:
-            job_services.mark_failed(job, exc)
+            outcomes.mark_failed(job, exc)
             raise CommandError(f"Export {export.pk} failed: {type(exc).__name__}: {exc}") \
                 from exc
         else:
-            job_services.mark_succeeded(job, result)
+            outcomes.mark_succeeded(job, result)
             bar.n = 100
             bar.refresh()
         finally:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from jobs.services import reap_stalled
+from jobs.reaping import reap_stalled
 
 
 class Command(BaseCommand):

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from syncs.connectors import Batch, register_source
 from syncs.connectors.saas.base import SaasSource, start_date
+from syncs.connectors.sources import Batch, register_source
 
 EARLIEST = "2010-01-01T00:00:00Z"  # getOrders needs a lower bound
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from syncs.connectors import Batch, CheckFailed
 from syncs.connectors.http_api import HttpApiSource, SourceError, UnsupportedEntity
+from syncs.connectors.sources import Batch, CheckFailed
 from syncs.providers import base as catalog
 
 

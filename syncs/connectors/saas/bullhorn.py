@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from syncs.connectors import register_source
 from syncs.connectors.http_api import AuthFailed
 from syncs.connectors.saas.base import SaasSource, start_date
+from syncs.connectors.sources import register_source
 
 
 class BullhornSource(SaasSource):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncs.connectors import register_source
 from syncs.connectors.saas.base import SaasSource
+from syncs.connectors.sources import register_source
 
 
 class DropboxSource(SaasSource):

@@ -10,9 +10,9 @@ partner username/password returning a bearer ``token``); lists page with ``page`
 
 from __future__ import annotations
 
-from syncs.connectors import register_source
 from syncs.connectors.http_api import AuthFailed
 from syncs.connectors.saas.base import SaasSource, start_date
+from syncs.connectors.sources import register_source
 
 
 class FlexiroamSource(SaasSource):

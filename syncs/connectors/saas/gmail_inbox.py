@@ -13,8 +13,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from syncs.connectors import register_source
 from syncs.connectors.saas._google import GoogleSource
+from syncs.connectors.sources import register_source
 
 HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
 

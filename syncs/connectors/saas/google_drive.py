@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from syncs.connectors import Batch, register_source
 from syncs.connectors.http_api import format_cursor, later
 from syncs.connectors.saas._google import GoogleSource
+from syncs.connectors.sources import Batch, register_source
 
 FOLDER = "application/vnd.google-apps.folder"
 FILE_FIELDS = ("id,name,mimeType,parents,size,md5Checksum,owners(emailAddress,displayName),"

@@ -10,8 +10,8 @@ interrupted run never skips older records). Other lists are read in full.
 
 from __future__ import annotations
 
-from syncs.connectors import register_source
 from syncs.connectors.saas.base import SaasSource, start_date
+from syncs.connectors.sources import register_source
 
 NEWEST_FIRST = {"tickets": ("tickets", "updated_datetime"),
                 "messages": ("messages", "created_datetime"),

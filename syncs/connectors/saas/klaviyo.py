@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from syncs.connectors import Batch, register_source
 from syncs.connectors.http_api import later
 from syncs.connectors.saas.base import SaasSource, start_date
+from syncs.connectors.sources import Batch, register_source
 
 
 class KlaviyoSource(SaasSource):

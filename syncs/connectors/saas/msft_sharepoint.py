@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from syncs.connectors import Batch, register_source
 from syncs.connectors.http_api import SourceError
 from syncs.connectors.saas.base import SaasSource
+from syncs.connectors.sources import Batch, register_source
 
 
 class SharePointSource(SaasSource):

@@ -12,8 +12,8 @@ Transaction lines are read for the transactions changed (``transaction IN``).
 
 from __future__ import annotations
 
-from syncs.connectors import register_source
 from syncs.connectors.saas.base import SaasSource, start_date
+from syncs.connectors.sources import register_source
 
 STAMP = "YYYY-MM-DD HH24:MI:SS"
 

@@ -11,8 +11,8 @@ names follow the catalog's assumptions and must be confirmed.
 
 from __future__ import annotations
 
-from syncs.connectors import register_source
 from syncs.connectors.saas.base import SaasSource, start_date
+from syncs.connectors.sources import register_source
 
 
 class RedoSource(SaasSource):

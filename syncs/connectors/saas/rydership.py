@@ -10,8 +10,8 @@ must be confirmed against the account's documentation.
 
 from __future__ import annotations
 
-from syncs.connectors import register_source
 from syncs.connectors.saas.base import InvalidConfig, SaasSource, start_date
+from syncs.connectors.sources import register_source
 
 
 class RyderShipSource(SaasSource):

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from syncs.connectors import Batch, register_source
 from syncs.connectors.http_api import format_cursor
 from syncs.connectors.saas.base import SaasSource, start_date
+from syncs.connectors.sources import Batch, register_source
 
 
 class SalesforceSource(SaasSource):

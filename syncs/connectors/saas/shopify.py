@@ -10,8 +10,8 @@ read; inventory items by id (100 per request) from the variants read.
 
 from __future__ import annotations
 
-from syncs.connectors import register_source
 from syncs.connectors.saas.base import SaasSource, start_date
+from syncs.connectors.sources import register_source
 
 UPDATED = {  # resource -> (path, record key)
     "customers": ("customers.json", "customers"),

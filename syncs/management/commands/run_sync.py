@@ -28,9 +28,9 @@ from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from jobs import services as job_services
+from jobs import claiming, outcomes
+from jobs.execution import execute
 from jobs.models import ACTIVE_STATUSES, Job, JobStatus
-from jobs.worker import execute
 from syncs import runner, services
 from syncs.models import Sync, SyncRun
 from syncservice.accounts.models import Project
@@ -213,7 +213,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 run = services.trigger(sync, run_mode, triggered_by=SyncRun.TriggeredBy.MANUAL,
                                        actor=ACTOR)
-                job = job_services.claim_by_id(run.job_id, worker_id) if wait else None
+                job = claiming.claim_by_id(run.job_id, worker_id) if wait else None
         except services.SyncStateError as exc:
             raise CommandError(f"Sync {sync.slug!r} of {sync.project.name} was not triggered: "
                                f"{exc}") from exc
@@ -273,7 +273,7 @@ class Command(BaseCommand):
             while True:
                 child = self.next_child(run)
                 if child is not None:
-                    claimed = job_services.claim_by_id(child.pk, worker_id)
+                    claimed = claiming.claim_by_id(child.pk, worker_id)
                     if claimed is not None:
                         current[:] = [claimed]
                         execute(claimed, worker_id, contexts=contexts)
@@ -334,7 +334,7 @@ class Command(BaseCommand):
         """After a second Ctrl-C: the job that was running here failed, the run cancelled (the
         rows committed so far stay, with their checkpoints)."""
         for job in current:
-            job_services.mark_failed(job, None, "interrupted (KeyboardInterrupt)")
+            outcomes.mark_failed(job, None, "interrupted (KeyboardInterrupt)")
         try:
             services.cancel_run(run, reason="run_sync: interrupted", actor=ACTOR)
         except services.SyncStateError:
