@@ -8,11 +8,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework import serializers as drf_serializers
 
 from exports.models import Export, ExportStatus
 from syncservice.events.models import Event
+from syncservice.jsonapi.read import row_field
+from syncservice.jsonapi.read import spec as read_spec
+from syncservice.jsonapi.read.rows import columns_for
 from tests.jsonapi.test_fast_path import assert_same
 from tests.jsonapi.test_read_path import served_from
+from tests.testapp.api import BookSerializer
 
 
 @pytest.fixture
@@ -41,6 +46,7 @@ HOOKED = [
     "/api/v1/exports?included=events.project,job.events,files",
     "/api/v1/exports?included=job&fields[jobs]=status,events",
     "/api/v1/exports?fields[exports]=events",
+    "/api/v1/exports?fields[exports]=status&included=events",
     "/api/v1/exports?fields[exports]=status,events&included=events&fields[events]=kind",
     "/api/v1/exports?fields[exports]=attachment_url",
     "/api/v1/exports?fields[exports]=status,attachment_url&filter[status]=success",
@@ -121,3 +127,37 @@ def test_hooked_lists_run_a_constant_number_of_queries(api, settings, world, tim
         assert response.status_code == 200
         counts.append(len(captured.captured_queries))
     assert len(set(counts)) == 1, counts
+
+
+class TitledBookSerializer(BookSerializer):
+    shout = drf_serializers.SerializerMethodField()
+    whisper = drf_serializers.SerializerMethodField()
+
+    class Meta(BookSerializer.Meta):
+        fields = [*BookSerializer.Meta.fields, "shout", "whisper"]
+
+    def get_shout(self, book) -> str:
+        return book.title.upper()
+
+    def get_whisper(self, book) -> str:
+        return book.title.lower()
+
+
+class SubTitledBookSerializer(TitledBookSerializer):
+    pass
+
+
+@row_field(TitledBookSerializer, "shout", columns=("title",))
+def shout(links, row) -> str:
+    return row["title"].upper()
+
+
+def test_a_hook_serves_its_serializer_and_subclasses_and_the_rest_falls_back():
+    for serializer_class in (TitledBookSerializer, SubTitledBookSerializer):
+        spec = read_spec.derive_spec(serializer_class)
+        kinds = {a.name: a.kind for a in spec.attributes}
+        assert kinds["shout"] == read_spec.HOOK and kinds["whisper"] == read_spec.INSTANCE
+        assert not spec.needs_instances("shout") and spec.needs_instances("whisper")
+        assert "title" in columns_for(spec, {"shout"})  # the hook's columns are read
+        assert "pages" not in columns_for(spec, {"shout"})
+    assert read_spec.derive_spec(BookSerializer).attributes[-1].name == "created_at"

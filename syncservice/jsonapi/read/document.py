@@ -4,13 +4,16 @@ Per request and resource type, a *recipe* applies the sparse fieldset to the typ
 binds the per-request pieces (converters, the request's serializer for method fields, links).
 A document is built from one of two sources, chosen per request (``reader_for``):
 
-- **rows**, when every field it renders is readable from columns: the page comes from the
-  view's own filtered, sorted and paginated queryset as ``.values()`` (to-one included
-  resources joined into it, but for the tenancy FK's, read by id), to-many linkage and included
-  resources from one query per relation walked (``rows``);
-- **instances**, when a rendered field is computed per instance (a method field, a dotted
-  source, a method relationship): the view's instances as the stock path reads them (its
-  ``select_related``, prefetches and attached events), method fields through DRF's field API.
+- **rows**, when every field it renders is readable from columns, or computed from them by an
+  app's row hook (``hooks``: a method field, a to-many method relationship): the page comes
+  from the view's own filtered, sorted and paginated queryset as ``.values()`` (to-one
+  included resources joined into it, but for the tenancy FK's, read by id), to-many linkage
+  and included resources from one query per relation walked (``rows``; a hooked relationship:
+  its hook's queries);
+- **instances**, when a rendered field is computed per instance and has no row hook (a method
+  field, a dotted source, a method relationship): the view's instances as the stock path reads
+  them (its ``select_related``, prefetches and attached events), method fields through DRF's
+  field API (hooked fields through their hooks, from the instances' rows).
 
 Resource objects, the ``included`` walk (in DRF-JSONAPI's order, with its quirks: a to-one
 resource reached again is not walked again, a to-many one is) and the ``included`` order (by

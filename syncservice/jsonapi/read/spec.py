@@ -5,8 +5,9 @@ reads and how DRF represents the value), its relationships (to-one: the FK colum
 related model and the FK column pointing back) and its ``self`` link route. Fields computed per
 instance (a ``SerializerMethodField``, a dotted source, a custom ``get_attribute``, a
 relationship computed by a method) are read from model instances, through DRF's own field
-API: a request that renders one gets its document built from the view's instances rather than
-from rows (``syncservice.jsonapi.read.path.reader_for`` decides per request). A field
+API, unless the serializer's app declared a row hook for it (``hooks``: then it is read from
+rows too): a request that renders one gets its document built from the view's instances
+rather than from rows (``syncservice.jsonapi.read.path.reader_for`` decides per request). A field
 neither way can read is recorded under ``unsupported`` with the reason, and a request that
 renders it takes DRF-JSONAPI's stock path, so a serializer can grow freely. Only public APIs
 are read: the serializer's bound fields, ``Model._meta``.
