@@ -17,9 +17,9 @@ included), interleaving the variants, ``--repeat`` times each:
   id, as the prefetches do) and dumped with orjson as ``{"data": [...], "included": [...]}``;
 - ``stock`` (b): the view with ``JSONAPI_FAST_PATH=False``: DRF-JSONAPI's serializers and
   document building, as shipped before the fast path (its final encoding is orjson too);
-- ``fast`` (c): the view as shipped (the read path, ``syncservice.jsonapi.read``: the jobs list
-  is built from ``.values()`` rows, the exports list, whose method fields need them, from the
-  view's instances).
+- ``fast`` (c): the view as shipped (the read path, ``syncservice.jsonapi.read``: both lists
+  are built from ``.values()`` rows, the exports' method fields and the ``events`` of exports
+  and jobs by their apps' row hooks).
 
 It prints median times, ``c/a`` (goal <= 1.5) and ``b/c`` (goal >= 4), checks that the fast and
 stock documents are the same JSON, and prints the SQL query count of each list for page sizes

@@ -8,6 +8,7 @@ from exports.models import Export, ExportFile, ExportStatus
 from jobs.api.serializers import JobSerializer
 from syncservice.accounts.api.serializers import ProjectSerializer
 from syncservice.events.api.serializers import EventSerializer, WithEvents, events_relationship
+from syncservice.jsonapi.read import Links, Row, row_field
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
 from syncservice.jsonschema import SchemaField, StrictBooleanField, StrictCharField
@@ -15,6 +16,11 @@ from syncservice.jsonschema import SchemaField, StrictBooleanField, StrictCharFi
 
 def download_url(request, export_id, index: int | None = None) -> str:
     url = reverse("export-download", kwargs={"pk": export_id}, request=request)
+    return with_file(url, index)
+
+
+def with_file(url: str, index: int | None) -> str:
+    """The download URL of file ``index`` (None: the export's only or first file)."""
     return f"{url}?file={index}" if index is not None else url
 
 
@@ -29,6 +35,12 @@ class ExportFileSerializer(serializers.ModelSerializer):
     def get_download_url(self, export_file: ExportFile) -> str:
         return download_url(self.context.get("request"), export_file.export_id,
                             export_file.index)
+
+
+@row_field(ExportFileSerializer, "download_url", columns=("export_id", "index"))
+def file_download_url(links: Links, row: Row) -> str:
+    """``get_download_url`` of a row (the same ``reverse``)."""
+    return with_file(links.url("export-download", "pk", row["export_id"]), row["index"])
 
 
 class ExportSerializer(WithEvents, ResourceSerializer):
@@ -53,6 +65,14 @@ class ExportSerializer(WithEvents, ResourceSerializer):
         if export.status != ExportStatus.SUCCESS:
             return None
         return download_url(self.context.get("request"), export.pk)
+
+
+@row_field(ExportSerializer, "attachment_url", columns=("id", "status"))
+def attachment_url(links: Links, row: Row) -> str | None:
+    """``get_attachment_url`` of a row (the same ``reverse``)."""
+    if row["status"] != ExportStatus.SUCCESS:
+        return None
+    return links.url("export-download", "pk", row["id"])
 
 
 class ExportCreateSerializer(serializers.Serializer):

@@ -215,11 +215,13 @@ def test_specs_read_every_field_kind():
     spec = read.spec_for(ExportSerializer)
     kinds = {a.name: a.kind for a in spec.attributes}
     assert kinds["status"] == read_spec.AS_IS and kinds["created_at"] == read_spec.DATETIME
-    assert kinds["attachment_url"] == read_spec.INSTANCE and kinds["size"] == read_spec.AS_IS
+    assert kinds["attachment_url"] == read_spec.HOOK and kinds["size"] == read_spec.AS_IS
     relationships = {r.name: type(r) for r in spec.relationships}
     assert relationships == {"project": read_spec.ToOneSpec, "job": read_spec.ToOneSpec,
                              "files": read_spec.ToManySpec,
                              "events": read_spec.MethodRelationshipSpec}
+    assert spec.relationship("events").rows is not None  # the events app's row hook
+    assert not spec.needs_instances("events") and not spec.needs_instances("attachment_url")
     spec = read.spec_for(SyncSerializer)
     assert {a.name: a.kind for a in spec.attributes}["provider_key"] == read_spec.INSTANCE
     assert isinstance(spec.relationship("last_run"), read_spec.MethodRelationshipSpec)

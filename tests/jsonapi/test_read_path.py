@@ -31,10 +31,12 @@ def served_from(api, settings, url: str) -> str:
     ("/api/v1/jobs?fields=status,project&included=project", "rows"),
     ("/api/v1/exports?fields[exports]=status,files&included=files"
      "&fields[export-files]=filename", "rows"),
-    # method fields and relationships: the view's instances
-    ("/api/v1/jobs", "instances"),                       # events
-    ("/api/v1/exports?fields[exports]=attachment_url", "instances"),
-    ("/api/v1/exports?fields[exports]=status&included=files", "instances"),  # download_url
+    # method fields and relationships with row hooks (events, attachment_url, download_url)
+    ("/api/v1/jobs", "rows"),
+    ("/api/v1/exports", "rows"),
+    ("/api/v1/exports?included=job,files,events,job.events", "rows"),
+    ("/api/v1/exports/{export}?included=events", "rows"),
+    # method fields and relationships without one: the view's instances
     ("/api/v1/syncs?fields[syncs]=name,provider_key", "instances"),  # a dotted source
     ("/api/v1/syncs?fields[syncs]=name&included=last_run&fields[sync-runs]=status",
      "instances"),
@@ -42,7 +44,7 @@ def served_from(api, settings, url: str) -> str:
     ("/api/v1/exports?fields[exports]=status&sort=attachment_url", "instances"),
 ])
 def test_the_document_source(api, settings, world, url, source):
-    url = url.format(book=world["books"][0].pk)
+    url = url.format(book=world["books"][0].pk, export=world["exports"][0].pk)
     assert served_from(api, settings, url) == source
 
 

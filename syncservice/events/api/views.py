@@ -102,6 +102,9 @@ class AttachEventsMixin:
     resources it includes — in one query per resource type, whatever the page size."""
 
     def _attach(self, instances: list) -> None:
+        reader = self.reader()
+        if reader is not None and not reader.instances:
+            return  # built from rows: the read path reads the events (their row hook)
         query = getattr(self, "jsonapi_query", None)
         paths = query.include if query is not None else []
         # A sparse fieldset without `events` (and no include of them): no events to render.

@@ -1,7 +1,10 @@
 """The JSON:API read path: list and show documents built by per-resource specs derived from
 the serializers, from ``.values()`` rows or from the view's instances (``spec``, ``rows``,
-``links``, ``document``; ``path`` plugs it into DRF's list and retrieve)."""
+``links``, ``document``; ``path`` plugs it into DRF's list and retrieve). Apps declare row hooks
+for their method fields with ``row_field`` and ``row_relationship`` (``hooks``)."""
 
+from syncservice.jsonapi.read.hooks import Row, row_field, row_relationship
+from syncservice.jsonapi.read.links import Links
 from syncservice.jsonapi.read.path import (
     ReadDocument,
     ReadSerializer,
@@ -11,5 +14,5 @@ from syncservice.jsonapi.read.path import (
 )
 from syncservice.jsonapi.read.spec import ResourceSpec, spec_for
 
-__all__ = ["ReadDocument", "ReadSerializer", "ResourceSpec", "compose", "enabled", "reader_for",
-           "spec_for"]
+__all__ = ["Links", "ReadDocument", "ReadSerializer", "ResourceSpec", "Row", "compose", "enabled",
+           "reader_for", "row_field", "row_relationship", "spec_for"]

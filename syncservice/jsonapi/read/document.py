@@ -4,13 +4,16 @@ Per request and resource type, a *recipe* applies the sparse fieldset to the typ
 binds the per-request pieces (converters, the request's serializer for method fields, links).
 A document is built from one of two sources, chosen per request (``reader_for``):
 
-- **rows**, when every field it renders is readable from columns: the page comes from the
-  view's own filtered, sorted and paginated queryset as ``.values()`` (to-one included
-  resources joined into it, but for the tenancy FK's, read by id), to-many linkage and included
-  resources from one query per relation walked (``rows``);
-- **instances**, when a rendered field is computed per instance (a method field, a dotted
-  source, a method relationship): the view's instances as the stock path reads them (its
-  ``select_related``, prefetches and attached events), method fields through DRF's field API.
+- **rows**, when every field it renders is readable from columns, or computed from them by an
+  app's row hook (``hooks``: a method field, a to-many method relationship): the page comes
+  from the view's own filtered, sorted and paginated queryset as ``.values()`` (to-one
+  included resources joined into it, but for the tenancy FK's, read by id), to-many linkage
+  and included resources from one query per relation walked (``rows``; a hooked relationship:
+  its hook's queries);
+- **instances**, when a rendered field is computed per instance and has no row hook (a method
+  field, a dotted source, a method relationship): the view's instances as the stock path reads
+  them (its ``select_related``, prefetches and attached events), method fields through DRF's
+  field API (hooked fields through their hooks, from the instances' rows).
 
 Resource objects, the ``included`` walk (in DRF-JSONAPI's order, with its quirks: a to-one
 resource reached again is not walked again, a to-many one is) and the ``included`` order (by
@@ -40,6 +43,7 @@ from syncservice.jsonapi.read.links import Links, TemplatedReverse
 from syncservice.jsonapi.read.spec import (
     AS_IS,
     DATETIME,
+    HOOK,
     INSTANCE,
     MethodRelationshipSpec,
     Relationship,
@@ -84,10 +88,15 @@ class Recipe:
         columns: list[str] = []
         self.converted: list[tuple[str, str, Callable[[Any], Any]]] = []
         self.from_instance: list[tuple[str, Any]] = []
+        self.from_hook: list[tuple[str, Callable[[Links, Row], Any]]] = []
         for attribute in spec.attributes:
             if fields is not None and attribute.name not in fields:
                 continue
             self.attribute_names.append(attribute.name)
+            if attribute.kind == HOOK:
+                columns.append(self.pk)
+                self.from_hook.append((attribute.name, attribute.hook.value))
+                continue
             if attribute.kind == INSTANCE:
                 columns.append(self.pk)
                 self.from_instance.append((attribute.name, self.fields[attribute.name]))
@@ -280,10 +289,18 @@ class Reader:
         by_name = {relationship.name: (child, nested) for relationship, child, nested in steps}
         keys = list(dict.fromkeys(row[recipe.pk] for row in rows))
         for relationship in recipe.spec.relationships:
-            if not isinstance(relationship, ToManySpec):
+            hooked = isinstance(relationship, MethodRelationshipSpec) \
+                and relationship.rows is not None
+            if not (hooked or isinstance(relationship, ToManySpec)):
                 continue
             step = by_name.get(relationship.name)
             if step is None and relationship not in recipe.relationships:
+                continue
+            if hooked:  # the app's hook: one query (or a constant number) for the page
+                columns = [relationship.model._meta.pk.attname] if step is None \
+                    else step[0].columns
+                self.children[(*node, relationship.name)] = relationship.rows.rows(
+                    recipe.spec.model, keys, columns)
                 continue
             # Without joins: the related rows come in the order the stock path's prefetch
             # reads them (the same statement but for its columns; a join could change the
@@ -329,6 +346,8 @@ class Reader:
                 del attributes[name]
                 continue
             attributes[name] = None if value is None else field.to_representation(value)
+        for name, value_of in recipe.from_hook:
+            attributes[name] = value_of(self.links, row)
         pk = row[recipe.pk]
         id_ = None if pk is None else str(pk)
         obj: dict[str, Any] = {"type": recipe.type, "id": id_}
@@ -365,6 +384,9 @@ class Reader:
                     related[name] = items
                     relationships[name] = {"meta": {"count": len(ids)}, "data": [
                         {"type": type_name, "id": id_} for id_ in ids]}
+                elif relationship.rows is not None and not self.instances:
+                    relationships[name] = self.hooked_relationship(relationship, node, pk,
+                                                                   id_, related)
                 else:
                     relationships[name] = self.method_relationship(
                         recipe, relationship, instance, related)
@@ -372,6 +394,21 @@ class Reader:
         if recipe.self_view is not None and pk is not None:
             obj["links"] = {"self": self.links.url(*recipe.self_view, pk, id_)}
         return obj, related, bool(attributes) or recipe.fixed_fields > 0
+
+    def hooked_relationship(self, relationship: MethodRelationshipSpec, node: Node, pk: Any,
+                            id_: str | None, related: dict) -> dict:
+        """``method_relationship``'s object of a to-many method relationship, from the rows
+        its hook read; records them in ``related`` for the includes."""
+        items = self.children[(*node, relationship.name)].get(pk, [])
+        related[relationship.name] = items
+        data: dict[str, Any] = {}
+        if relationship.related_link is not None:
+            data["links"] = {"related": self.links.url(*relationship.related_link, pk, id_)}
+        child_pk = relationship.model._meta.pk.attname
+        type_name = relationship.type
+        data["data"] = [{"type": type_name, "id": str(item[child_pk])} for item in items]
+        data["meta"] = {"count": len(items)}
+        return data
 
     def method_relationship(self, recipe: Recipe, relationship: MethodRelationshipSpec,
                             instance: Any, related: dict) -> dict:

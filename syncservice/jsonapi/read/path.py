@@ -64,8 +64,8 @@ def _types_reached(spec: ResourceSpec, type_name: str, includes: Iterable[str]
             relationship = current.relationship(segment)
             if target is None or relationship is None:
                 return None
-            through_method = through_method or isinstance(relationship,
-                                                          MethodRelationshipSpec)
+            through_method = through_method or (
+                isinstance(relationship, MethodRelationshipSpec) and relationship.rows is None)
             current = spec_for(target)
             if current is None:
                 return None

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 
-from syncservice.jsonapi.read.spec import ResourceSpec, ToManySpec, ToOneSpec
+from syncservice.jsonapi.read.spec import ResourceSpec, ToManySpec, ToOneSpec, hook_columns
 
 Row = dict[str, Any]
 
@@ -19,8 +19,11 @@ def columns_for(spec: ResourceSpec, fields: set[str] | None) -> list[str]:
     the primary key, the attributes asked for and every FK (cheap, and what linkage and
     includes follow)."""
     columns = [spec.model._meta.pk.attname]
-    columns += [a.column for a in spec.attributes
-                if a.column is not None and (fields is None or a.name in fields)]
+    for attribute in spec.attributes:
+        if fields is None or attribute.name in fields:
+            if attribute.column is not None:
+                columns.append(attribute.column)
+            columns += hook_columns(attribute)
     columns += [r.column for r in spec.relationships if isinstance(r, ToOneSpec)]
     return list(dict.fromkeys(columns))
 

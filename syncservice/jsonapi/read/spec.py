@@ -5,8 +5,9 @@ reads and how DRF represents the value), its relationships (to-one: the FK colum
 related model and the FK column pointing back) and its ``self`` link route. Fields computed per
 instance (a ``SerializerMethodField``, a dotted source, a custom ``get_attribute``, a
 relationship computed by a method) are read from model instances, through DRF's own field
-API: a request that renders one gets its document built from the view's instances rather than
-from rows (``syncservice.jsonapi.read.path.reader_for`` decides per request). A field
+API, unless the serializer's app declared a row hook for it (``hooks``: then it is read from
+rows too): a request that renders one gets its document built from the view's instances
+rather than from rows (``syncservice.jsonapi.read.path.reader_for`` decides per request). A field
 neither way can read is recorded under ``unsupported`` with the reason, and a request that
 renders it takes DRF-JSONAPI's stock path, so a serializer can grow freely. Only public APIs
 are read: the serializer's bound fields, ``Model._meta``.
@@ -31,6 +32,12 @@ from rest_framework_json_api.utils import (
     is_relationship_field,
 )
 
+from syncservice.jsonapi.read.hooks import (
+    RowField,
+    RowRelationship,
+    field_hook,
+    relationship_hook,
+)
 from syncservice.jsonapi.relations import ToOneField
 
 # Serializer field classes whose ``to_representation`` returns the value of these model
@@ -58,6 +65,7 @@ DATETIME = "datetime"    # as is when aware UTC and the current zone is UTC, els
 FIELD = "field"          # the column's value through the field's to_representation
 INSTANCE = "instance"    # DRF's own reading of an instance (get_attribute, to_representation):
                          # a method field, a dotted source; only for documents of instances
+HOOK = "hook"            # the app's row hook (``syncservice.jsonapi.read.hooks.row_field``)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,11 @@ class AttributeSpec:
     # The serializer field of the spec's own (context-free) serializer, for DRF's built-in
     # fields, whose representation never reads the context; None: bind it per request.
     serializer_field: Any = field(default=None, compare=False)
+    hook: RowField | None = None  # HOOK: the columns it reads and its value
+
+
+def hook_columns(attribute: AttributeSpec) -> tuple[str, ...]:
+    return attribute.hook.columns if attribute.hook is not None else ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,12 @@ class MethodRelationshipSpec:
     type: str | None     # None: each related instance's own type
     method_name: str
     links: bool          # links from the field's get_links (link view names set)
+    # A to-many one with a row hook (``syncservice.jsonapi.read.hooks.row_relationship``) is
+    # read from rows as well: the hook, the related model, the (view name, URL kwarg) of
+    # ``links.related`` (the only link such a relationship may have).
+    rows: RowRelationship | None = None
+    model: type[models.Model] | None = None
+    related_link: tuple[str, str] | None = None
 
 
 Relationship = ToOneSpec | ToManySpec | MethodRelationshipSpec
@@ -128,7 +147,8 @@ class ResourceSpec:
         attribute = next((a for a in self.attributes if a.name == name), None)
         if attribute is not None:
             return attribute.kind == INSTANCE
-        return isinstance(self.relationship(name), MethodRelationshipSpec)
+        relationship = self.relationship(name)
+        return isinstance(relationship, MethodRelationshipSpec) and relationship.rows is None
 
 
 class Unsupported(Exception):
@@ -225,7 +245,27 @@ def _without_links(relation) -> bool:
     return not (relation.self_link_view_name or relation.related_link_view_name)
 
 
-def _relationship(name: str, serializer_field, model) -> Relationship:
+def _hooked_many(spec: MethodRelationshipSpec, serializer_field,
+                 hook: RowRelationship) -> MethodRelationshipSpec:
+    """``spec`` read through its row hook, when its links are those the read path builds (a
+    related link by primary key, no self link); else as it is."""
+    related_model = getattr(serializer_field, "model", None)
+    if related_model is None or serializer_field.self_link_view_name \
+            or serializer_field.related_link_lookup_field != "pk":
+        return spec
+    related_link = None
+    if serializer_field.related_link_view_name:
+        if serializer_field.related_link_url_kwarg == "pk":
+            return spec  # DRF-JSONAPI adds a related_field kwarg
+        related_link = (serializer_field.related_link_view_name,
+                        serializer_field.related_link_url_kwarg)
+    type_name = spec.type or get_resource_type_from_model(related_model)
+    return MethodRelationshipSpec(spec.name, True, type_name, spec.method_name, spec.links,
+                                  hook, related_model, related_link)
+
+
+def _relationship(name: str, serializer_field, model,
+                  serializer_class: type | None = None) -> Relationship:
     cls = type(serializer_field)
     if serializer_field.write_only:
         raise Unsupported("write-only relationship")
@@ -237,9 +277,11 @@ def _relationship(name: str, serializer_field, model) -> Relationship:
         child = serializer_field.child_relation
         if type(child) is not dja_relations.SerializerMethodResourceRelatedField:
             raise Unsupported("method to-many field")
-        return MethodRelationshipSpec(
+        spec = MethodRelationshipSpec(
             name, True, child.get_resource_type_from_included_serializer(),
             serializer_field.method_name, not _without_links(serializer_field))
+        hook = relationship_hook(serializer_class, name) if serializer_class else None
+        return spec if hook is None else _hooked_many(spec, serializer_field, hook)
     if cls in (dja_relations.ResourceRelatedField, ToOneField):
         if len(serializer_field.source_attrs) != 1 or serializer_field.pk_field is not None:
             raise Unsupported("source")
@@ -303,9 +345,13 @@ def derive_spec(serializer_class: type) -> ResourceSpec:
             raise Unsupported("an id field")
         try:
             if is_relationship_field(serializer_field):
-                spec.relationships.append(_relationship(name, serializer_field, model))
+                spec.relationships.append(_relationship(name, serializer_field, model,
+                                                        serializer_class))
             elif not serializer_field.write_only:
-                spec.attributes.append(_attribute(name, serializer_field, model))
+                hook = field_hook(serializer_class, name)
+                spec.attributes.append(AttributeSpec(name, None, HOOK, hook=hook)
+                                       if hook is not None
+                                       else _attribute(name, serializer_field, model))
         except Unsupported as exc:
             spec.unsupported[name] = str(exc)
     included = getattr(serializer_class, "included_serializers", None) or {}
