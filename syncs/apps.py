@@ -8,12 +8,13 @@ class SyncsConfig(AppConfig):
     def ready(self) -> None:
         # Handlers, periodic jobs, signal receivers, the provider catalog, the demo seeder,
         # each synced table as an exportable resource type, and the app's /metrics gauges.
-        from syncs import demo, exportables, handlers, metrics, providers  # noqa: F401
+        from syncs import demo, exportables, handlers, metrics, observability, providers  # noqa: F401
         from syncs.connectors import load_builtin_connectors
 
         load_builtin_connectors()
         exportables.register()
         metrics.register()
+        observability.connect()
         # What POST /api/v1/operations (Atomic Operations) writes: these viewsets' own
         # create / update / destroy (dotted paths: imported when first used).
         from syncservice.jsonapi.operations import register_type
