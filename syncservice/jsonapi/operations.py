@@ -34,6 +34,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from syncservice.jsonapi import MEDIA_TYPE
+from syncservice.openapi.operations import ATOMIC_OPERATIONS, document_operations
 
 ATOMIC_EXT = "https://jsonapi.org/ext/atomic"
 ATOMIC_MEDIA_TYPE = f'{MEDIA_TYPE}; ext="{ATOMIC_EXT}"'
@@ -286,6 +287,7 @@ def _error_pointers(errors: list[dict], here: str) -> list[dict]:
     return moved
 
 
+@document_operations(post=ATOMIC_OPERATIONS)
 class OperationsView(APIView):
     """``POST /api/v1/operations`` (the Atomic Operations extension)."""
 
