@@ -21,7 +21,7 @@ from rest_framework_json_api.relations import ResourceRelatedField
 
 from syncservice.jsonapi.errors import InvalidAttribute, ParameterError
 from syncservice.jsonapi.filters import apply_filters
-from syncservice.jsonapi.query import _validate_include, included_serializers
+from syncservice.jsonapi.query import included_serializers, validate_include
 
 Row = dict[str, Any]
 
@@ -185,7 +185,7 @@ class ModelResource:
                                 f"{', '.join(sorted(self._relations)) or 'none'}.",
                     pointer=f"/data/attributes/includes/{index}")
             try:
-                _validate_include(self.serializer_class, [path], "includes")
+                validate_include(self.serializer_class, [path], "includes")
             except ParameterError as exc:
                 raise InvalidAttribute("includes", str(exc.detail),
                                        pointer=f"/data/attributes/includes/{index}") from None
