@@ -10,7 +10,7 @@ from syncservice.accounts.api.serializers import ProjectSerializer
 from syncservice.events.api.serializers import EventSerializer, WithEvents, events_relationship
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
-from syncservice.jsonschema import SchemaField, StrictBooleanField, StrictCharField
+from syncservice.jsonschema.fields import SchemaField, StrictBooleanField, StrictCharField
 
 
 def download_url(request, export_id, index: int | None = None) -> str:
