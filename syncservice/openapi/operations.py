@@ -125,7 +125,8 @@ def _schema_parameters() -> tuple[Schema, ...]:
 # --- the Atomic Operations extension -----------------------------------------------------------
 
 def _atomic_operation() -> Schema:
-    from syncservice.jsonapi.operations import MAX_OPERATIONS, registered_types
+    from syncservice.jsonapi.operation_types import registered_types
+    from syncservice.jsonapi.operations import MAX_OPERATIONS
 
     types = sorted(registered_types())
     identifier = {
@@ -217,7 +218,7 @@ CURSOR_PAGES = (
     "so is a cursor together with another pagination family's parameters (`page[number]`; "
     "`limit`/`offset` where the collection takes them), naming the later one.")
 
-
+# The entries of syncservice's own views: the schema endpoints, the operations endpoint.
 SCHEMA_OPERATION = OperationSpec(
     operation_id="openapi_schema", tags=("openapi",), grammar=False, authenticated=False,
     errors=(404,), responses=_schema_responses, parameters=_schema_parameters())
