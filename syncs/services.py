@@ -29,6 +29,7 @@ from syncs import events as run_events
 from syncs import schemas as sync_schemas
 from syncs import secrets as secret_store
 from syncs.connectors import CheckFailed, ConnectorUnavailable, open_source
+from syncs.job_classes import RUN_JOB, SCHEDULE_JOB, SWEEP_JOB, TASK_JOB  # noqa: F401 - services.*
 from syncs.models import Connection, Sync, SyncRun, SyncState, TableBinding
 from syncs.providers import base as catalog
 from syncservice import netguard
@@ -37,10 +38,6 @@ from syncservice.jsonschema import validate as schema_errors
 
 logger = logging.getLogger("syncs")
 
-RUN_JOB = "syncs.run"
-TASK_JOB = "syncs.run_task"
-SWEEP_JOB = "syncs.sweep"
-SCHEDULE_JOB = "syncs.schedule"
 TRIGGERABLE = (Sync.Status.ACTIVE, Sync.Status.ERROR)
 
 
