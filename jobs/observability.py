@@ -12,8 +12,11 @@ from __future__ import annotations
 import threading
 
 import structlog
+from django.db.models import Count, Min
+from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
+from jobs.models import Job, JobStatus
 from jobs.signals import job_finished, job_started
 from syncservice.observability import metrics
 from syncservice.observability.receivers import never_raises
@@ -21,7 +24,6 @@ from syncservice.observability.receivers import never_raises
 job_log = structlog.stdlib.get_logger("jobs.lifecycle")
 
 PAYLOAD_IDS = ("run_id", "export_id", "sync_id")
-JOB_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
 
 _bound = threading.local()  # per thread: a stack of context tokens, one per running job
 
@@ -106,12 +108,7 @@ def describe() -> list[GaugeMetricFamily]:
 def collect() -> list[GaugeMetricFamily]:
     """Two queries: jobs by status (the status index), then due pending jobs per queue with
     the oldest one's due time (the partial claim index)."""
-    from django.db.models import Count, Min
-    from django.utils import timezone
-
-    from jobs.models import Job, JobStatus
-
-    counts = dict.fromkeys(JOB_STATUSES, 0)
+    counts = dict.fromkeys(JobStatus.values, 0)  # every status has a sample, 0 included
     counts.update(Job.objects.order_by().values_list("status").annotate(n=Count("id")))
     by_status = _jobs_by_status()
     for status, count in counts.items():
