@@ -6,7 +6,11 @@ class ExportsConfig(AppConfig):
     verbose_name = "Exports"
 
     def ready(self) -> None:
-        from exports import handlers  # noqa: F401 - registers the export jobs
+        from exports import (
+            handlers,  # noqa: F401 - registers the export jobs
+            observability,
+        )
         from exports.registrations import register_service_resources
 
         register_service_resources()
+        observability.connect()

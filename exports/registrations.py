@@ -1,23 +1,26 @@
-"""The service's own resources, exportable with the names of their API."""
+"""The service's own resources, exportable with the names of their API (built from their
+viewsets when first looked up: registering loads neither the viewsets nor the API)."""
 
-from exports.resources import ModelResource, register
+from __future__ import annotations
+
+from django.utils.module_loading import import_string
+
+from exports.registry import register_lazily
 
 
-class ExportsResource(ModelResource):
-    """Exports of exports read their status as the API does: expired past expires_at."""
+def _from_viewset(name: str, viewset_path: str, resource_class_path: str):
+    def build():
+        resource_class = import_string(resource_class_path)
+        return resource_class.from_viewset(name, import_string(viewset_path))
 
-    def queryset(self, project, filters):
-        from exports.services import expire_due
-
-        expire_due()
-        return super().queryset(project, filters)
+    return build
 
 
 def register_service_resources() -> None:
-    from exports.api.views import ExportViewSet
-    from jobs.api.views import JobViewSet
-    from syncservice.accounts.api.views import ProjectViewSet
-
-    register(ModelResource.from_viewset("jobs", JobViewSet))
-    register(ExportsResource.from_viewset("exports", ExportViewSet))
-    register(ModelResource.from_viewset("projects", ProjectViewSet))
+    register_lazily("jobs", _from_viewset("jobs", "jobs.api.views.JobViewSet",
+                                          "exports.resources.ModelResource"))
+    register_lazily("exports", _from_viewset("exports", "exports.api.views.ExportViewSet",
+                                             "exports.service_resources.ExportsResource"))
+    register_lazily("projects", _from_viewset(
+        "projects", "syncservice.accounts.api.views.ProjectViewSet",
+        "exports.resources.ModelResource"))

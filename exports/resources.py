@@ -1,9 +1,10 @@
-"""The registry of what can be exported, by resource type.
+"""What can be exported: the ``ExportableResource`` protocol and ``ModelResource``.
 
 A resource type is exported with the names of its API: the same attributes, the same
 ``filter[...]`` grammar (names, ``__in``/``__gte``/``__lte``), the same ``fields`` and the
 same ``includes``. ``ModelResource`` derives all of that from a resource's API viewset; the
-syncs app registers each synced data set through ``register`` too.
+syncs app exports each synced data set too. The resource types are registered by name in
+``exports.registry``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rest_framework_json_api.relations import ResourceRelatedField
 
 from syncservice.jsonapi.errors import InvalidAttribute, ParameterError
 from syncservice.jsonapi.filters import apply_filters
-from syncservice.jsonapi.query import _validate_include, included_serializers
+from syncservice.jsonapi.query import included_serializers, validate_include
 
 Row = dict[str, Any]
 
@@ -39,42 +40,6 @@ class ExportableResource(Protocol):
 
     def batches(self, project, filters: Mapping[str, str], fields: Sequence[str],
                 includes: Sequence[str], batch_size: int) -> Iterator[list[Row]]: ...
-
-
-_registry: dict[str, ExportableResource] = {}
-# Project-scoped resource types (e.g. each synced table, by its logical name in a project):
-# functions (name, project) -> resource | None, and (project) -> names.
-_resolvers: list[tuple[Callable, Callable]] = []
-
-
-def register(resource: ExportableResource) -> ExportableResource:
-    _registry[resource.name] = resource
-    return resource
-
-
-def register_resolver(resolve: Callable, names: Callable) -> None:
-    """Add project-scoped resource types: ``resolve(name, project)`` returns the resource or
-    None, ``names(project)`` lists them (for error messages and discovery)."""
-    if (resolve, names) not in _resolvers:
-        _resolvers.append((resolve, names))
-
-
-def get_resource(name: str, project=None) -> ExportableResource | None:
-    resource = _registry.get(name)
-    if resource is None and project is not None:
-        for resolve, _ in _resolvers:
-            resource = resolve(name, project)
-            if resource is not None:
-                break
-    return resource
-
-
-def resource_names(project=None) -> list[str]:
-    names = set(_registry)
-    if project is not None:
-        for _, list_names in _resolvers:
-            names.update(list_names(project))
-    return sorted(names)
 
 
 # --- values as the API writes them ------------------------------------------------------------
@@ -185,7 +150,7 @@ class ModelResource:
                                 f"{', '.join(sorted(self._relations)) or 'none'}.",
                     pointer=f"/data/attributes/includes/{index}")
             try:
-                _validate_include(self.serializer_class, [path], "includes")
+                validate_include(self.serializer_class, [path], "includes")
             except ParameterError as exc:
                 raise InvalidAttribute("includes", str(exc.detail),
                                        pointer=f"/data/attributes/includes/{index}") from None

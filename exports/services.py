@@ -20,8 +20,9 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from exports.formats import FORMATS, GZIP_MIME_TYPE, CountingFile, ExportFormat, open_compressed
+from exports.job_classes import BUILD_JOB, EXPIRE_JOB
 from exports.models import ACTIVE_EXPORT_STATUSES, Export, ExportFile, ExportStatus
-from exports.resources import get_resource, resource_names
+from exports.registry import get_resource, resource_names
 from exports.tables import CsvLines
 from jobs import services as job_services
 from jobs.context import JobInterrupted, JobLost
@@ -32,8 +33,6 @@ from syncservice.jsonapi.errors import Conflict, InvalidAttribute
 
 logger = logging.getLogger("exports")
 
-BUILD_JOB = "exports.build"
-EXPIRE_JOB = "exports.expire"
 BATCH_SIZE = 2000
 
 

@@ -28,6 +28,6 @@ def names(project) -> list[str]:
 
 
 def register() -> None:
-    from exports.resources import register_resolver
+    from exports.registry import register_resolver
 
     register_resolver(resolve, names)

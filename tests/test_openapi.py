@@ -369,3 +369,28 @@ def test_docs_page_and_its_local_assets(live_server):
         with urlopen(f"{live_server.url}{url}") as asset:  # noqa: S310 - local server
             assert asset.status == 200, url
             assert len(asset.read()) > 0, url
+
+
+def test_a_view_documents_its_actions_and_its_subclasses_inherit_them():
+    from syncservice.openapi.operations import OperationSpec, document_operations, spec_for
+
+    built = []
+
+    def lazily() -> OperationSpec:
+        built.append(1)
+        return OperationSpec(status=202)
+
+    @document_operations(destroy=OperationSpec(errors=(409,)), trigger=lazily)
+    class Parent:
+        pass
+
+    @document_operations(destroy=OperationSpec(errors=(410,)))
+    class Child(Parent):
+        pass
+
+    assert spec_for(Child, "destroy").errors == (410,)  # its own entry first
+    assert spec_for(Parent, "destroy").errors == (409,)  # the parent's is untouched
+    assert spec_for(Child, "trigger").status == 202  # inherited, built on first use...
+    assert spec_for(Parent, "trigger").status == 202
+    assert built == [1]  # ...once
+    assert spec_for(Child, "list") is None

@@ -11,7 +11,7 @@ from syncservice.events.api.serializers import EventSerializer, WithEvents, even
 from syncservice.jsonapi.read import Links, Row, row_field
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
-from syncservice.jsonschema import SchemaField, StrictBooleanField, StrictCharField
+from syncservice.jsonschema.fields import SchemaField, StrictBooleanField, StrictCharField
 
 
 def download_url(request, export_id, index: int | None = None) -> str:

@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from exports import services
+from exports.api import openapi
 from exports.api.serializers import ExportCreateSerializer, ExportSerializer
 from exports.filters import ExportFilterSet
 from exports.formats import MODALITIES, formats_for
@@ -14,8 +15,11 @@ from exports.models import Export, ExportStatus
 from syncservice.events.api.views import AttachEventsMixin
 from syncservice.jsonapi.errors import Conflict, ParameterError
 from syncservice.jsonapi.views import JsonApiViewSet
+from syncservice.openapi.operations import document_operations
 
 
+@document_operations(destroy=openapi.DESTROY, export=openapi.CREATE, create=openapi.CREATE,
+                     download=openapi.DOWNLOAD, formats=openapi.FORMATS_LIST)
 class ExportViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                     mixins.DestroyModelMixin, JsonApiViewSet):
     queryset = Export.objects.all()

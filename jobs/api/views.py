@@ -4,14 +4,17 @@ from rest_framework.response import Response
 
 from jobs import events as job_events
 from jobs import services
+from jobs.api import openapi
 from jobs.api.serializers import JobSerializer, JobSignalSerializer
 from jobs.filters import JobFilterSet
 from jobs.models import Job
 from syncservice.events.api.views import AttachEventsMixin
 from syncservice.jsonapi.errors import Conflict
 from syncservice.jsonapi.views import JsonApiViewSet
+from syncservice.openapi.operations import document_operations
 
 
+@document_operations(destroy=openapi.DESTROY, signal=openapi.SIGNAL)
 class JobViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                  mixins.DestroyModelMixin, JsonApiViewSet):
     queryset = Job.objects.all()

@@ -17,16 +17,15 @@ from syncservice.accounts.api.serializers import ProjectSerializer
 from syncservice.events.api.serializers import EventSerializer, WithEvents, events_relationship
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
-from syncservice.jsonschema import (
+from syncservice.jsonschema import openapi30, register_component
+from syncservice.jsonschema import validate as schema_errors
+from syncservice.jsonschema.fields import (
     SchemaField,
     StrictCharField,
     StrictChoiceField,
     StrictIntegerField,
     StrictUUIDField,
-    openapi30,
-    register_component,
 )
-from syncservice.jsonschema import validate as schema_errors
 
 # Empty (derive it from the name) or a slug Django's slugify keeps as it is.
 SLUG_PATTERN = r"^([a-z0-9]+((_|-(?!-))+[a-z0-9]+)*)?$"

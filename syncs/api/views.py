@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from syncs import services
+from syncs.api import openapi
 from syncs.api.serializers import (
     CancelSerializer,
     ConnectionSerializer,
@@ -30,6 +31,7 @@ from syncservice.events.api.views import AttachEventsMixin
 from syncservice.jsonapi.errors import Conflict, InvalidAttribute, ParameterError, RelatedNotFound
 from syncservice.jsonapi.pagination import CursorPages, LimitOffsetFamily, PageNumberFamily
 from syncservice.jsonapi.views import JsonApiViewSet
+from syncservice.openapi.operations import document_operations
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
@@ -44,6 +46,7 @@ def _required(data: dict, *names: str) -> None:
             raise InvalidAttribute(name, f"`{name}` is required.")
 
 
+@document_operations(**openapi.CONNECTIONS)
 class ConnectionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                         mixins.DestroyModelMixin, JsonApiViewSet):
     queryset = Connection.objects.all()
@@ -114,6 +117,7 @@ def sync_prefetches(prefix: str = "") -> list:
             Prefetch(f"{prefix}runs", queryset=latest[:1], to_attr="latest_runs")]
 
 
+@document_operations(**openapi.SYNCS)
 class SyncViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                   JsonApiViewSet):
     queryset = Sync.objects.all()
@@ -251,6 +255,7 @@ def _binding_pointers() -> Iterator[None]:
         raise
 
 
+@document_operations(**openapi.TABLE_BINDINGS)
 class TableBindingViewSet(mixins.RetrieveModelMixin, JsonApiViewSet):
     """One entity of a sync bound to its warehouse table. Each write is the sync's own
     update (its ``entities`` and ``table_bindings``), with the sync's rules."""
@@ -317,6 +322,7 @@ class TableBindingViewSet(mixins.RetrieveModelMixin, JsonApiViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@document_operations(**openapi.SYNC_RUNS)
 class SyncRunViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                      JsonApiViewSet):
     queryset = SyncRun.objects.all()
@@ -391,6 +397,7 @@ class _CatalogView(APIView):
             raise ParameterError(name, f"Unknown query parameter {name!r}.")
 
 
+@document_operations(get=openapi.PROVIDER_LIST)
 class ProviderListView(_CatalogView):
     def get(self, request):
         data = [{"type": "providers", "id": spec.key,
@@ -405,6 +412,7 @@ class ProviderListView(_CatalogView):
         return Response({"data": data})
 
 
+@document_operations(get=openapi.provider_catalog)
 class ProviderCatalogView(_CatalogView):
     def get(self, request, provider: str):
         spec = catalog.get_provider(provider)

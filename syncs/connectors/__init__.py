@@ -1,8 +1,9 @@
 """Source connectors: per provider, ``check()`` and ``read(entity, cursor)`` yielding batches of
 records with the cursor reached after each batch. The catalog (syncs.providers) describes the
-providers; this registry holds the code that talks to them."""
+providers; this registry (``syncs.connectors.sources``) holds the code that talks to them."""
 
 from syncs.connectors.sources import (  # noqa: F401 - the package's names
+    BUILTIN_SOURCES,
     Batch,
     CheckFailed,
     ConnectorUnavailable,
@@ -11,11 +12,8 @@ from syncs.connectors.sources import (  # noqa: F401 - the package's names
     Source,
     SourceFactory,
     available_connectors,
+    load_builtin_connectors,
     open_source,
     register_source,
+    register_source_module,
 )
-
-
-def load_builtin_connectors() -> None:
-    import syncs.connectors.saas  # noqa: F401
-    from syncs.connectors import files, http_api, mlflow, sql  # noqa: F401

@@ -1,12 +1,18 @@
 """What a source connector is (``Source``, ``Batch``, the exceptions) and the registry of the
 installed ones (``register_source``, ``open_source``). The connector modules import this
-module, not the package, whose ``load_builtin_connectors`` imports them."""
+module, not the package.
+
+A connector module registers its source with ``@register_source(provider)`` when imported.
+The built-in ones are known by dotted path (``BUILTIN_SOURCES``) and imported when a source
+of their provider is first opened: a process that never opens one (a worker running other
+jobs, the scheduler) starts without the HTTP engine and the SaaS presets."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, Protocol
 
 
@@ -41,6 +47,21 @@ SecretsListener = Callable[[dict], None]
 LoginGuard = Callable[[], AbstractContextManager[dict | None]]
 _factories: dict[str, SourceFactory] = {}
 
+# The module of each built-in connector, by provider: importing it registers the source.
+_SAAS_PRESETS = ("amazon_sp", "bullhorn", "dropbox", "flexiroam", "gmail_inbox", "google_drive",
+                 "gorgias", "klaviyo", "msft_sharepoint", "netsuite", "redo", "rydership",
+                 "salesforce", "shopify", "starlink")
+BUILTIN_SOURCES: dict[str, str] = {
+    "http_api": "syncs.connectors.http_api",
+    "postgres": "syncs.connectors.sql",
+    "sqlserver": "syncs.connectors.sql",
+    "s3": "syncs.connectors.files",
+    "sftp": "syncs.connectors.files",
+    "mlflow": "syncs.connectors.mlflow",
+    **{provider: f"syncs.connectors.saas.{provider}" for provider in _SAAS_PRESETS},
+}
+_source_modules: dict[str, str] = {}
+
 
 def register_source(provider: str) -> Callable[[SourceFactory], SourceFactory]:
     def register(factory: SourceFactory) -> SourceFactory:
@@ -60,7 +81,7 @@ def open_source(provider: str, config: dict, secrets: dict, *,
         netguard.check_config(config)
     except netguard.UnsafeDestination as exc:
         raise CheckFailed(str(exc)) from None
-    factory = _factories.get(provider)
+    factory = _factory(provider)
     if factory is None:
         raise ConnectorUnavailable(
             f"The {provider} connector is not available on this server yet; its catalog is, "
@@ -73,5 +94,28 @@ def open_source(provider: str, config: dict, secrets: dict, *,
     return source
 
 
+def _factory(provider: str) -> SourceFactory | None:
+    factory = _factories.get(provider)
+    module = _source_modules.get(provider)
+    if factory is None and module is not None:
+        import_module(module)  # registers it; an import error is the server's, and says so
+        factory = _factories.get(provider)
+        if factory is None:
+            raise ImportError(f"{module} registers no source for provider {provider!r}")
+    return factory
+
+
 def available_connectors() -> list[str]:
-    return sorted(_factories)
+    return sorted(set(_factories) | set(_source_modules))
+
+
+def register_source_module(provider: str, module: str) -> None:
+    """Make ``module`` the one whose import registers ``provider``'s source: imported when a
+    source of the provider is first opened."""
+    _source_modules[provider] = module
+
+
+def load_builtin_connectors() -> None:
+    """Register where each built-in connector lives (imported on first use)."""
+    for provider, module in BUILTIN_SOURCES.items():
+        register_source_module(provider, module)

@@ -9,13 +9,12 @@ from typing import Any
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from syncs.job_classes import SCHEDULE_JOB, SWEEP_JOB  # noqa: F401 - services.*
 from syncs.models import Sync
 from syncs.services.cron import ScheduleError
 
 logger = logging.getLogger("syncs")
 
-SWEEP_JOB = "syncs.sweep"
-SCHEDULE_JOB = "syncs.schedule"
 
 
 def describe_problem(exc: BaseException, sync: Sync | None = None) -> tuple[str, str]:

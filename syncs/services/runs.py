@@ -11,11 +11,10 @@ from jobs.models import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
 from jobs.models import Job
 from syncs import events as run_events
 from syncs import schemas as sync_schemas
+from syncs.job_classes import RUN_JOB, TASK_JOB  # noqa: F401 - services.*
 from syncs.models import Sync, SyncRun
 from syncs.services.errors import SyncStateError
 
-RUN_JOB = "syncs.run"
-TASK_JOB = "syncs.run_task"
 TRIGGERABLE = (Sync.Status.ACTIVE, Sync.Status.ERROR)
 
 

@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from syncservice.events.models import Event, EventKind
 from syncservice.events.schemas import DATA
-from syncservice.jsonschema import validate
 
 logger = logging.getLogger("events")
 
@@ -94,6 +93,10 @@ def build(kind: str, *, subject_type: str, subject_id: Any, project_id: Any,
           data: dict | None = None, message: str | None = None) -> Event:
     """An unsaved event, its ``data`` checked against the kind's schema (a mistake here is a
     programming error: ``ValueError``)."""
+    # The validator (jsonschema) loads with the first event built, not with the app: a worker
+    # whose jobs all succeed records none.
+    from syncservice.jsonschema import validate
+
     data = dict(data or {})
     schema = DATA.get(kind)
     if schema is None:

@@ -11,22 +11,19 @@ operations' identifiers and relationships. The first failing operation rolls eve
 one back and answers with its errors, each ``source.pointer`` under
 ``/atomic:operations/<n>``.
 
-Which types the endpoint takes is filled by the apps (``register_type``, e.g. in
-``AppConfig.ready``): this package imports no app.
+Which types the endpoint takes is filled by the apps (``operation_types.register_type``,
+in ``AppConfig.ready``): this package imports no app.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, QueryDict
-from django.utils.module_loading import import_string
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
@@ -34,46 +31,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from syncservice.jsonapi import MEDIA_TYPE
+from syncservice.jsonapi.operation_types import (  # noqa: F401 - the extension's names
+    ATOMIC_EXT,
+    ATOMIC_MEDIA_TYPE,
+    MAX_OPERATIONS,
+    OperationType,
+    registered_types,
+)
+from syncservice.openapi.operations import ATOMIC_OPERATIONS, document_operations
 
-ATOMIC_EXT = "https://jsonapi.org/ext/atomic"
-ATOMIC_MEDIA_TYPE = f'{MEDIA_TYPE}; ext="{ATOMIC_EXT}"'
 OPERATIONS = "atomic:operations"
 RESULTS = "atomic:results"
-MAX_OPERATIONS = 100
 OPS = ("add", "update", "remove")
 OPERATION_MEMBERS = frozenset({"op", "ref", "href", "data", "meta"})
-
-
-@dataclass(frozen=True)
-class OperationType:
-    """A resource type the operations endpoint writes: its viewset (whose ``create``,
-    ``partial_update`` and ``destroy`` serve add, update and remove; a class or its dotted
-    path) and its collection path under ``/api/v1/``."""
-
-    type_name: str
-    viewset_path: type | str
-    path: str
-
-    @property
-    def viewset(self) -> type:
-        # A dotted path is imported at first use: apps register in AppConfig.ready without
-        # importing their API modules into every process (workers never serve the API).
-        if isinstance(self.viewset_path, str):
-            return import_string(self.viewset_path)
-        return self.viewset_path
-
-
-_TYPES: dict[str, OperationType] = {}
-
-
-def register_type(type_name: str, viewset: type | str, path: str | None = None) -> None:
-    """Let ``/operations`` write resources of ``type_name`` through ``viewset`` (a class or
-    its dotted path)."""
-    _TYPES[type_name] = OperationType(type_name, viewset, path or type_name)
-
-
-def registered_types() -> Mapping[str, OperationType]:
-    return dict(_TYPES)
 
 
 class OperationError(Exception):
@@ -226,10 +196,11 @@ class _Run:
                                                     "resources.", 409, "conflict")
         type_name = target.get("type") if isinstance(target, dict) else None
         target_pointer = f"{here}/ref" if op == "remove" or ref is not None else f"{here}/data"
-        kind = _TYPES.get(type_name) if isinstance(type_name, str) else None
+        types = registered_types()
+        kind = types.get(type_name) if isinstance(type_name, str) else None
         if kind is None:
             raise OperationError(f"{target_pointer}/type",
-                                 f"Operations write {', '.join(sorted(_TYPES))} resources, "
+                                 f"Operations write {', '.join(sorted(types))} resources, "
                                  f"not {str(type_name)[:100]!r}.", 422, "unsupported_type")
         pk = target.get("id")
         if op != "add" and not isinstance(pk, str):
@@ -288,6 +259,7 @@ def _error_pointers(errors: list[dict], here: str) -> list[dict]:
     return moved
 
 
+@document_operations(post=ATOMIC_OPERATIONS)
 class OperationsView(APIView):
     """``POST /api/v1/operations`` (the Atomic Operations extension)."""
 

@@ -97,7 +97,9 @@ def resource_types(serializer_class: Any, seen: dict[str, Any] | None = None) ->
     return seen
 
 
-def _validate_include(serializer_class: Any, paths: Iterable[str], parameter: str) -> None:
+def validate_include(serializer_class: Any, paths: Iterable[str], parameter: str) -> None:
+    """Each dotted relationship path of ``paths`` must exist from ``serializer_class``: else a
+    400 naming ``parameter`` and the relationships allowed where the path went wrong."""
     for path in paths:
         current = serializer_class
         for segment in path.split("."):
@@ -164,7 +166,7 @@ def parse_query(request, view, *, collection: bool) -> JsonApiQuery:
     for parameter in ("included", "include"):
         if parameter in params:
             paths = _comma_list(params, parameter)
-            _validate_include(serializer_class, paths, parameter)
+            validate_include(serializer_class, paths, parameter)
             query.include += [path for path in paths if path not in query.include]
 
     types = resource_types(serializer_class)

@@ -8,10 +8,11 @@ Two kinds:
   export build), and what periodic passes skipped because it could not be evaluated
   (``syncs_schedule_errors_total``, ``periodic_sweep_errors_total``: counted where it
   happens, in the worker or scheduler process).
-- Read from the database at scrape time by :class:`DatabaseCollector` (gauges): jobs by
-  status, queue depth and the age of the oldest due job per queue, active sync runs, and
-  what apps add with :func:`register_database_gauges` (``syncs_stale``). They are the same
-  whichever process answers, so scrape them from the web only.
+- Read from the database at scrape time by :class:`DatabaseCollector` (gauges): what the
+  apps register with :func:`register_database_gauges` (``jobs.observability``: jobs by
+  status, queue depth and the age of the oldest due job per queue; ``syncs.metrics``: active
+  sync runs, ``syncs_stale``). They are the same whichever process answers, so scrape them
+  from the web only.
 
 Worker processes (``run_worker``, ``run_scheduler``, Celery) serve their own counters on
 ``METRICS_PORT`` (a small HTTP server started when the setting is set). With several
@@ -28,7 +29,6 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -80,10 +80,6 @@ def observe_request(method: str, view: str, status: int, seconds: float) -> None
 
 # --- read from the database at scrape time ----------------------------------------------
 
-JOB_STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
-ACTIVE_RUN_STATUSES = ("pending", "running")
-
-
 # Gauges apps read from the database at scrape time (registered in their AppConfig.ready):
 # (describe, collect) pairs; describe returns the empty families and must not query.
 _database_gauges: list[tuple[Callable[[], Iterable[Metric]],
@@ -99,37 +95,14 @@ def register_database_gauges(describe: Callable[[], Iterable[Metric]],
 
 
 class DatabaseCollector(Collector):
-    """Cheap aggregates, each one query: jobs by status (the status index), due pending jobs
-    per queue with the oldest one's due time (the partial claim index), active sync runs,
-    then the apps' registered gauges."""
+    """The apps' registered gauges (cheap aggregates, a query or two each: jobs by status,
+    queue depth, active sync runs, ...), in the order the apps registered them, and whether
+    the scrape's queries succeeded."""
 
     def describe(self) -> Iterable[Metric]:
         # Names only: registering must not query the database.
-        return [self._jobs_by_status(), self._queue_depth(), self._oldest_age(),
-                self._runs_active(), *(family for describe, _ in _database_gauges
-                                       for family in describe()), self._up()]
-
-    @staticmethod
-    def _jobs_by_status() -> GaugeMetricFamily:
-        return GaugeMetricFamily("jobs_by_status", "Jobs in the queue table by status",
-                                 labels=["status"])
-
-    @staticmethod
-    def _queue_depth() -> GaugeMetricFamily:
-        return GaugeMetricFamily("jobs_queue_depth", "Pending jobs that are due, per queue",
-                                 labels=["queue"])
-
-    @staticmethod
-    def _oldest_age() -> GaugeMetricFamily:
-        return GaugeMetricFamily(
-            "jobs_oldest_pending_age_seconds",
-            "How long the oldest due pending job of each queue has waited since it was due",
-            labels=["queue"])
-
-    @staticmethod
-    def _runs_active() -> GaugeMetricFamily:
-        return GaugeMetricFamily("sync_runs_active", "Sync runs pending or running",
-                                 labels=["status"])
+        return [*(family for describe, _ in _database_gauges for family in describe()),
+                self._up()]
 
     @staticmethod
     def _up() -> GaugeMetricFamily:
@@ -149,33 +122,7 @@ class DatabaseCollector(Collector):
         return [*families, up]
 
     def _collect(self) -> list[Metric]:
-        from django.db.models import Count, Min
-
-        from jobs.models import Job, JobStatus
-        from syncs.models import SyncRun
-
-        counts = dict.fromkeys(JOB_STATUSES, 0)
-        counts.update(Job.objects.order_by().values_list("status").annotate(n=Count("id")))
-        by_status = self._jobs_by_status()
-        for status, count in counts.items():
-            by_status.add_metric([status], count)
-
-        now = timezone.now()
-        depth, oldest = self._queue_depth(), self._oldest_age()
-        due = (Job.objects.filter(status=JobStatus.PENDING, scheduled_at__lte=now)
-               .order_by().values("queue").annotate(n=Count("id"), due=Min("scheduled_at")))
-        for row in due:
-            depth.add_metric([row["queue"]], row["n"])
-            oldest.add_metric([row["queue"]], max(0.0, (now - row["due"]).total_seconds()))
-
-        runs = dict.fromkeys(ACTIVE_RUN_STATUSES, 0)
-        runs.update(SyncRun.objects.filter(status__in=ACTIVE_RUN_STATUSES).order_by()
-                    .values_list("status").annotate(n=Count("id")))
-        active = self._runs_active()
-        for status, count in runs.items():
-            active.add_metric([status], count)
-        registered = [family for _, collect in _database_gauges for family in collect()]
-        return [by_status, depth, oldest, active, *registered]
+        return [family for _, collect in _database_gauges for family in collect()]
 
 
 DATABASE_COLLECTOR = DatabaseCollector()

@@ -11,7 +11,8 @@ from drf_spectacular.extensions import (
 )
 
 from syncservice.accounts.authentication import COOKIE_NAME
-from syncservice.jsonschema import SchemaField, openapi30, register_component
+from syncservice.jsonschema import openapi30, register_component
+from syncservice.jsonschema.fields import SchemaField
 
 KEY_FORMAT = "An API key, e.g. `ssk_1a2b3c4d5e6f_...`; `read` keys may only read."
 

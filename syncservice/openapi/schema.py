@@ -184,8 +184,8 @@ class JsonApiAutoSchema(AutoSchema):
             for name in self.view.extra_query_params.get(self.action, ()):
                 if (name, "query") not in parameters:
                     warn(f"query parameter {name!r} of {self.view.__class__.__name__}."
-                         f"{self.action} is accepted but undocumented: describe it in "
-                         f"syncservice/openapi/operations.py. Defaulting to string.")
+                         f"{self.action} is accepted but undocumented: describe it with "
+                         f"@document_operations on the view. Defaulting to string.")
                     parameters[name, "query"] = query_parameter(name, {"type": "string"}, "")
         return list(parameters.values())
 
@@ -446,8 +446,8 @@ class JsonApiAutoSchema(AutoSchema):
         if spec.responses is not None:
             return spec.responses(self)
         if not self.is_resource_view:
-            warn(f"no response documented for {self.method} {self.path}: describe it in "
-                 f"syncservice/openapi/operations.py.")
+            warn(f"no response documented for {self.method} {self.path}: describe it with "
+                 f"@document_operations on the view.")
             return {"200": {"description": "Undocumented."}}
         if self.action == "destroy" and spec.status is None:
             return {"204": {"description": "Deleted; no content."}}

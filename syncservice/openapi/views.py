@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from syncservice.jsonapi import MEDIA_TYPE
 from syncservice.jsonapi.renderers import JsonApiRenderer
+from syncservice.openapi.operations import DOCS_OPERATION, SCHEMA_OPERATION, document_operations
 
 
 class _PublicView:
@@ -35,6 +36,7 @@ class _PublicView:
         return response
 
 
+@document_operations(get=SCHEMA_OPERATION)
 class SchemaView(_PublicView, SpectacularAPIView):
     """This OpenAPI 3 document: YAML by default; JSON with ``?format=json`` or
     ``Accept: application/json`` (or ``application/vnd.oai.openapi+json``)."""
@@ -62,6 +64,7 @@ class SchemaView(_PublicView, SpectacularAPIView):
                         headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
+@document_operations(get=DOCS_OPERATION)
 class SwaggerView(_PublicView, SpectacularSwaggerView):
     """Swagger UI over the schema, with its assets served locally (drf-spectacular-sidecar)."""
 

@@ -15,7 +15,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from exports import resources
+from exports import registry, resources
 from exports.formats import FORMATS, CountingFile, CsvWriter
 from exports.models import Export, ExportStatus
 from exports.services import ExportRequest, create_export
@@ -122,7 +122,7 @@ def unregister():
     names = []
     yield names.append
     for name in names:
-        resources._registry.pop(name, None)
+        registry._registry.pop(name, None)
 
 
 def _make_table(project, other_project, unregister):
@@ -130,7 +130,7 @@ def _make_table(project, other_project, unregister):
         cursor.execute(_ddl(TABLE))
     rows = _source_rows(project.pk, other_project.pk)
     _insert(TABLE, rows)
-    resource = resources.register(TableResource(RESOURCE, TABLE, project_column="project_id"))
+    resource = registry.register(TableResource(RESOURCE, TABLE, project_column="project_id"))
     unregister(RESOURCE)
     return resource, rows
 
@@ -216,7 +216,7 @@ def test_rows_as_the_api_writes_them(orders, project, other_project):
 
 
 def test_no_project_column_exports_every_row(orders, project, unregister):
-    resource = resources.register(TableResource("tt_all", TABLE))
+    resource = registry.register(TableResource("tt_all", TABLE))
     unregister("tt_all")
     assert resource.count(project, {}) == 12
     assert len(_all(resource, project)) == 12
@@ -451,7 +451,7 @@ def types_table(transactional_db, unregister):
                            "%s::numeric, %s, %s, %s, %s::timestamptz, %s::timestamp, %s::date, "
                            "%s::time, %s::uuid, %s::jsonb, %s::json, %s::interval, %s::text[], "
                            "%s, %s)", row)
-    resource = resources.register(TableResource("tt_types", "tt_types"))
+    resource = registry.register(TableResource("tt_types", "tt_types"))
     unregister("tt_types")
     yield resource
     _drop("tt_types")

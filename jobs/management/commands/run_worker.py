@@ -10,11 +10,12 @@ from jobs.worker import Worker
 class Command(BaseCommand):
     help = ("Run jobs from the database queue. SIGTERM/SIGINT: stop claiming and finish running "
             "jobs; a second signal releases them back to the queue.")
-    # Every check but the URLconf's and the admin's: those load every view and admin module,
-    # which a worker never serves (``serve``, ``migrate`` and ``check`` run them).
+    # Every check but the URLconf's, the admin's and the templates': those load every view,
+    # admin module and template tag library (DRF's, the admin's), which a worker never serves
+    # nor renders (``serve``, ``migrate`` and ``check`` run them).
     requires_system_checks = [checks.Tags.models, checks.Tags.signals, checks.Tags.caches,
                               checks.Tags.compatibility, checks.Tags.translation,
-                              checks.Tags.templates, checks.Tags.files]
+                              checks.Tags.files]
 
     def add_arguments(self, parser):
         parser.add_argument("--concurrency", type=int, default=1,

@@ -9,7 +9,8 @@ from syncservice.events.models import Event
 from syncservice.jsonapi.read import Row, row_relationship
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
-from syncservice.jsonschema import SchemaField, openapi30, register_component
+from syncservice.jsonschema import openapi30, register_component
+from syncservice.jsonschema.fields import SchemaField
 
 
 def _data_openapi(auto_schema) -> dict:
