@@ -323,3 +323,29 @@ def test_s3_endpoint_is_reached_at_the_checked_address_with_its_host_name(
     request = httpserver.log[0][0]
     assert request.headers["Host"] == f"store.test:{httpserver.port}"
     assert len(resolver.lookups) >= 2 and {a for _, a in resolver.lookups} == {"127.0.0.1"}
+
+
+# --- PostgreSQL sources: libpq connects to the checked addresses (hostaddr) -------------------
+
+def _pg_config(host: str) -> dict:
+    return {"host": host, "port": 5432, "database": "postgres", "username": "postgres",
+            "sslmode": "disable"}
+
+
+def test_postgres_connects_to_the_checked_address_of_a_name_libpq_cannot_resolve(
+        guarded, monkeypatch):
+    guarded.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    # "pg.test" resolves only through the guard's lookup (this process's resolver): libpq
+    # reaches the server only if it connects to the checked address instead of the name.
+    resolver = Resolver(monkeypatch, {"pg.test": ["127.0.0.1"]})
+    open_source("postgres", _pg_config("pg.test"), {}).check()
+    # One lookup when the source opened, one for the connection (then pinned).
+    assert resolver.lookups == [("pg.test", "127.0.0.1")] * 2
+
+
+def test_postgres_rebinding_between_check_and_connection_is_refused(guarded, monkeypatch):
+    resolver = Resolver(monkeypatch, {"pg.rebind.test": [PUBLIC, "127.0.0.1"]})
+    source = open_source("postgres", _pg_config("pg.rebind.test"), {})
+    with pytest.raises(CheckFailed, match="127.0.0.1, a private or internal address"):
+        source.check()
+    assert resolver.lookups == [("pg.rebind.test", PUBLIC), ("pg.rebind.test", "127.0.0.1")]

@@ -187,6 +187,23 @@ class Dialect:
         host, port = self.config.get("host"), self.config.get("port")
         return f"{self.display_name} at {host}:{port}, database {self.config.get('database')!r}"
 
+    def pinned_host(self, host: str, port: int) -> dict:
+        """libpq's ``host`` and ``hostaddr`` for ``host``: resolved once, every address
+        checked by the SSRF guard, and libpq connects to those addresses (in the resolver's
+        order) without resolving the name again — a DNS answer that changes after the check
+        (rebinding) is never used. The name stays ``host``: TLS (``verify-full``) checks the
+        certificate against it."""
+        from syncservice import netguard
+
+        try:
+            addresses = netguard.checked_addresses(host, port)
+        except netguard.UnsafeDestination as exc:
+            raise CheckFailed(str(exc)) from None
+        except (OSError, UnicodeError) as exc:
+            raise CheckFailed(f"Cannot connect to {self.where()}: cannot resolve {host!r} "
+                              f"({exc}).") from None
+        return {"host": ",".join([host] * len(addresses)), "hostaddr": ",".join(addresses)}
+
     def connect_error(self, exc: BaseException) -> CheckFailed:
         """A connection failure as a user-facing message with no secret in it."""
         # pymssql errors hold ((code, bytes),); psycopg and pyodbc ones text.
@@ -241,8 +258,9 @@ class PostgresDialect(Dialect):
         timeout = int(config.get("statement_timeout_seconds") or 0)
         if timeout:
             options.append(f"-c statement_timeout={timeout * 1000}")
+        host, port = config["host"], int(config.get("port") or 5432)
         params = {
-            "host": config["host"], "port": int(config.get("port") or 5432),
+            **self.pinned_host(host, port), "port": port,
             "dbname": config["database"], "user": config["username"],
             "sslmode": config.get("sslmode") or "prefer",
             "connect_timeout": CONNECT_TIMEOUT, "application_name": "syncservice",
@@ -323,11 +341,16 @@ class SqlServerDialect(Dialect):
         config = self.config
         port = int(config.get("port") or 1433)
         entra = config.get("authentication") == "entra_service_principal"
+        # The first checked address (see ``pinned_host``): the drivers connect to it, never
+        # resolving the name again; the ODBC driver checks the certificate against the name.
+        pinned = self.pinned_host(config["host"], port)
+        address = pinned["hostaddr"].split(",")[0]
         try:
             if self.kind == "pyodbc":
                 parts = {
                     "DRIVER": _odbc_value(self.odbc_driver),
-                    "SERVER": _odbc_value(f"{config['host']},{port}"),
+                    "SERVER": _odbc_value(f"{address},{port}"),
+                    "HostNameInCertificate": _odbc_value(config["host"]),
                     "DATABASE": _odbc_value(config["database"]),
                     "UID": _odbc_value(config["username"]),
                     "PWD": _odbc_value(self.secrets.get("password", "")),
@@ -346,7 +369,7 @@ class SqlServerDialect(Dialect):
                                   "driver (pyodbc with Microsoft ODBC Driver 18 for SQL "
                                   "Server); pymssql supports SQL authentication only.")
             return self.module.connect(
-                server=config["host"], port=str(port), user=config["username"],
+                server=address, port=str(port), user=config["username"],
                 password=self.secrets.get("password", ""), database=config["database"],
                 login_timeout=CONNECT_TIMEOUT, appname="syncservice")
         except CheckFailed:

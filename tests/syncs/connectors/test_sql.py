@@ -366,8 +366,16 @@ def test_sqlserver_statements_on_pymssql(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "pyodbc", None)
     monkeypatch.setitem(sys.modules, "pymssql", types.SimpleNamespace(connect=connect))
+    # The server's name resolves to a public address: the driver is given that address (the
+    # one the SSRF guard checked), not the name.
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *a, **k: (
+        [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+          ("93.184.216.34", int(port)))] if host == "sql.example.com"
+        else real_getaddrinfo(host, port, *a, **k)))
     source = open_source("sqlserver", MSSQL_CONFIG, {"password": PASSWORD})
     batches = list(source.read("dbo_salesorder_s", cursor="2025-12-31T00:00:00"))
+    assert connects[0]["server"] == "93.184.216.34"
     assert log == [("SELECT * FROM [dbo].[SalesOrder]]s] WHERE (Amount > 5 AND Code LIKE "
                     "'A%%') AND [ModifiedDate] > %s ORDER BY [ModifiedDate] ASC",
                     ("2025-12-31T00:00:00",))]
