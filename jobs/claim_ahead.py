@@ -17,22 +17,20 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from jobs.claiming import Succeeded, finish_and_claim, finish_and_start
 from jobs.models import Job
-
-if TYPE_CHECKING:
-    from jobs.worker import Worker
+from jobs.runner_host import RunnerHost
 
 logger = logging.getLogger("jobs.worker")
 
 
 class ClaimAhead:
-    def __init__(self, worker: Worker, index: int) -> None:
+    def __init__(self, worker: RunnerHost, index: int) -> None:
         self.worker = worker
         self.index = index
         self.ready: deque[Job] = worker.ready.setdefault(index, deque())  # not started

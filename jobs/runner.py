@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import DatabaseError, connection, connections
 
@@ -15,15 +15,13 @@ from jobs import outcomes
 from jobs.claim_ahead import ClaimAhead
 from jobs.execution import execute
 from jobs.models import Job
-
-if TYPE_CHECKING:
-    from jobs.worker import Worker
+from jobs.runner_host import RunnerHost
 
 logger = logging.getLogger("jobs.worker")
 
 
 class Runner:
-    def __init__(self, worker: Worker, index: int) -> None:
+    def __init__(self, worker: RunnerHost, index: int) -> None:
         self.worker = worker
         self.index = index
         self.claims = ClaimAhead(worker, index)
