@@ -17,8 +17,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import FileSystemStorage, default_storage
-from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -26,6 +26,7 @@ from django.utils.safestring import mark_safe
 from rest_framework.exceptions import APIException
 
 from exports import services
+from exports.downloads import file_response
 from exports.models import ACTIVE_EXPORT_STATUSES, Export, ExportFile, ExportStatus
 from jobs.admin import BADGE_STYLE, ReadOnlyInline, id_list, plural, pretty_json
 from syncservice.events.admin import EventsTableMixin
@@ -265,14 +266,7 @@ class ExportAdmin(EventsTableMixin, admin.ModelAdmin):
         export_file = next((f for f in export.files.all() if f.index == index), None)
         if export_file is None or not default_storage.exists(export_file.storage_name):
             raise Http404("No such file.")
-        if not isinstance(default_storage, FileSystemStorage):
-            return HttpResponseRedirect(default_storage.url(export_file.storage_name))
-        response = FileResponse(default_storage.open(export_file.storage_name, "rb"),
-                                as_attachment=True, filename=export_file.filename,
-                                content_type=export_file.mime_type)
-        response["Content-Length"] = str(export_file.size)
-        response["X-Checksum-SHA256"] = export_file.sha256
-        return response
+        return file_response(export_file)
 
     def rerun_view(self, request, object_id):
         if request.method != "POST":

@@ -1,7 +1,5 @@
-from django.core.files.storage import FileSystemStorage, default_storage
 from django.db.models import Case, CharField, Value, When
 from django.db.models.functions import Cast, Concat
-from django.http import FileResponse, HttpResponseRedirect
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -9,6 +7,7 @@ from rest_framework.response import Response
 from exports import services
 from exports.api import openapi
 from exports.api.serializers import ExportCreateSerializer, ExportSerializer
+from exports.downloads import file_response
 from exports.filters import ExportFilterSet
 from exports.formats import MODALITIES, formats_for
 from exports.models import Export, ExportStatus
@@ -97,14 +96,7 @@ class ExportViewSet(AttachEventsMixin, mixins.ListModelMixin, mixins.RetrieveMod
             export_file = services.file_for_download(export, index)
         except services.ExportStateError as exc:
             raise Conflict(str(exc)) from exc
-        if not isinstance(default_storage, FileSystemStorage):
-            return HttpResponseRedirect(default_storage.url(export_file.storage_name))
-        response = FileResponse(default_storage.open(export_file.storage_name, "rb"),
-                                as_attachment=True, filename=export_file.filename,
-                                content_type=export_file.mime_type)
-        response["Content-Length"] = str(export_file.size)
-        response["X-Checksum-SHA256"] = export_file.sha256
-        return response
+        return file_response(export_file)
 
     @action(detail=False, methods=["get"])
     def formats(self, request):

@@ -21,7 +21,6 @@ import io
 from typing import Any
 
 import orjson
-from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, QueryDict
 from rest_framework import status
@@ -38,6 +37,7 @@ from syncservice.jsonapi.operation_types import (  # noqa: F401 - the extension'
     OperationType,
     registered_types,
 )
+from syncservice.jsonapi.parsers import read_json_body
 from syncservice.openapi.operations import ATOMIC_OPERATIONS, document_operations
 
 OPERATIONS = "atomic:operations"
@@ -63,16 +63,7 @@ class AtomicParser(BaseParser):
     media_type = MEDIA_TYPE
 
     def parse(self, stream, media_type=None, parser_context=None):
-        from syncservice.jsonapi.errors import PayloadTooLarge
-
-        limit = settings.API_MAX_BODY_BYTES
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"The request document is larger than {limit} bytes.")
-        try:
-            document = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"The request body is not valid JSON: {exc}") from exc
+        document = read_json_body(stream)
         if not isinstance(document, dict) or not isinstance(document.get(OPERATIONS), list):
             raise _parse_error(f"The request document needs `{OPERATIONS}`: an array of "
                                "operations.", "")

@@ -163,23 +163,31 @@ def _is_uuid(value: Any) -> bool:
     return True
 
 
+def read_json_body(stream, *, empty: str | None = None) -> Any:
+    """The request body parsed as JSON, read no further than ``API_MAX_BODY_BYTES`` (413
+    past it); ``empty`` is the 400's detail for an empty body (else it is invalid JSON)."""
+    from syncservice.jsonapi.errors import PayloadTooLarge
+
+    limit = settings.API_MAX_BODY_BYTES
+    raw = stream.read(limit + 1) if stream is not None else b""
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"The request document is larger than {limit} bytes.")
+    if not raw and empty is not None:
+        raise ParseError(empty)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"The request body is not valid JSON: {exc}") from exc
+
+
 class JsonApiParser(DjaJSONParser):
     media_type = MEDIA_TYPE
 
     def parse(self, stream, media_type=None, parser_context=None):
         # Imported here: errors imports DRF's views, which import this parser.
-        from syncservice.jsonapi.errors import InvalidMembers, PayloadTooLarge
+        from syncservice.jsonapi.errors import InvalidMembers
 
-        limit = settings.API_MAX_BODY_BYTES
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"The request document is larger than {limit} bytes.")
-        if not raw:
-            raise ParseError("The request body must be a JSON:API document.")
-        try:
-            result = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"The request body is not valid JSON: {exc}") from exc
+        result = read_json_body(stream, empty="The request body must be a JSON:API document.")
         view = (parser_context or {}).get("view")
         if result == {} and getattr(view, "action", None) in getattr(
                 view, "optional_document_actions", ()):

@@ -1,6 +1,8 @@
 import logging
 import signal
 import threading
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -42,19 +44,19 @@ class Command(BaseCommand):
                 break
 
     def schedule(self) -> bool:
-        try:
-            for run in run_due_schedules():
-                self.stdout.write(f"Triggered {run.sync.slug}: run {run.pk} ({run.trigger_ref})")
-        except Exception:  # noqa: BLE001 - the loop outlives one failed pass
-            logger.exception("Scheduler pass failed")
-            return False
-        return True
+        return self.run_pass("Scheduler pass", run_due_schedules, lambda run: (
+            f"Triggered {run.sync.slug}: run {run.pk} ({run.trigger_ref})"))
 
     def sweep(self) -> bool:
+        return self.run_pass("Stalled-run sweep", sweep_stalled_runs,
+                             lambda run: f"Resumed stalled run as {run.pk}")
+
+    def run_pass(self, name: str, runs: Callable[[], Iterable[Any]],
+                 describe: Callable[[Any], str]) -> bool:
         try:
-            for run in sweep_stalled_runs():
-                self.stdout.write(f"Resumed stalled run as {run.pk}")
+            for run in runs():
+                self.stdout.write(describe(run))
         except Exception:  # noqa: BLE001 - the loop outlives one failed pass
-            logger.exception("Stalled-run sweep failed")
+            logger.exception("%s failed", name)
             return False
         return True
