@@ -55,22 +55,18 @@ def _download_responses(auto_schema) -> dict[str, Schema]:
 
 
 def _export_format_resource() -> Schema:
-    attributes = {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "mime_type": {"type": "string"},
-            "extension": {"type": "string"},
-            "modalities": {"type": "array",
-                           "items": {"type": "string", "enum": sorted(MODALITIES)}},
-            "available": {"type": "boolean",
-                          "description": "False when the format's optional package is missing "
-                                         "(exports in it are then refused with 422)."},
-            "notes": {"type": "string"},
-            "compressible": {"type": "boolean"},
-        },
-        "additionalProperties": False,
-    }
+    attributes = documents.attributes_object({
+        "name": {"type": "string"},
+        "mime_type": {"type": "string"},
+        "extension": {"type": "string"},
+        "modalities": {"type": "array",
+                       "items": {"type": "string", "enum": sorted(MODALITIES)}},
+        "available": {"type": "boolean",
+                      "description": "False when the format's optional package is missing "
+                                     "(exports in it are then refused with 422)."},
+        "notes": {"type": "string"},
+        "compressible": {"type": "boolean"},
+    })
     return documents.resource_object("export-formats", attributes, None)
 
 

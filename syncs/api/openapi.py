@@ -93,17 +93,13 @@ def _provider_keys() -> list[str]:
 
 
 def _provider_resource() -> Schema:
-    attributes = {
-        "type": "object",
-        "properties": {
-            "display_name": {"type": "string"},
-            "description": {"type": "string"},
-            "dynamic_resources": {"type": "boolean"},
-            "available_resources": {"type": "array", "items": {"type": "string"}},
-            "default_resources": {"type": "array", "items": {"type": "string"}},
-        },
-        "additionalProperties": False,
-    }
+    attributes = documents.attributes_object({
+        "display_name": {"type": "string"},
+        "description": {"type": "string"},
+        "dynamic_resources": {"type": "boolean"},
+        "available_resources": {"type": "array", "items": {"type": "string"}},
+        "default_resources": {"type": "array", "items": {"type": "string"}},
+    })
     resource = documents.resource_object("providers", attributes, None)
     resource["properties"]["links"] = {"type": "object",
                                        "properties": {"catalog": documents.LINK},
@@ -112,24 +108,21 @@ def _provider_resource() -> Schema:
 
 
 def _provider_catalog_resource() -> Schema:
-    attributes = {
-        "type": "object",
-        "properties": {
-            "provider": {"type": "string"},
-            "name": {"type": "string"},
-            "display_name": {"type": "string"},
-            "description": {"type": "string"},
-            "config_schema": {"type": "object",
-                              "description": "JSON Schema of the connection's `config`."},
-            "secrets_schema": {"type": "object",
-                               "description": "JSON Schema of the connection's `secrets`."},
-            "defaults": {"type": "object"},
-            "resources": {"type": "array", "items": {"type": "object"}},
-            "available_resources": {"type": "array", "items": {"type": "string"}},
-            "default_resources": {"type": "array", "items": {"type": "string"}},
-            "dynamic_resources": {"type": "boolean"},
-        },
-    }
+    attributes = documents.attributes_object({
+        "provider": {"type": "string"},
+        "name": {"type": "string"},
+        "display_name": {"type": "string"},
+        "description": {"type": "string"},
+        "config_schema": {"type": "object",
+                          "description": "JSON Schema of the connection's `config`."},
+        "secrets_schema": {"type": "object",
+                           "description": "JSON Schema of the connection's `secrets`."},
+        "defaults": {"type": "object"},
+        "resources": {"type": "array", "items": {"type": "object"}},
+        "available_resources": {"type": "array", "items": {"type": "string"}},
+        "default_resources": {"type": "array", "items": {"type": "string"}},
+        "dynamic_resources": {"type": "boolean"},
+    })
     return documents.resource_object("provider-catalogs", attributes, None)
 
 

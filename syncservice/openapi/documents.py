@@ -146,6 +146,12 @@ def relationship(type_names: list[str] | None, many: bool) -> Schema:
     }
 
 
+def attributes_object(properties: Schema) -> Schema:
+    """The ``attributes`` member of a response's resource object: these members, none
+    required (sparse fieldsets may leave any out), no other."""
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
 def resource_object(type_name: str, attributes: Schema, relationships: Schema | None,
                     description: str | None = None) -> Schema:
     """A resource object of a response. Nothing in ``attributes`` or ``relationships`` is
