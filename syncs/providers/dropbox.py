@@ -22,6 +22,7 @@ from syncs.providers.schemas import (
     secret,
     start_date,
     string,
+    token_url,
 )
 
 CONFIG_SCHEMA = obj({
@@ -33,6 +34,8 @@ CONFIG_SCHEMA = obj({
     "base_url": base_url("https://api.dropboxapi.com"),
     "content_url": http_url("Override of the content host.",
                             default="https://content.dropboxapi.com"),
+    "token_url": token_url(description="OAuth token endpoint of the refresh-token grant "
+                                       "(default {base_url}/oauth2/token)."),
     "page_size": page_size(2000, 2000, "limit of list_folder requests."),
     "start_date": start_date("Only files modified on the server at or after this instant on "
                              "the first run; null reads every file."),

@@ -22,7 +22,10 @@ from syncs.providers.schemas import (
     start_date,
     string,
     string_list,
+    token_url,
 )
+
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
 CONFIG_SCHEMA = obj({
     "user_email": string("Mailbox read (the user impersonated with a service account).",
@@ -34,6 +37,10 @@ CONFIG_SCHEMA = obj({
     "message_format": enum(["full", "metadata", "raw"], "users.messages.get format.",
                            default="full"),
     "base_url": base_url("https://gmail.googleapis.com"),
+    "token_url": token_url(GOOGLE_TOKEN_URL, "Token endpoint of the service account's JWT "
+                           "grant and of the OAuth refresh-token grant (default "
+                           f"{GOOGLE_TOKEN_URL}; a service account key's own token_uri is "
+                           "used while this keeps the default)."),
     "page_size": page_size(500, 500, "maxResults of message list requests."),
     "start_date": start_date("Messages received at or after this instant on the first run; "
                              "null reads the whole mailbox."),

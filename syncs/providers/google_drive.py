@@ -23,7 +23,10 @@ from syncs.providers.schemas import (
     start_date,
     string,
     string_list,
+    token_url,
 )
+
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
 CONFIG_SCHEMA = obj({
     "folder_id": string("Id of the folder synced (from its URL: .../folders/<id>); 'root' "
@@ -44,6 +47,10 @@ CONFIG_SCHEMA = obj({
                              "(domain-wide delegation).", format="email"),
     "streams": file_streams("reports/*.csv"),
     "base_url": base_url("https://www.googleapis.com"),
+    "token_url": token_url(GOOGLE_TOKEN_URL, "Token endpoint of the service account's JWT "
+                           "grant and of the OAuth refresh-token grant (default "
+                           f"{GOOGLE_TOKEN_URL}; a service account key's own token_uri is "
+                           "used while this keeps the default)."),
     "page_size": page_size(1000, 1000),
     "start_date": start_date("Only files modified at or after this instant on the first run; "
                              "null reads every file."),

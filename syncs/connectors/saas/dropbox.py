@@ -1,12 +1,13 @@
 """Dropbox API v2: the files of a folder.
 
-The app's refresh token is exchanged at ``{base_url}/oauth2/token`` (app key and secret);
-team apps act as ``team_member_id`` (``Dropbox-API-Select-User``). ``POST
-/2/files/list_folder`` (``path``, ``recursive``, ``limit``, ``include_deleted``) then ``POST
-/2/files/list_folder/continue`` with the returned ``cursor`` while ``has_more``. File entries
-(``.tag`` = file) are kept when ``server_modified`` is after the checkpoint, which is saved
-once the listing is done. Deletions are not flagged: Dropbox's deleted entries carry no ``id``
-to match a row with. File contents and tabular streams are not read by this connector.
+The app's refresh token (app key and secret) is exchanged at ``token_url`` (default
+``{base_url}/oauth2/token``); team apps act as ``team_member_id``
+(``Dropbox-API-Select-User``). ``POST /2/files/list_folder`` (``path``, ``recursive``,
+``limit``, ``include_deleted``) then ``POST /2/files/list_folder/continue`` with the returned
+``cursor`` while ``has_more``. File entries (``.tag`` = file) are kept when
+``server_modified`` is after the checkpoint, which is saved once the listing is done.
+Deletions are not flagged: Dropbox's deleted entries carry no ``id`` to match a row with.
+File contents and tabular streams are not read by this connector.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class DropboxSource(SaasSource):
             "base_url": base,
             "headers": headers,
             "auth": {"type": "oauth2", "grant_type": "refresh_token",
-                     "token_url": f"{base.rstrip('/')}/oauth2/token",
+                     "token_url": settings.get("token_url")
+                     or f"{base.rstrip('/')}/oauth2/token",
                      "fields": {"client_id": "app_key", "client_secret": "app_secret",
                                 "refresh_token": "refresh_token"}},
             "check": {"path": "2/users/get_current_account", "method": "POST"},
