@@ -1,11 +1,13 @@
-"""SaaS presets (syncs.connectors.saas) against local fakes of their APIs (pytest-httpserver)
-answering with the documented response shapes: Shopify REST Admin (Link-header page_info
-pages, updated_at_min), Klaviyo JSON:API (links.next cursor pages, filter=greater-than(...)),
-Salesforce (OAuth token, SOQL query with nextRecordsUrl) and Gorgias (meta.next_cursor pages,
-newest first). Each moves data at the Source level (full then incremental read) and through
-the API (connection, sync, run, warehouse rows); a 429 with Retry-After is honoured; wrong
-credentials fail the check clearly, with no secret in messages or logs. Every one of the 15
-SaaS providers builds from its catalog example and fails its check clearly on a 401."""
+"""SaaS providers (syncs.providers.<key>: spec and source) against local fakes of their APIs
+(pytest-httpserver) answering with the documented response shapes: Shopify REST Admin
+(Link-header page_info pages, updated_at_min), Klaviyo JSON:API (links.next cursor pages,
+filter=greater-than(...)), Salesforce (OAuth token, SOQL query with nextRecordsUrl) and Gorgias
+(meta.next_cursor pages, newest first). Each moves data at the Source level (full then
+incremental read) and through the API (connection, sync, run, warehouse rows); a 429 with
+Retry-After is honoured; wrong credentials fail the check clearly, with no secret in messages or
+logs. Every one of the 15 SaaS providers builds from its catalog example and fails its check
+clearly on a 401.
+"""
 
 from __future__ import annotations
 

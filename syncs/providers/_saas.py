@@ -101,5 +101,5 @@ class SaasSource(HttpApiSource):
                                           f"{type(exc).__name__}: {exc}")) from None
 
 
-def start_date(settings: dict) -> str | None:
+def first_run_start(settings: dict) -> str | None:
     return settings.get("start_date") or None

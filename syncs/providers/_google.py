@@ -16,7 +16,7 @@ import json
 import time
 
 from syncs.connectors.http_api import AuthFailed
-from syncs.connectors.saas.base import SaasSource
+from syncs.providers._saas import SaasSource
 
 TOKEN_URL = "https://oauth2.googleapis.com/token"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
