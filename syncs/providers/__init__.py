@@ -2,7 +2,7 @@
 
 Importing this package registers all 21 providers of the syncs reference; ``base`` holds the
 data classes, the registry and config/secrets validation. A SaaS provider's module also holds
-its source (``@register_source``), built on the shared builders of ``_saas`` and ``_google``
+its source (``@registered``), built on the shared builders of ``_saas`` and ``_google``
 and the http_api engine: so importing the catalog imports the engine, and neither is imported
 before first use (``syncs.connectors.BUILTIN_SOURCES``; tests/test_startup.py). The other
 providers' sources are the shared SQL, file and MLflow engines of ``syncs.connectors``.

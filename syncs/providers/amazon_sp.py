@@ -30,13 +30,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from syncs.connectors.sources import Batch, register_source
-from syncs.providers._saas import SaasSource, first_run_start
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.connectors.sources import Batch
+from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     base_url,
     boolean,
-    defaults_from,
     enum,
     http_url,
     obj,
@@ -136,20 +135,15 @@ RESOURCES = [
                  default_selected=False),
 ]
 
-SPEC = register(ProviderSpec(
-    key="amazon_sp",
-    display_name="Amazon Selling Partner",
-    description="Orders, finances, FBA inventory and reports of an Amazon seller account.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("amazon_sp", "Amazon Selling Partner",
+    "Orders, finances, FBA inventory and reports of an Amazon seller account.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
 EARLIEST = "2010-01-01T00:00:00Z"  # getOrders needs a lower bound
 
 
+@registered
 class AmazonSpSource(SaasSource):
     provider = "amazon_sp"
     service = "Amazon SP-API"
@@ -249,8 +243,3 @@ class AmazonSpSource(SaasSource):
             yield from super().read(entity, cursor=None, window=None,
                                     entity_config={**(entity_config or {}),
                                                    "marketplace": marketplace})
-
-
-@register_source("amazon_sp")
-def amazon_sp_source(config: dict, secrets: dict) -> AmazonSpSource:
-    return AmazonSpSource(config, secrets)

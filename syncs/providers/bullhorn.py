@@ -29,12 +29,10 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from syncs.connectors.http_api import AuthFailed
-from syncs.connectors.sources import register_source
-from syncs.providers._saas import SaasSource, first_run_start
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     base_url,
-    defaults_from,
     http_url,
     obj,
     page_size,
@@ -108,18 +106,12 @@ RESOURCES = [
                  config_schema=ENTITY_CONFIG),
 ]
 
-SPEC = register(ProviderSpec(
-    key="bullhorn",
-    display_name="Bullhorn",
-    description="Candidates, jobs, submissions, placements and client records of a Bullhorn "
-                "ATS.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("bullhorn", "Bullhorn",
+    "Candidates, jobs, submissions, placements and client records of a Bullhorn ATS.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
+@registered
 class BullhornSource(SaasSource):
     provider = "bullhorn"
     service = "Bullhorn"
@@ -222,8 +214,3 @@ class BullhornSource(SaasSource):
                              status=response.status_code)
         self.redact.add(code)
         return code
-
-
-@register_source("bullhorn")
-def bullhorn_source(config: dict, secrets: dict) -> BullhornSource:
-    return BullhornSource(config, secrets)

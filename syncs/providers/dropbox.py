@@ -25,13 +25,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncs.connectors.sources import register_source
-from syncs.providers._saas import SaasSource
-from syncs.providers.base import ProviderSpec, ResourceSpec, register
+from syncs.providers._saas import SaasSource, registered
+from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.schemas import (
     base_url,
     boolean,
-    defaults_from,
     file_streams,
     http_url,
     obj,
@@ -85,18 +83,12 @@ RESOURCES = [
                  })),
 ]
 
-SPEC = register(ProviderSpec(
-    key="dropbox",
-    display_name="Dropbox",
-    description="Files of a Dropbox folder: metadata, contents and tabular streams.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-    dynamic_resources=True,
-))
+SPEC = define_provider("dropbox", "Dropbox",
+    "Files of a Dropbox folder: metadata, contents and tabular streams.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
 
 
+@registered
 class DropboxSource(SaasSource):
     provider = "dropbox"
     service = "Dropbox"
@@ -136,8 +128,3 @@ class DropboxSource(SaasSource):
     def after_page(self, stream: dict, records: list[dict], document: Any,
                    values: dict) -> list[dict]:
         return [entry for entry in records if entry.get(".tag") == "file"]
-
-
-@register_source("dropbox")
-def dropbox_source(config: dict, secrets: dict) -> DropboxSource:
-    return DropboxSource(config, secrets)

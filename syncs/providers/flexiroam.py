@@ -20,12 +20,10 @@ partner username/password returning a bearer ``token``); lists page with ``page`
 from __future__ import annotations
 
 from syncs.connectors.http_api import AuthFailed
-from syncs.connectors.sources import register_source
-from syncs.providers._saas import SaasSource, first_run_start
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     base_url,
-    defaults_from,
     obj,
     page_size,
     secret,
@@ -73,17 +71,12 @@ RESOURCES = [
                  load_mode="upsert", depends_on=["sims"], size_class="l"),
 ]
 
-SPEC = register(ProviderSpec(
-    key="flexiroam",
-    display_name="Flexiroam",
-    description="eSIMs, data plans, orders and data usage from the Flexiroam partner API.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("flexiroam", "Flexiroam",
+    "eSIMs, data plans, orders and data usage from the Flexiroam partner API.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
+@registered
 class FlexiroamSource(SaasSource):
     provider = "flexiroam"
     service = "Flexiroam"
@@ -129,8 +122,3 @@ class FlexiroamSource(SaasSource):
         if not token:
             raise AuthFailed("Flexiroam login answered without a token.")
         return str(token), document.get("expires_in")
-
-
-@register_source("flexiroam")
-def flexiroam_source(config: dict, secrets: dict) -> FlexiroamSource:
-    return FlexiroamSource(config, secrets)

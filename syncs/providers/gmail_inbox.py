@@ -24,13 +24,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from syncs.connectors.sources import register_source
 from syncs.providers._google import GoogleSource
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers._saas import registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     base_url,
     boolean,
-    defaults_from,
     enum,
     obj,
     page_size,
@@ -108,16 +107,9 @@ RESOURCES = [
                  })),
 ]
 
-SPEC = register(ProviderSpec(
-    key="gmail_inbox",
-    display_name="Gmail inbox",
-    description="Messages, threads, labels and attachments of a Gmail or Google Workspace "
-                "mailbox.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("gmail_inbox", "Gmail inbox",
+    "Messages, threads, labels and attachments of a Gmail or Google Workspace mailbox.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
 HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
@@ -155,6 +147,7 @@ def shape_message(message: dict) -> dict:
     return row
 
 
+@registered
 class GmailInboxSource(GoogleSource):
     provider = "gmail_inbox"
     service = "Gmail"
@@ -203,8 +196,3 @@ class GmailInboxSource(GoogleSource):
             message = self.get(url, {"format": self.settings["message_format"]}).json()
             rows.append(shape_message(message))
         return rows
-
-
-@register_source("gmail_inbox")
-def gmail_inbox_source(config: dict, secrets: dict) -> GmailInboxSource:
-    return GmailInboxSource(config, secrets)

@@ -26,13 +26,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from syncs.connectors.http_api import format_cursor, later
-from syncs.connectors.sources import Batch, register_source
+from syncs.connectors.sources import Batch
 from syncs.providers._google import GoogleSource
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers._saas import registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     base_url,
     boolean,
-    defaults_from,
     enum,
     file_streams,
     obj,
@@ -111,16 +111,9 @@ RESOURCES = [
                  default_selected=False),
 ]
 
-SPEC = register(ProviderSpec(
-    key="google_drive",
-    display_name="Google Drive",
-    description="Files of a Google Drive folder: metadata, contents and tabular streams.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-    dynamic_resources=True,
-))
+SPEC = define_provider("google_drive", "Google Drive",
+    "Files of a Google Drive folder: metadata, contents and tabular streams.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
 
 
 FOLDER = "application/vnd.google-apps.folder"
@@ -128,6 +121,7 @@ FILE_FIELDS = ("id,name,mimeType,parents,size,md5Checksum,owners(emailAddress,di
                "createdTime,modifiedTime,webViewLink,trashed,driveId")
 
 
+@registered
 class GoogleDriveSource(GoogleSource):
     provider = "google_drive"
     service = "Google Drive"
@@ -205,8 +199,3 @@ class GoogleDriveSource(GoogleSource):
                     yield Batch(records=rows, cursor=cursor)
         if reached != cursor:
             yield Batch(records=[], cursor=reached)
-
-
-@register_source("google_drive")
-def google_drive_source(config: dict, secrets: dict) -> GoogleDriveSource:
-    return GoogleDriveSource(config, secrets)

@@ -20,12 +20,10 @@ interrupted run never skips older records). Other lists are read in full.
 
 from __future__ import annotations
 
-from syncs.connectors.sources import register_source
-from syncs.providers._saas import SaasSource, first_run_start
-from syncs.providers.base import ProviderSpec, ResourceSpec, register
+from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.schemas import (
     base_url,
-    defaults_from,
     obj,
     page_size,
     secret,
@@ -88,15 +86,9 @@ RESOURCES = [
                  load_mode="append_event", size_class="xl", default_selected=False),
 ]
 
-SPEC = register(ProviderSpec(
-    key="gorgias",
-    display_name="Gorgias",
-    description="Tickets, messages, customers and satisfaction surveys of a Gorgias helpdesk.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("gorgias", "Gorgias",
+    "Tickets, messages, customers and satisfaction surveys of a Gorgias helpdesk.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
 NEWEST_FIRST = {"tickets": ("tickets", "updated_datetime"),
@@ -107,6 +99,7 @@ FULL = {"satisfaction_surveys": "satisfaction-surveys", "users": "users", "teams
         "tags": "tags", "macros": "macros"}
 
 
+@registered
 class GorgiasSource(SaasSource):
     provider = "gorgias"
     service = "Gorgias"
@@ -135,8 +128,3 @@ class GorgiasSource(SaasSource):
             "max_retries": 6,
             "streams": streams,
         }
-
-
-@register_source("gorgias")
-def gorgias_source(config: dict, secrets: dict) -> GorgiasSource:
-    return GorgiasSource(config, secrets)

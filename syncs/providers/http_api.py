@@ -10,10 +10,9 @@ it. The catalog has no static resources: every stream is a dynamic entity. Secre
 (header name, basic-auth username, token URL) in the config. Matches ``syncs.connectors.http_api``.
 """
 
-from syncs.providers.base import ProviderSpec, register
+from syncs.providers.base import define_provider
 from syncs.providers.schemas import (
     ENTITY_NAME_PATTERN,
-    defaults_from,
     enum,
     http_url,
     integer,
@@ -122,13 +121,6 @@ SECRETS_SCHEMA = obj({
                                                 "client_secret": ["client_id"]},
     examples=[{"token": "example-token"}])
 
-SPEC = register(ProviderSpec(
-    key="http_api",
-    display_name="HTTP API",
-    description="Any JSON REST API, described declaratively: auth, pagination and streams.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=[],
-    dynamic_resources=True,
-))
+SPEC = define_provider("http_api", "HTTP API",
+    "Any JSON REST API, described declaratively: auth, pagination and streams.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, dynamic_resources=True)

@@ -26,12 +26,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from syncs.connectors.http_api import later
-from syncs.connectors.sources import Batch, register_source
-from syncs.providers._saas import SaasSource, first_run_start
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.connectors.sources import Batch
+from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     base_url,
-    defaults_from,
     obj,
     page_size,
     secret,
@@ -129,17 +128,12 @@ RESOURCES = [
                  default_selected=False),
 ]
 
-SPEC = register(ProviderSpec(
-    key="klaviyo",
-    display_name="Klaviyo",
-    description="Profiles, events, lists, segments, campaigns and flows of a Klaviyo account.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("klaviyo", "Klaviyo",
+    "Profiles, events, lists, segments, campaigns and flows of a Klaviyo account.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
+@registered
 class KlaviyoSource(SaasSource):
     provider = "klaviyo"
     service = "Klaviyo"
@@ -240,8 +234,3 @@ class KlaviyoSource(SaasSource):
                 reached = later(reached, batch.cursor)
         if reached != cursor:
             yield Batch(records=[], cursor=reached)
-
-
-@register_source("klaviyo")
-def klaviyo_source(config: dict, secrets: dict) -> KlaviyoSource:
-    return KlaviyoSource(config, secrets)

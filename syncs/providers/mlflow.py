@@ -10,9 +10,8 @@ HTTP basic (MLflow's basic-auth app). Run records are flattened from ``info`` wi
 on the next run.
 """
 
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
-    defaults_from,
     enum,
     http_url,
     obj,
@@ -82,13 +81,6 @@ RESOURCES = [
                  load_mode="upsert", depends_on=["registered_models"], size_class="s"),
 ]
 
-SPEC = register(ProviderSpec(
-    key="mlflow",
-    display_name="MLflow",
-    description="Experiments, runs, metrics and registered models of an MLflow tracking "
-                "server.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("mlflow", "MLflow",
+    "Experiments, runs, metrics and registered models of an MLflow tracking server.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

@@ -29,13 +29,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from syncs.connectors.http_api import SourceError
-from syncs.connectors.sources import Batch, register_source
-from syncs.providers._saas import SaasSource
-from syncs.providers.base import ProviderSpec, ResourceSpec, register
+from syncs.connectors.sources import Batch
+from syncs.providers._saas import SaasSource, registered
+from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.schemas import (
     base_url,
     boolean,
-    defaults_from,
     file_streams,
     http_url,
     obj,
@@ -112,18 +111,12 @@ RESOURCES = [
                  load_mode="upsert", depends_on=["lists"], size_class="m"),
 ]
 
-SPEC = register(ProviderSpec(
-    key="msft_sharepoint",
-    display_name="Microsoft SharePoint",
-    description="Files and lists of a SharePoint Online site (Microsoft Graph).",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-    dynamic_resources=True,
-))
+SPEC = define_provider("msft_sharepoint", "Microsoft SharePoint",
+    "Files and lists of a SharePoint Online site (Microsoft Graph).",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
 
 
+@registered
 class SharePointSource(SaasSource):
     provider = "msft_sharepoint"
     service = "Microsoft Graph"
@@ -226,8 +219,3 @@ class SharePointSource(SaasSource):
             rows.append({**item, "path": f"{relative}/{item.get('name')}",
                          "deleted": "deleted" in item})
         return rows
-
-
-@register_source("msft_sharepoint")
-def msft_sharepoint_source(config: dict, secrets: dict) -> SharePointSource:
-    return SharePointSource(config, secrets)

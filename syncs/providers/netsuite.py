@@ -22,12 +22,10 @@ Transaction lines are read for the transactions changed (``transaction IN``).
 
 from __future__ import annotations
 
-from syncs.connectors.sources import register_source
-from syncs.providers._saas import SaasSource, first_run_start
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     base_url,
-    defaults_from,
     obj,
     page_size,
     secret,
@@ -103,16 +101,9 @@ RESOURCES = [
                "Accounting periods, quarters and years, with their closed flags."),
 ]
 
-SPEC = register(ProviderSpec(
-    key="netsuite",
-    display_name="NetSuite",
-    description="Transactions, entities, items and reference records of a NetSuite account "
-                "(SuiteQL).",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("netsuite", "NetSuite",
+    "Transactions, entities, items and reference records of a NetSuite account (SuiteQL).",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
 STAMP = "YYYY-MM-DD HH24:MI:SS"
@@ -125,6 +116,7 @@ def _local(value) -> str | None:
     return str(value).replace("T", " ")[:19]
 
 
+@registered
 class NetSuiteSource(SaasSource):
     provider = "netsuite"
     service = "NetSuite"
@@ -199,8 +191,3 @@ class NetSuiteSource(SaasSource):
         return super().read_stream(stream, cursor=cursor, window=window,
                                    entity_config=entity_config,
                                    values={**(values or {}), "query": query})
-
-
-@register_source("netsuite")
-def netsuite_source(config: dict, secrets: dict) -> NetSuiteSource:
-    return NetSuiteSource(config, secrets)

@@ -8,10 +8,9 @@ cursor`` through a server-side cursor; one without is re-read in full. Primary k
 the table's own (``pg_index``).
 """
 
-from syncs.providers.base import ProviderSpec, register
+from syncs.providers.base import define_provider
 from syncs.providers.schemas import (
     database_tables,
-    defaults_from,
     enum,
     hostname,
     integer,
@@ -56,13 +55,6 @@ SECRETS_SCHEMA = obj({
     **{"if": {"required": ["ssl_client_key"]}, "else": {"required": ["password"]}},
     examples=[{"password": "example-password"}])
 
-SPEC = register(ProviderSpec(
-    key="postgres",
-    display_name="PostgreSQL",
-    description="Tables, views and SQL queries of a PostgreSQL database.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=[],
-    dynamic_resources=True,
-))
+SPEC = define_provider("postgres", "PostgreSQL",
+    "Tables, views and SQL queries of a PostgreSQL database.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, dynamic_resources=True)

@@ -20,12 +20,10 @@ names follow the catalog's assumptions and must be confirmed.
 
 from __future__ import annotations
 
-from syncs.connectors.sources import register_source
-from syncs.providers._saas import SaasSource, first_run_start
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     base_url,
-    defaults_from,
     obj,
     page_size,
     secret,
@@ -76,17 +74,12 @@ RESOURCES = [
                  size_class="s"),
 ]
 
-SPEC = register(ProviderSpec(
-    key="redo",
-    display_name="Redo",
-    description="Returns, exchanges, claims and refunds of a store on Redo.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("redo", "Redo",
+    "Returns, exchanges, claims and refunds of a store on Redo.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
+@registered
 class RedoSource(SaasSource):
     provider = "redo"
     service = "Redo"
@@ -119,8 +112,3 @@ class RedoSource(SaasSource):
             "max_retries": 5,
             "streams": streams,
         }
-
-
-@register_source("redo")
-def redo_source(config: dict, secrets: dict) -> RedoSource:
-    return RedoSource(config, secrets)

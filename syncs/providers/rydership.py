@@ -21,12 +21,10 @@ must be confirmed against the account's documentation.
 
 from __future__ import annotations
 
-from syncs.connectors.sources import register_source
-from syncs.providers._saas import InvalidConfig, SaasSource, first_run_start
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers._saas import InvalidConfig, SaasSource, first_run_start, registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     base_url,
-    defaults_from,
     http_url,
     obj,
     page_size,
@@ -101,18 +99,13 @@ RESOURCES = [
              size="s", default_selected=False),
 ]
 
-SPEC = register(ProviderSpec(
-    key="rydership",
-    display_name="RyderShip",
-    description="Orders, shipments, inventory and inbound receipts of a RyderShip (Whiplash) "
-                "fulfillment account.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("rydership", "RyderShip",
+    "Orders, shipments, inventory and inbound receipts of a RyderShip (Whiplash) fulfillment "
+    "account.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
+@registered
 class RyderShipSource(SaasSource):
     provider = "rydership"
     service = "RyderShip"
@@ -162,8 +155,3 @@ class RyderShipSource(SaasSource):
             "max_retries": 5,
             "streams": streams,
         }
-
-
-@register_source("rydership")
-def rydership_source(config: dict, secrets: dict) -> RyderShipSource:
-    return RyderShipSource(config, secrets)

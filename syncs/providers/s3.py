@@ -9,10 +9,9 @@ none at all to use the server's own credential chain (instance profile, IRSA), o
 assuming ``role_arn``.
 """
 
-from syncs.providers.base import ProviderSpec, ResourceSpec, register
+from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.schemas import (
     boolean,
-    defaults_from,
     file_streams,
     http_url,
     obj,
@@ -61,14 +60,7 @@ RESOURCES = [
                  size_class="m"),
 ]
 
-SPEC = register(ProviderSpec(
-    key="s3",
-    display_name="Amazon S3",
-    description="Files in an S3 (or S3-compatible) bucket: the object listing and tabular "
-                "streams parsed from CSV, JSON Lines, Parquet and Excel files.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-    dynamic_resources=True,
-))
+SPEC = define_provider("s3", "Amazon S3",
+    "Files in an S3 (or S3-compatible) bucket: the object listing and tabular streams parsed "
+    "from CSV, JSON Lines, Parquet and Excel files.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)

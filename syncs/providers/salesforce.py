@@ -30,12 +30,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from syncs.connectors.http_api import format_cursor
-from syncs.connectors.sources import Batch, register_source
-from syncs.providers._saas import SaasSource, first_run_start
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.connectors.sources import Batch
+from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     boolean,
-    defaults_from,
     http_url,
     obj,
     page_size,
@@ -124,18 +123,12 @@ RESOURCES = [
     for key, sobject, display, description, size, default in OBJECTS
 ]
 
-SPEC = register(ProviderSpec(
-    key="salesforce",
-    display_name="Salesforce",
-    description="Standard and custom objects of a Salesforce org, read with SOQL.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-    dynamic_resources=True,
-))
+SPEC = define_provider("salesforce", "Salesforce",
+    "Standard and custom objects of a Salesforce org, read with SOQL.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
 
 
+@registered
 class SalesforceSource(SaasSource):
     provider = "salesforce"
     service = "Salesforce"
@@ -220,8 +213,3 @@ class SalesforceSource(SaasSource):
                 cursor=cursor, window=window)
 
         yield from self.guarded(query())
-
-
-@register_source("salesforce")
-def salesforce_source(config: dict, secrets: dict) -> SalesforceSource:
-    return SalesforceSource(config, secrets)

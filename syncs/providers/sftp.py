@@ -8,10 +8,9 @@ CSV/JSONL/Parquet/...) is a dynamic entity whose rows carry ``_file_path`` and
 passphrase-protected); the server's host key can be pinned.
 """
 
-from syncs.providers.base import ProviderSpec, ResourceSpec, register
+from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.schemas import (
     boolean,
-    defaults_from,
     file_streams,
     hostname,
     integer,
@@ -63,14 +62,6 @@ RESOURCES = [
                  default_selected=False),
 ]
 
-SPEC = register(ProviderSpec(
-    key="sftp",
-    display_name="SFTP",
-    description="Files on an SFTP server: the listing, the files and tabular streams parsed "
-                "from them.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-    dynamic_resources=True,
-))
+SPEC = define_provider("sftp", "SFTP",
+    "Files on an SFTP server: the listing, the files and tabular streams parsed from them.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)

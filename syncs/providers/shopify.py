@@ -21,12 +21,10 @@ read; inventory items by id (100 per request) from the variants read.
 
 from __future__ import annotations
 
-from syncs.connectors.sources import register_source
-from syncs.providers._saas import SaasSource, first_run_start
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
+from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers.base import ResourceSpec, cursor_window, define_provider
 from syncs.providers.schemas import (
     base_url,
-    defaults_from,
     enum,
     obj,
     page_size,
@@ -138,15 +136,9 @@ RESOURCES = [
                  size_class="s", default_selected=False),
 ]
 
-SPEC = register(ProviderSpec(
-    key="shopify",
-    display_name="Shopify",
-    description="Orders, customers, products and inventory of a Shopify store (REST Admin API).",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("shopify", "Shopify",
+    "Orders, customers, products and inventory of a Shopify store (REST Admin API).",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
 UPDATED = {  # resource -> (path, record key)
@@ -161,6 +153,7 @@ UPDATED = {  # resource -> (path, record key)
 }
 
 
+@registered
 class ShopifySource(SaasSource):
     provider = "shopify"
     service = "Shopify"
@@ -226,8 +219,3 @@ class ShopifySource(SaasSource):
             "max_retries": 6,
             "streams": streams,
         }
-
-
-@register_source("shopify")
-def shopify_source(config: dict, secrets: dict) -> ShopifySource:
-    return ShopifySource(config, secrets)

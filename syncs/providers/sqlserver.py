@@ -9,11 +9,10 @@ TDS with TLS (``encrypt``), SQL authentication by default or an Entra ID service
 Azure SQL.
 """
 
-from syncs.providers.base import ProviderSpec, register
+from syncs.providers.base import define_provider
 from syncs.providers.schemas import (
     boolean,
     database_tables,
-    defaults_from,
     enum,
     hostname,
     integer,
@@ -59,13 +58,6 @@ SECRETS_SCHEMA = obj({
 }, required=["password"], title="SQL Server secrets",
     examples=[{"password": "example-password"}])
 
-SPEC = register(ProviderSpec(
-    key="sqlserver",
-    display_name="SQL Server",
-    description="Tables, views and SQL queries of a Microsoft SQL Server or Azure SQL database.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=[],
-    dynamic_resources=True,
-))
+SPEC = define_provider("sqlserver", "SQL Server",
+    "Tables, views and SQL queries of a Microsoft SQL Server or Azure SQL database.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, dynamic_resources=True)

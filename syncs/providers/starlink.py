@@ -23,12 +23,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from syncs.connectors.sources import register_source
-from syncs.providers._saas import SaasSource
-from syncs.providers.base import ProviderSpec, ResourceSpec, register
+from syncs.providers._saas import SaasSource, registered
+from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.schemas import (
     base_url,
-    defaults_from,
     http_url,
     integer,
     obj,
@@ -85,22 +83,16 @@ RESOURCES = [
                  load_mode="upsert", depends_on=["service_lines"], size_class="m"),
 ]
 
-SPEC = register(ProviderSpec(
-    key="starlink",
-    display_name="Starlink",
-    description="Service lines, terminals, subscriptions and data usage of a Starlink "
-                "Enterprise account.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("starlink", "Starlink",
+    "Service lines, terminals, subscriptions and data usage of a Starlink Enterprise account.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
 LISTS = {"addresses": "addresses", "service_lines": "service-lines",
          "user_terminals": "user-terminals", "subscriptions": "subscriptions"}
 
 
+@registered
 class StarlinkSource(SaasSource):
     provider = "starlink"
     service = "Starlink"
@@ -141,8 +133,3 @@ class StarlinkSource(SaasSource):
                                  "billingCycleStart": cycle.get("startDate"),
                                  "billingCycleEnd": cycle.get("endDate"), **day})
         return rows
-
-
-@register_source("starlink")
-def starlink_source(config: dict, secrets: dict) -> StarlinkSource:
-    return StarlinkSource(config, secrets)
