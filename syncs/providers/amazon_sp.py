@@ -31,48 +31,37 @@ from collections.abc import Iterator
 from typing import Any
 
 from syncs.connectors.sources import Batch
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    boolean,
-    enum,
-    http_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-    string_list,
-)
 
-CONFIG_SCHEMA = obj({
-    "region": enum(["na", "eu", "fe"], "SP-API region of the seller's marketplaces.",
-                   default="na"),
-    "marketplace_ids": string_list("Marketplaces read (ATVPDKIKX0DER = US, A2EUQ1WTGCTBG2 = CA, "
-                                   "A1F83G8C2ARO7P = UK, A1PA6795UKMFR9 = DE, ...).",
-                                   min_items=1, items={"type": "string",
-                                                       "pattern": r"^[A-Z0-9]{10,14}$"}),
-    "seller_id": string("Merchant token (seller id) of the selling account.",
-                        pattern=r"^[A-Z0-9]{10,16}$"),
-    "sandbox": boolean("Use the SP-API sandbox hosts.", default=False),
-    "base_url": base_url("https://sellingpartnerapi-{region}.amazon.com"),
-    "token_url": http_url("Override of the Login with Amazon token endpoint.",
-                          default="https://api.amazon.com/auth/o2/token"),
-    "page_size": page_size(100, 100, "MaxResultsPerPage of order reads."),
-    "start_date": start_date("Orders updated and financial events posted at or after this "
-                             "instant are read on the first run; null: as far back as the API "
-                             "allows."),
+CONFIG_SCHEMA = js.obj({
+    "region": js.enum(["na", "eu", "fe"], "SP-API region of the seller's marketplaces.",
+                      default="na"),
+    "marketplace_ids": js.string_list("Marketplaces read (ATVPDKIKX0DER = US, A2EUQ1WTGCTBG2 = CA, "
+                                      "A1F83G8C2ARO7P = UK, A1PA6795UKMFR9 = DE, ...).",
+                                      min_items=1, items={"type": "string",
+                                                          "pattern": r"^[A-Z0-9]{10,14}$"}),
+    "seller_id": js.string("Merchant token (seller id) of the selling account.",
+                           pattern=r"^[A-Z0-9]{10,16}$"),
+    "sandbox": js.boolean("Use the SP-API sandbox hosts.", default=False),
+    "base_url": js.base_url("https://sellingpartnerapi-{region}.amazon.com"),
+    "token_url": js.http_url("Override of the Login with Amazon token endpoint.",
+                             default="https://api.amazon.com/auth/o2/token"),
+    "page_size": js.page_size(100, 100, "MaxResultsPerPage of order reads."),
+    "start_date": js.start_date("Orders updated and financial events posted at or after this "
+                                "instant are read on the first run; null: as far back as the API "
+                                "allows."),
 }, required=["marketplace_ids"], title="Amazon Selling Partner connection", examples=[{
     "region": "na", "marketplace_ids": ["ATVPDKIKX0DER"], "seller_id": "A2EXAMPLE12345",
 }])
 
-SECRETS_SCHEMA = obj({
-    "lwa_client_id": secret("LWA client id of the SP-API application "
-                            "(amzn1.application-oa2-client....).",
-                            pattern=r"^amzn1\.application-oa2-client\."),
-    "lwa_client_secret": secret("LWA client secret of the application."),
-    "refresh_token": secret("Refresh token from the seller's authorization (Atzr|...)."),
+SECRETS_SCHEMA = js.obj({
+    "lwa_client_id": js.secret("LWA client id of the SP-API application "
+                               "(amzn1.application-oa2-client....).",
+                               pattern=r"^amzn1\.application-oa2-client\."),
+    "lwa_client_secret": js.secret("LWA client secret of the application."),
+    "refresh_token": js.secret("Refresh token from the seller's authorization (Atzr|...)."),
 }, required=["lwa_client_id", "lwa_client_secret", "refresh_token"],
     title="Amazon Selling Partner secrets", examples=[{
         "lwa_client_id": "amzn1.application-oa2-client.0123456789abcdef",
@@ -121,9 +110,9 @@ RESOURCES = [
                              "processingStatus, data start/end time, reportDocumentId.",
                  cursor_field="createdTime", primary_key=["reportId"], load_mode="upsert",
                  size_class="xs", default_selected=False,
-                 config_schema=obj({
-                     "report_types": string_list("Report types listed.", min_items=1,
-                                                 default=DEFAULT_REPORT_TYPES),
+                 config_schema=js.obj({
+                     "report_types": js.string_list("Report types listed.", min_items=1,
+                                                    default=DEFAULT_REPORT_TYPES),
                  })),
     ResourceSpec(entity_key="report_documents", display_name="Report documents",
                  source_name="/reports/2021-06-30/documents/{reportDocumentId}",

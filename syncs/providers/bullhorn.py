@@ -29,45 +29,36 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from syncs.connectors.http_api import AuthFailed
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    http_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-    string_list,
-)
 
-CONFIG_SCHEMA = obj({
-    "username": string("Username of the Bullhorn API user.", minLength=1),
-    "login_info_url": http_url("loginInfo endpoint resolving the data center's URLs.",
-                               default="https://rest.bullhornstaffing.com/rest-services/"
+CONFIG_SCHEMA = js.obj({
+    "username": js.string("Username of the Bullhorn API user.", minLength=1),
+    "login_info_url": js.http_url("loginInfo endpoint resolving the data center's URLs.",
+                                  default="https://rest.bullhornstaffing.com/rest-services/"
                                        "loginInfo"),
-    "auth_url": http_url("Override of the OAuth host (e.g. https://auth-east.bullhornstaffing"
-                         ".com); default: from loginInfo."),
-    "base_url": base_url("the session's restUrl, e.g. https://rest-east.bullhornstaffing.com/"
-                         "rest-services/{corpToken}/"),
-    "page_size": page_size(500, 500, "count of search/query requests."),
-    "start_date": start_date(),
+    "auth_url": js.http_url("Override of the OAuth host (e.g. https://auth-east.bullhornstaffing"
+                            ".com); default: from loginInfo."),
+    "base_url": js.base_url("the session's restUrl, e.g. https://rest-east.bullhornstaffing.com/"
+                            "rest-services/{corpToken}/"),
+    "page_size": js.page_size(500, 500, "count of search/query requests."),
+    "start_date": js.start_date(),
 }, required=["username"], title="Bullhorn connection",
     examples=[{"username": "acme.api"}])
 
-SECRETS_SCHEMA = obj({
-    "client_id": secret("OAuth client id issued by Bullhorn."),
-    "client_secret": secret("OAuth client secret."),
-    "password": secret("Password of the API user (to obtain authorization codes)."),
-    "refresh_token": secret("Current refresh token (rotated on every use)."),
+SECRETS_SCHEMA = js.obj({
+    "client_id": js.secret("OAuth client id issued by Bullhorn."),
+    "client_secret": js.secret("OAuth client secret."),
+    "password": js.secret("Password of the API user (to obtain authorization codes)."),
+    "refresh_token": js.secret("Current refresh token (rotated on every use)."),
 }, required=["client_id", "client_secret"], title="Bullhorn secrets",
     **{"if": {"required": ["refresh_token"]}, "else": {"required": ["password"]}},
     examples=[{"client_id": "example-client", "client_secret": "example-secret",
                "password": "example-password"}])
 
-ENTITY_CONFIG = obj({
-    "fields": string_list("Fields requested (default: every non-association field)."),
+ENTITY_CONFIG = js.obj({
+    "fields": js.string_list("Fields requested (default: every non-association field)."),
 })
 
 ENTITIES = [

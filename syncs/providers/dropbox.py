@@ -25,41 +25,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, registered
 from syncs.providers.base import ResourceSpec, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    boolean,
-    file_streams,
-    http_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-    token_url,
-)
 
-CONFIG_SCHEMA = obj({
-    "path": string("Folder read: \"\" is the root, otherwise a path like /Reports.",
-                   pattern=r"^(|/.*[^/])$", default=""),
-    "recursive": boolean("Walk subfolders.", default=True),
-    "team_member_id": string("Team member acted as (team apps; dbmid:...).", minLength=1),
-    "streams": file_streams("/Reports/*.csv"),
-    "base_url": base_url("https://api.dropboxapi.com"),
-    "content_url": http_url("Override of the content host.",
-                            default="https://content.dropboxapi.com"),
-    "token_url": token_url(description="OAuth token endpoint of the refresh-token grant "
+CONFIG_SCHEMA = js.obj({
+    "path": js.string("Folder read: \"\" is the root, otherwise a path like /Reports.",
+                      pattern=r"^(|/.*[^/])$", default=""),
+    "recursive": js.boolean("Walk subfolders.", default=True),
+    "team_member_id": js.string("Team member acted as (team apps; dbmid:...).", minLength=1),
+    "streams": js.file_streams("/Reports/*.csv"),
+    "base_url": js.base_url("https://api.dropboxapi.com"),
+    "content_url": js.http_url("Override of the content host.",
+                               default="https://content.dropboxapi.com"),
+    "token_url": js.token_url(description="OAuth token endpoint of the refresh-token grant "
                                        "(default {base_url}/oauth2/token)."),
-    "page_size": page_size(2000, 2000, "limit of list_folder requests."),
-    "start_date": start_date("Only files modified on the server at or after this instant on "
-                             "the first run; null reads every file."),
+    "page_size": js.page_size(2000, 2000, "limit of list_folder requests."),
+    "start_date": js.start_date("Only files modified on the server at or after this instant on "
+                                "the first run; null reads every file."),
 }, title="Dropbox connection", examples=[{"path": "/Reports", "recursive": True}])
 
-SECRETS_SCHEMA = obj({
-    "app_key": secret("App key of the Dropbox app."),
-    "app_secret": secret("App secret of the Dropbox app."),
-    "refresh_token": secret("Refresh token (offline access) granted to the app."),
+SECRETS_SCHEMA = js.obj({
+    "app_key": js.secret("App key of the Dropbox app."),
+    "app_secret": js.secret("App secret of the Dropbox app."),
+    "refresh_token": js.secret("Refresh token (offline access) granted to the app."),
 }, required=["app_key", "app_secret", "refresh_token"], title="Dropbox secrets",
     examples=[{"app_key": "example-key", "app_secret": "example-secret",
                "refresh_token": "example-refresh-token"}])
@@ -77,7 +66,7 @@ RESOURCES = [
                  size_class="l", storage_kind="object_storage",
                  storage_description="One blob per file in object storage, keyed by file id "
                                      "and replaced when its rev changes.",
-                 config_schema=obj({
+                 config_schema=js.obj({
                      "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
                                           "description": "Larger files are skipped."},
                  })),

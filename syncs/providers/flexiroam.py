@@ -20,31 +20,24 @@ partner username/password returning a bearer ``token``); lists page with ``page`
 from __future__ import annotations
 
 from syncs.connectors.http_api import AuthFailed
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-)
 
 DEFAULT_HOST = "https://api.flexiroam.com"
 
-CONFIG_SCHEMA = obj({
-    "partner_id": string("Partner (reseller) account id.", minLength=1),
-    "base_url": base_url(DEFAULT_HOST),
-    "page_size": page_size(100, 500),
-    "start_date": start_date(),
+CONFIG_SCHEMA = js.obj({
+    "partner_id": js.string("Partner (reseller) account id.", minLength=1),
+    "base_url": js.base_url(DEFAULT_HOST),
+    "page_size": js.page_size(100, 500),
+    "start_date": js.start_date(),
 }, required=["partner_id"], title="Flexiroam connection",
     examples=[{"partner_id": "PARTNER-1234"}])
 
-SECRETS_SCHEMA = obj({
-    "api_key": secret("Partner API key."),
-    "username": secret("Partner account username (when no API key is issued)."),
-    "password": secret("Partner account password."),
+SECRETS_SCHEMA = js.obj({
+    "api_key": js.secret("Partner API key."),
+    "username": js.secret("Partner account username (when no API key is issued)."),
+    "password": js.secret("Partner account password."),
 }, title="Flexiroam secrets",
     **{"if": {"required": ["api_key"]}, "else": {"required": ["username", "password"]}},
     examples=[{"api_key": "example-api-key"}])

@@ -24,50 +24,39 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from syncs.providers import schemas as js
 from syncs.providers._google import GoogleSource
 from syncs.providers._saas import registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    boolean,
-    enum,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-    string_list,
-    token_url,
-)
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
-CONFIG_SCHEMA = obj({
-    "user_email": string("Mailbox read (the user impersonated with a service account).",
-                         format="email"),
-    "query": string("Gmail search query selecting the messages, e.g. "
-                    "\"label:invoices has:attachment\" (empty: every message).", default=""),
-    "label_ids": string_list("Only messages with all these label ids (INBOX, Label_123...)."),
-    "include_spam_trash": boolean("Include messages in SPAM and TRASH.", default=False),
-    "message_format": enum(["full", "metadata", "raw"], "users.messages.get format.",
-                           default="full"),
-    "base_url": base_url("https://gmail.googleapis.com"),
-    "token_url": token_url(GOOGLE_TOKEN_URL, "Token endpoint of the service account's JWT "
-                           "grant and of the OAuth refresh-token grant (default "
-                           f"{GOOGLE_TOKEN_URL}; a service account key's own token_uri is "
-                           "used while this keeps the default)."),
-    "page_size": page_size(500, 500, "maxResults of message list requests."),
-    "start_date": start_date("Messages received at or after this instant on the first run; "
-                             "null reads the whole mailbox."),
+CONFIG_SCHEMA = js.obj({
+    "user_email": js.string("Mailbox read (the user impersonated with a service account).",
+                            format="email"),
+    "query": js.string("Gmail search query selecting the messages, e.g. "
+                       "\"label:invoices has:attachment\" (empty: every message).", default=""),
+    "label_ids": js.string_list("Only messages with all these label ids (INBOX, Label_123...)."),
+    "include_spam_trash": js.boolean("Include messages in SPAM and TRASH.", default=False),
+    "message_format": js.enum(["full", "metadata", "raw"], "users.messages.get format.",
+                              default="full"),
+    "base_url": js.base_url("https://gmail.googleapis.com"),
+    "token_url": js.token_url(GOOGLE_TOKEN_URL, "Token endpoint of the service account's JWT "
+                              "grant and of the OAuth refresh-token grant (default "
+                              f"{GOOGLE_TOKEN_URL}; a service account key's own token_uri is "
+                              "used while this keeps the default)."),
+    "page_size": js.page_size(500, 500, "maxResults of message list requests."),
+    "start_date": js.start_date("Messages received at or after this instant on the first run; "
+                                "null reads the whole mailbox."),
 }, required=["user_email"], title="Gmail connection",
     examples=[{"user_email": "invoices@example.com", "query": "has:attachment"}])
 
-SECRETS_SCHEMA = obj({
-    "service_account_json": secret("Service account key file (JSON) with domain-wide "
-                                   "delegation of the gmail.readonly scope."),
-    "client_id": secret("OAuth client id (instead of a service account)."),
-    "client_secret": secret("OAuth client secret."),
-    "refresh_token": secret("OAuth refresh token of the mailbox's user."),
+SECRETS_SCHEMA = js.obj({
+    "service_account_json": js.secret("Service account key file (JSON) with domain-wide "
+                                      "delegation of the gmail.readonly scope."),
+    "client_id": js.secret("OAuth client id (instead of a service account)."),
+    "client_secret": js.secret("OAuth client secret."),
+    "refresh_token": js.secret("OAuth refresh token of the mailbox's user."),
 }, title="Gmail secrets",
     **{"if": {"required": ["service_account_json"]},
        "else": {"required": ["client_id", "client_secret", "refresh_token"]}},
@@ -98,9 +87,9 @@ RESOURCES = [
                  depends_on=["messages"], size_class="l", storage_kind="object_storage",
                  storage_description="One blob per attachment in object storage, keyed by "
                                      "message id and MIME part id.",
-                 config_schema=obj({
-                     "mime_types": string_list("Only attachments of these MIME types (default "
-                                               "all)."),
+                 config_schema=js.obj({
+                     "mime_types": js.string_list("Only attachments of these MIME types (default "
+                                                  "all)."),
                      "max_size_mb": {"type": "integer", "minimum": 1, "maximum": 25,
                                      "default": 25,
                                      "description": "Larger attachments are skipped."},

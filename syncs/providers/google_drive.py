@@ -27,59 +27,47 @@ from typing import Any
 
 from syncs.connectors.http_api import format_cursor, later
 from syncs.connectors.sources import Batch
+from syncs.providers import schemas as js
 from syncs.providers._google import GoogleSource
 from syncs.providers._saas import registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    boolean,
-    enum,
-    file_streams,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-    string_list,
-    token_url,
-)
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
-CONFIG_SCHEMA = obj({
-    "folder_id": string("Id of the folder synced (from its URL: .../folders/<id>); 'root' "
-                        "is My Drive.", pattern=r"^[A-Za-z0-9_-]+$"),
-    "shared_drive_id": string("Id of the shared drive holding the folder, if any.",
-                              pattern=r"^[A-Za-z0-9_-]+$"),
-    "include_subfolders": boolean("Walk subfolders recursively.", default=True),
-    "mime_types": string_list("Only files of these MIME types (default all)."),
-    "export_formats": obj({
-        "document": enum(["docx", "pdf", "txt", "html", "md"], "Google Docs export format.",
-                         default="docx"),
-        "spreadsheet": enum(["xlsx", "csv", "pdf", "ods"], "Google Sheets export format.",
-                            default="xlsx"),
-        "presentation": enum(["pptx", "pdf"], "Google Slides export format.", default="pdf"),
+CONFIG_SCHEMA = js.obj({
+    "folder_id": js.string("Id of the folder synced (from its URL: .../folders/<id>); 'root' "
+                           "is My Drive.", pattern=r"^[A-Za-z0-9_-]+$"),
+    "shared_drive_id": js.string("Id of the shared drive holding the folder, if any.",
+                                 pattern=r"^[A-Za-z0-9_-]+$"),
+    "include_subfolders": js.boolean("Walk subfolders recursively.", default=True),
+    "mime_types": js.string_list("Only files of these MIME types (default all)."),
+    "export_formats": js.obj({
+        "document": js.enum(["docx", "pdf", "txt", "html", "md"], "Google Docs export format.",
+                            default="docx"),
+        "spreadsheet": js.enum(["xlsx", "csv", "pdf", "ods"], "Google Sheets export format.",
+                               default="xlsx"),
+        "presentation": js.enum(["pptx", "pdf"], "Google Slides export format.", default="pdf"),
     }, description="Formats Google Workspace files are exported in.",
         default={"document": "docx", "spreadsheet": "xlsx", "presentation": "pdf"}),
-    "delegated_user": string("Workspace user impersonated by the service account "
-                             "(domain-wide delegation).", format="email"),
-    "streams": file_streams("reports/*.csv"),
-    "base_url": base_url("https://www.googleapis.com"),
-    "token_url": token_url(GOOGLE_TOKEN_URL, "Token endpoint of the service account's JWT "
-                           "grant and of the OAuth refresh-token grant (default "
-                           f"{GOOGLE_TOKEN_URL}; a service account key's own token_uri is "
-                           "used while this keeps the default)."),
-    "page_size": page_size(1000, 1000),
-    "start_date": start_date("Only files modified at or after this instant on the first run; "
-                             "null reads every file."),
+    "delegated_user": js.string("Workspace user impersonated by the service account "
+                                "(domain-wide delegation).", format="email"),
+    "streams": js.file_streams("reports/*.csv"),
+    "base_url": js.base_url("https://www.googleapis.com"),
+    "token_url": js.token_url(GOOGLE_TOKEN_URL, "Token endpoint of the service account's JWT "
+                              "grant and of the OAuth refresh-token grant (default "
+                              f"{GOOGLE_TOKEN_URL}; a service account key's own token_uri is "
+                              "used while this keeps the default)."),
+    "page_size": js.page_size(1000, 1000),
+    "start_date": js.start_date("Only files modified at or after this instant on the first run; "
+                                "null reads every file."),
 }, required=["folder_id"], title="Google Drive connection",
     examples=[{"folder_id": "1AbCdEfGhIjKlMnOpQrStUvWxYz012345", "include_subfolders": True}])
 
-SECRETS_SCHEMA = obj({
-    "service_account_json": secret("Service account key file (JSON) content."),
-    "client_id": secret("OAuth client id (instead of a service account)."),
-    "client_secret": secret("OAuth client secret."),
-    "refresh_token": secret("OAuth refresh token with the drive.readonly scope."),
+SECRETS_SCHEMA = js.obj({
+    "service_account_json": js.secret("Service account key file (JSON) content."),
+    "client_id": js.secret("OAuth client id (instead of a service account)."),
+    "client_secret": js.secret("OAuth client secret."),
+    "refresh_token": js.secret("OAuth refresh token with the drive.readonly scope."),
 }, title="Google Drive secrets",
     **{"if": {"required": ["service_account_json"]},
        "else": {"required": ["client_id", "client_secret", "refresh_token"]}},
@@ -101,7 +89,7 @@ RESOURCES = [
                  storage_description="One blob per file in object storage, keyed by file id "
                                      "and replaced when the file changes; the files table "
                                      "references it.",
-                 config_schema=obj({
+                 config_schema=js.obj({
                      "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
                                           "description": "Larger files are skipped."},
                  })),

@@ -20,28 +20,21 @@ interrupted run never skips older records). Other lists are read in full.
 
 from __future__ import annotations
 
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-)
 
-CONFIG_SCHEMA = obj({
-    "subdomain": string("Account subdomain (the <subdomain> of <subdomain>.gorgias.com).",
-                        pattern=r"^[a-z0-9][a-z0-9-]*$"),
-    "base_url": base_url("https://{subdomain}.gorgias.com/api"),
-    "page_size": page_size(100, 100),
-    "start_date": start_date(),
+CONFIG_SCHEMA = js.obj({
+    "subdomain": js.string("Account subdomain (the <subdomain> of <subdomain>.gorgias.com).",
+                           pattern=r"^[a-z0-9][a-z0-9-]*$"),
+    "base_url": js.base_url("https://{subdomain}.gorgias.com/api"),
+    "page_size": js.page_size(100, 100),
+    "start_date": js.start_date(),
 }, required=["subdomain"], title="Gorgias connection", examples=[{"subdomain": "acme"}])
 
-SECRETS_SCHEMA = obj({
-    "username": secret("Email of the Gorgias user owning the API key.", format="email"),
-    "api_key": secret("REST API key (Settings > REST API)."),
+SECRETS_SCHEMA = js.obj({
+    "username": js.secret("Email of the Gorgias user owning the API key.", format="email"),
+    "api_key": js.secret("REST API key (Settings > REST API)."),
 }, required=["username", "api_key"], title="Gorgias secrets",
     examples=[{"username": "ops@example.com", "api_key": "example-api-key"}])
 

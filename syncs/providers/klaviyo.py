@@ -27,28 +27,21 @@ from typing import Any
 
 from syncs.connectors.http_api import later
 from syncs.connectors.sources import Batch
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-    string_list,
-)
 
-CONFIG_SCHEMA = obj({
-    "revision": string("API revision sent in the revision header.",
-                       pattern=r"^\d{4}-\d{2}-\d{2}(\.pre)?$", default="2024-10-15"),
-    "base_url": base_url("https://a.klaviyo.com"),
-    "page_size": page_size(100, 100, "page[size] of profile, list and segment reads."),
-    "start_date": start_date(),
+CONFIG_SCHEMA = js.obj({
+    "revision": js.string("API revision sent in the revision header.",
+                          pattern=r"^\d{4}-\d{2}-\d{2}(\.pre)?$", default="2024-10-15"),
+    "base_url": js.base_url("https://a.klaviyo.com"),
+    "page_size": js.page_size(100, 100, "page[size] of profile, list and segment reads."),
+    "start_date": js.start_date(),
 }, title="Klaviyo connection", examples=[{"revision": "2024-10-15"}])
 
-SECRETS_SCHEMA = obj({
-    "private_api_key": secret("Private API key (pk_...) with read scopes.", pattern=r"^pk_[!-~]+$"),
+SECRETS_SCHEMA = js.obj({
+    "private_api_key": js.secret("Private API key (pk_...) with read scopes.",
+                                 pattern=r"^pk_[!-~]+$"),
 }, required=["private_api_key"], title="Klaviyo secrets",
     examples=[{"private_api_key": "pk_0123456789abcdef0123456789abcdef01"}])
 
@@ -74,8 +67,8 @@ RESOURCES = [
                              "(order value, items, campaign, ...).",
                  cursor_field="datetime", primary_key=["id"], load_mode="append_event",
                  size_class="xl", slicing=cursor_window("datetime", "P1D"),
-                 config_schema=obj({
-                     "metric_ids": string_list("Only events of these metrics (default all)."),
+                 config_schema=js.obj({
+                     "metric_ids": js.string_list("Only events of these metrics (default all)."),
                      "page_size": {"type": "integer", "minimum": 1, "maximum": 200,
                                    "default": 200, "description": "page[size] of event reads."},
                  })),
@@ -97,10 +90,10 @@ RESOURCES = [
                  depends_on=["segments"], size_class="l", default_selected=False),
     _updated("campaigns", "Campaigns", "/api/campaigns", "Email, SMS and push campaigns: "
              "name, status, audiences, send strategy, send_time.", cursor="updated_at",
-             config_schema=obj({
-                 "channels": string_list("Channels read (the API filters on one at a time).",
-                                         items={"enum": ["email", "sms", "mobile_push"]},
-                                         min_items=1, default=["email", "sms"]),
+             config_schema=js.obj({
+                 "channels": js.string_list("Channels read (the API filters on one at a time).",
+                                            items={"enum": ["email", "sms", "mobile_push"]},
+                                            min_items=1, default=["email", "sms"]),
              })),
     ResourceSpec(entity_key="campaign_messages", display_name="Campaign messages",
                  source_name="/api/campaigns/{id}/campaign-messages",

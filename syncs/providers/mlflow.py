@@ -10,35 +10,27 @@ HTTP basic (MLflow's basic-auth app). Run records are flattened from ``info`` wi
 on the next run.
 """
 
+from syncs.providers import schemas as js
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    enum,
-    http_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string_list,
-)
 
-CONFIG_SCHEMA = obj({
-    "tracking_uri": http_url("Tracking server URL, e.g. https://mlflow.example.com or "
-                             "https://<workspace>.cloud.databricks.com."),
-    "experiment_ids": string_list("Experiments read (default: every experiment).",
-                                  items={"type": "string", "pattern": r"^[0-9A-Za-z-]+$"}),
-    "view_type": enum(["ACTIVE_ONLY", "DELETED_ONLY", "ALL"],
-                      "Lifecycle stages of the experiments and runs read.",
-                      default="ACTIVE_ONLY"),
-    "page_size": page_size(1000, 1000, "max_results of search requests."),
-    "start_date": start_date("Runs started at or after this instant on the first run; null "
-                             "reads every run."),
+CONFIG_SCHEMA = js.obj({
+    "tracking_uri": js.http_url("Tracking server URL, e.g. https://mlflow.example.com or "
+                                "https://<workspace>.cloud.databricks.com."),
+    "experiment_ids": js.string_list("Experiments read (default: every experiment).",
+                                     items={"type": "string", "pattern": r"^[0-9A-Za-z-]+$"}),
+    "view_type": js.enum(["ACTIVE_ONLY", "DELETED_ONLY", "ALL"],
+                         "Lifecycle stages of the experiments and runs read.",
+                         default="ACTIVE_ONLY"),
+    "page_size": js.page_size(1000, 1000, "max_results of search requests."),
+    "start_date": js.start_date("Runs started at or after this instant on the first run; null "
+                                "reads every run."),
 }, required=["tracking_uri"], title="MLflow connection",
     examples=[{"tracking_uri": "https://mlflow.example.com", "experiment_ids": ["1", "7"]}])
 
-SECRETS_SCHEMA = obj({
-    "token": secret("Bearer token (Databricks personal access token or proxy token)."),
-    "username": secret("Username (MLflow basic auth)."),
-    "password": secret("Password (MLflow basic auth)."),
+SECRETS_SCHEMA = js.obj({
+    "token": js.secret("Bearer token (Databricks personal access token or proxy token)."),
+    "username": js.secret("Username (MLflow basic auth)."),
+    "password": js.secret("Password (MLflow basic auth)."),
 }, title="MLflow secrets", dependentRequired={"username": ["password"],
                                               "password": ["username"]},
     examples=[{"token": "dapi0123456789abcdef"}])
@@ -63,9 +55,9 @@ RESOURCES = [
                              "step, timestamp).",
                  primary_key=["run_id", "key", "step", "timestamp"], load_mode="upsert",
                  depends_on=["runs"], size_class="l", default_selected=False,
-                 config_schema=obj({
-                     "metric_keys": string_list("Metrics read (default: every metric of the "
-                                                "run)."),
+                 config_schema=js.obj({
+                     "metric_keys": js.string_list("Metrics read (default: every metric of the "
+                                                   "run)."),
                  })),
     ResourceSpec(entity_key="registered_models", display_name="Registered models",
                  source_name="/api/2.0/mlflow/registered-models/search",

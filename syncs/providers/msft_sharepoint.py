@@ -30,48 +30,37 @@ from urllib.parse import unquote, urlsplit
 
 from syncs.connectors.http_api import SourceError
 from syncs.connectors.sources import Batch
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, registered
 from syncs.providers.base import ResourceSpec, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    boolean,
-    file_streams,
-    http_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-    string_list,
-)
 
-CONFIG_SCHEMA = obj({
-    "tenant_id": string("Directory (tenant) id, or the tenant's domain (contoso.onmicrosoft.com).",
-                        minLength=1),
-    "site_url": http_url("URL of the SharePoint site, e.g. "
-                         "https://contoso.sharepoint.com/sites/Finance."),
-    "drive_name": string("Document library read.", minLength=1, default="Documents"),
-    "folder_path": string("Folder of the library read (/ is the library root).",
-                          pattern=r"^/", default="/"),
-    "include_subfolders": boolean("Walk subfolders recursively.", default=True),
-    "lists": string_list("Display names of the lists whose items are synced (default: every "
-                         "non-hidden list)."),
-    "streams": file_streams("/Reports/*.xlsx"),
-    "base_url": base_url("https://graph.microsoft.com/v1.0"),
-    "authority_url": http_url("Override of the identity platform host.",
-                              default="https://login.microsoftonline.com"),
-    "page_size": page_size(200, 999, "Items per Graph page ($top)."),
-    "start_date": start_date("Only items modified at or after this instant on the first run; "
-                             "null reads everything."),
+CONFIG_SCHEMA = js.obj({
+    "tenant_id": js.string("Directory (tenant) id, or the tenant's domain "
+                           "(contoso.onmicrosoft.com).", minLength=1),
+    "site_url": js.http_url("URL of the SharePoint site, e.g. "
+                            "https://contoso.sharepoint.com/sites/Finance."),
+    "drive_name": js.string("Document library read.", minLength=1, default="Documents"),
+    "folder_path": js.string("Folder of the library read (/ is the library root).",
+                             pattern=r"^/", default="/"),
+    "include_subfolders": js.boolean("Walk subfolders recursively.", default=True),
+    "lists": js.string_list("Display names of the lists whose items are synced (default: every "
+                            "non-hidden list)."),
+    "streams": js.file_streams("/Reports/*.xlsx"),
+    "base_url": js.base_url("https://graph.microsoft.com/v1.0"),
+    "authority_url": js.http_url("Override of the identity platform host.",
+                                 default="https://login.microsoftonline.com"),
+    "page_size": js.page_size(200, 999, "Items per Graph page ($top)."),
+    "start_date": js.start_date("Only items modified at or after this instant on the first run; "
+                                "null reads everything."),
 }, required=["tenant_id", "site_url"], title="SharePoint connection", examples=[{
     "tenant_id": "00000000-0000-0000-0000-000000000000",
     "site_url": "https://contoso.sharepoint.com/sites/Finance",
     "folder_path": "/Shared/Exports",
 }])
 
-SECRETS_SCHEMA = obj({
-    "client_id": secret("Application (client) id of the app registration."),
-    "client_secret": secret("Client secret of the app registration."),
+SECRETS_SCHEMA = js.obj({
+    "client_id": js.secret("Application (client) id of the app registration."),
+    "client_secret": js.secret("Client secret of the app registration."),
 }, required=["client_id", "client_secret"], title="SharePoint secrets",
     examples=[{"client_id": "11111111-1111-1111-1111-111111111111",
                "client_secret": "example-secret"}])
@@ -96,7 +85,7 @@ RESOURCES = [
                  size_class="l", storage_kind="object_storage",
                  storage_description="One blob per file in object storage, keyed by item id "
                                      "and replaced when the file changes.",
-                 config_schema=obj({
+                 config_schema=js.obj({
                      "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
                                           "description": "Larger files are skipped."},
                  })),

@@ -22,37 +22,30 @@ Transaction lines are read for the transactions changed (``transaction IN``).
 
 from __future__ import annotations
 
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-)
 
-CONFIG_SCHEMA = obj({
-    "account_id": string("Account id (Setup > Company > Company Information), e.g. 1234567 "
-                         "or 1234567_SB1 for a sandbox.",
-                         pattern=r"^[0-9A-Za-z]+(_[A-Za-z0-9]+)?$"),
-    "base_url": base_url("https://{account}.suitetalk.api.netsuite.com"),
-    "page_size": page_size(1000, 1000, "SuiteQL rows per page (limit)."),
-    "start_date": start_date(),
+CONFIG_SCHEMA = js.obj({
+    "account_id": js.string("Account id (Setup > Company > Company Information), e.g. 1234567 "
+                            "or 1234567_SB1 for a sandbox.",
+                            pattern=r"^[0-9A-Za-z]+(_[A-Za-z0-9]+)?$"),
+    "base_url": js.base_url("https://{account}.suitetalk.api.netsuite.com"),
+    "page_size": js.page_size(1000, 1000, "SuiteQL rows per page (limit)."),
+    "start_date": js.start_date(),
 }, required=["account_id"], title="NetSuite connection", examples=[{"account_id": "1234567"}])
 
-SECRETS_SCHEMA = obj({
-    "consumer_key": secret("Consumer key of the integration record."),
-    "consumer_secret": secret("Consumer secret of the integration record."),
-    "token_id": secret("Token id of the access token (user + role)."),
-    "token_secret": secret("Token secret of the access token."),
+SECRETS_SCHEMA = js.obj({
+    "consumer_key": js.secret("Consumer key of the integration record."),
+    "consumer_secret": js.secret("Consumer secret of the integration record."),
+    "token_id": js.secret("Token id of the access token (user + role)."),
+    "token_secret": js.secret("Token secret of the access token."),
 }, required=["consumer_key", "consumer_secret", "token_id", "token_secret"],
     title="NetSuite secrets", examples=[{"consumer_key": "ck", "consumer_secret": "cs",
                                          "token_id": "ti", "token_secret": "ts"}])
 
-RECORD_CONFIG = obj({
-    "where": string("Extra SuiteQL condition, e.g. \"isinactive = 'F'\"."),
+RECORD_CONFIG = js.obj({
+    "where": js.string("Extra SuiteQL condition, e.g. \"isinactive = 'F'\"."),
 })
 
 

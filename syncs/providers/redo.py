@@ -20,27 +20,20 @@ names follow the catalog's assumptions and must be confirmed.
 
 from __future__ import annotations
 
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-)
 
-CONFIG_SCHEMA = obj({
-    "store_id": string("Redo store id.", minLength=1),
-    "base_url": base_url("https://api.getredo.com/v2.2"),
-    "page_size": page_size(100, 500),
-    "start_date": start_date(),
+CONFIG_SCHEMA = js.obj({
+    "store_id": js.string("Redo store id.", minLength=1),
+    "base_url": js.base_url("https://api.getredo.com/v2.2"),
+    "page_size": js.page_size(100, 500),
+    "start_date": js.start_date(),
 }, required=["store_id"], title="Redo connection",
     examples=[{"store_id": "64f0c0ffee0123456789abcd"}])
 
-SECRETS_SCHEMA = obj({
-    "api_key": secret("Redo API key (bearer)."),
+SECRETS_SCHEMA = js.obj({
+    "api_key": js.secret("Redo API key (bearer)."),
 }, required=["api_key"], title="Redo secrets", examples=[{"api_key": "example-api-key"}])
 
 RESOURCES = [

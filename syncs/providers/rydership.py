@@ -21,31 +21,23 @@ must be confirmed against the account's documentation.
 
 from __future__ import annotations
 
+from syncs.providers import schemas as js
 from syncs.providers._saas import InvalidConfig, SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    http_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-)
 
-CONFIG_SCHEMA = obj({
-    "customer_id": string("Merchant (customer) account id the data is scoped to.",
-                          minLength=1),
-    "base_url": base_url("https://www.rydership.com/api/v2"),
-    "token_url": http_url("OAuth token endpoint (client-credentials auth)."),
-    "page_size": page_size(100, 250, "per_page of list requests."),
-    "start_date": start_date(),
+CONFIG_SCHEMA = js.obj({
+    "customer_id": js.string("Merchant (customer) account id the data is scoped to.",
+                             minLength=1),
+    "base_url": js.base_url("https://www.rydership.com/api/v2"),
+    "token_url": js.http_url("OAuth token endpoint (client-credentials auth)."),
+    "page_size": js.page_size(100, 250, "per_page of list requests."),
+    "start_date": js.start_date(),
 }, required=["customer_id"], title="RyderShip connection", examples=[{"customer_id": "4321"}])
 
-SECRETS_SCHEMA = obj({
-    "api_token": secret("API token (bearer)."),
-    "client_id": secret("OAuth client id (instead of an API token)."),
-    "client_secret": secret("OAuth client secret."),
+SECRETS_SCHEMA = js.obj({
+    "api_token": js.secret("API token (bearer)."),
+    "client_id": js.secret("OAuth client id (instead of an API token)."),
+    "client_secret": js.secret("OAuth client secret."),
 }, title="RyderShip secrets",
     **{"if": {"required": ["api_token"]}, "else": {"required": ["client_id", "client_secret"]}},
     examples=[{"api_token": "example-token"}])

@@ -31,55 +31,46 @@ from typing import Any
 
 from syncs.connectors.http_api import format_cursor
 from syncs.connectors.sources import Batch
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    boolean,
-    http_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-    string_list,
-)
 
-CONFIG_SCHEMA = obj({
-    "instance_url": http_url("The org's instance URL, e.g. https://acme.my.salesforce.com."),
-    "api_version": string("REST API version.", pattern=r"^\d{2,3}\.0$", default="61.0"),
-    "login_url": http_url("OAuth host: https://login.salesforce.com, "
-                          "https://test.salesforce.com (sandbox) or the My Domain URL.",
-                          default="https://login.salesforce.com"),
-    "use_bulk_api": boolean("Read large objects with Bulk API 2.0 query jobs.", default=True),
-    "include_deleted": boolean("Read deleted (recycle bin) records too (queryAll), flagged "
-                               "by IsDeleted.", default=True),
-    "objects": string_list("Extra sObjects to offer (API names, e.g. Invoice__c); all "
-                           "queryable objects are discoverable.",
-                           items={"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*$"}),
-    "page_size": page_size(2000, 2000, "REST query batch size (Sforce-Query-Options, "
+CONFIG_SCHEMA = js.obj({
+    "instance_url": js.http_url("The org's instance URL, e.g. https://acme.my.salesforce.com."),
+    "api_version": js.string("REST API version.", pattern=r"^\d{2,3}\.0$", default="61.0"),
+    "login_url": js.http_url("OAuth host: https://login.salesforce.com, "
+                             "https://test.salesforce.com (sandbox) or the My Domain URL.",
+                             default="https://login.salesforce.com"),
+    "use_bulk_api": js.boolean("Read large objects with Bulk API 2.0 query jobs.", default=True),
+    "include_deleted": js.boolean("Read deleted (recycle bin) records too (queryAll), flagged "
+                                  "by IsDeleted.", default=True),
+    "objects": js.string_list("Extra sObjects to offer (API names, e.g. Invoice__c); all "
+                              "queryable objects are discoverable.",
+                              items={"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*$"}),
+    "page_size": js.page_size(2000, 2000, "REST query batch size (Sforce-Query-Options, "
                                        "200-2000)."),
-    "start_date": start_date(),
+    "start_date": js.start_date(),
 }, required=["instance_url"], title="Salesforce connection", examples=[{
     "instance_url": "https://acme.my.salesforce.com", "api_version": "61.0",
 }])
 
-SECRETS_SCHEMA = obj({
-    "client_id": secret("Consumer key of the connected app."),
-    "client_secret": secret("Consumer secret of the connected app."),
-    "refresh_token": secret("Refresh token (refresh-token flow)."),
-    "username": secret("Username (username-password flow)."),
-    "password": secret("Password (username-password flow)."),
-    "security_token": secret("Security token appended to the password (unless the server's "
-                             "IP is trusted)."),
+SECRETS_SCHEMA = js.obj({
+    "client_id": js.secret("Consumer key of the connected app."),
+    "client_secret": js.secret("Consumer secret of the connected app."),
+    "refresh_token": js.secret("Refresh token (refresh-token flow)."),
+    "username": js.secret("Username (username-password flow)."),
+    "password": js.secret("Password (username-password flow)."),
+    "security_token": js.secret("Security token appended to the password (unless the server's "
+                                "IP is trusted)."),
 }, required=["client_id", "client_secret"], title="Salesforce secrets",
     **{"if": {"required": ["username"]}, "then": {"required": ["password"]},
        "else": {"required": ["refresh_token"]}},
     examples=[{"client_id": "3MVG9example", "client_secret": "example-secret",
                "refresh_token": "5Aep861example"}])
 
-OBJECT_CONFIG = obj({
-    "fields": string_list("Fields selected (default all fields of the object)."),
-    "where": string("Extra SOQL condition, e.g. \"IsTest__c = false\"."),
+OBJECT_CONFIG = js.obj({
+    "fields": js.string_list("Fields selected (default all fields of the object)."),
+    "where": js.string("Extra SOQL condition, e.g. \"IsTest__c = false\"."),
 })
 
 OBJECTS = [

@@ -8,42 +8,32 @@ CSV/JSONL/Parquet/...) is a dynamic entity whose rows carry ``_file_path`` and
 passphrase-protected); the server's host key can be pinned.
 """
 
+from syncs.providers import schemas as js
 from syncs.providers.base import ResourceSpec, define_provider
-from syncs.providers.schemas import (
-    boolean,
-    file_streams,
-    hostname,
-    integer,
-    obj,
-    port,
-    secret,
-    start_date,
-    string,
-)
 
-CONFIG_SCHEMA = obj({
-    "host": hostname("Server host name or IP address."),
-    "port": port(22),
-    "username": string("SSH user.", minLength=1),
-    "root_path": string("Directory walked.", pattern=r"^/", default="/"),
-    "recursive": boolean("Walk subdirectories.", default=True),
-    "host_key": string("Expected host public key (\"ssh-ed25519 AAAA...\", as in "
-                       "known_hosts); omitted: any key is accepted.",
-                       pattern=r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp[0-9]+) [!-~]+"),
-    "streams": file_streams("/outbound/orders_*.csv"),
-    "timeout_seconds": integer("Connection and read timeout.", minimum=1, maximum=600,
-                               default=30),
-    "start_date": start_date("Only files modified at or after this instant on the first run; "
-                             "null reads every file."),
+CONFIG_SCHEMA = js.obj({
+    "host": js.hostname("Server host name or IP address."),
+    "port": js.port(22),
+    "username": js.string("SSH user.", minLength=1),
+    "root_path": js.string("Directory walked.", pattern=r"^/", default="/"),
+    "recursive": js.boolean("Walk subdirectories.", default=True),
+    "host_key": js.string("Expected host public key (\"ssh-ed25519 AAAA...\", as in "
+                          "known_hosts); omitted: any key is accepted.",
+                          pattern=r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp[0-9]+) [!-~]+"),
+    "streams": js.file_streams("/outbound/orders_*.csv"),
+    "timeout_seconds": js.integer("Connection and read timeout.", minimum=1, maximum=600,
+                                  default=30),
+    "start_date": js.start_date("Only files modified at or after this instant on the first run; "
+                                "null reads every file."),
 }, required=["host", "username"], title="SFTP connection", examples=[{
     "host": "sftp.example.com", "username": "acme", "root_path": "/outbound",
     "streams": [{"name": "orders", "globs": ["/outbound/orders_*.csv"], "format": "csv"}],
 }])
 
-SECRETS_SCHEMA = obj({
-    "password": secret("Password of the SSH user."),
-    "private_key": secret("Private key (OpenSSH or PEM format)."),
-    "private_key_passphrase": secret("Passphrase of the private key."),
+SECRETS_SCHEMA = js.obj({
+    "password": js.secret("Password of the SSH user."),
+    "private_key": js.secret("Private key (OpenSSH or PEM format)."),
+    "private_key_passphrase": js.secret("Passphrase of the private key."),
 }, title="SFTP secrets", dependentRequired={"private_key_passphrase": ["private_key"]},
     **{"if": {"required": ["private_key"]}, "else": {"required": ["password"]}},
     examples=[{"password": "example-password"}])

@@ -21,32 +21,24 @@ read; inventory items by id (100 per request) from the variants read.
 
 from __future__ import annotations
 
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    enum,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-)
 
-CONFIG_SCHEMA = obj({
-    "shop_domain": string("The store's myshopify.com domain.",
-                          pattern=r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$",
-                          examples=["mystore.myshopify.com"]),
-    "api_version": string("Admin API version (quarterly releases YYYY-01/04/07/10).",
-                          pattern=r"^(\d{4}-(01|04|07|10)|unstable)$", default="2024-10"),
-    "base_url": base_url("https://{shop_domain}/admin/api/{api_version}"),
-    "page_size": page_size(250, 250),
-    "start_date": start_date(),
+CONFIG_SCHEMA = js.obj({
+    "shop_domain": js.string("The store's myshopify.com domain.",
+                             pattern=r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$",
+                             examples=["mystore.myshopify.com"]),
+    "api_version": js.string("Admin API version (quarterly releases YYYY-01/04/07/10).",
+                             pattern=r"^(\d{4}-(01|04|07|10)|unstable)$", default="2024-10"),
+    "base_url": js.base_url("https://{shop_domain}/admin/api/{api_version}"),
+    "page_size": js.page_size(250, 250),
+    "start_date": js.start_date(),
 }, required=["shop_domain"], title="Shopify connection",
     examples=[{"shop_domain": "mystore.myshopify.com", "api_version": "2024-10"}])
 
-SECRETS_SCHEMA = obj({
-    "access_token": secret("Admin API access token of the store's custom app (shpat_...)."),
+SECRETS_SCHEMA = js.obj({
+    "access_token": js.secret("Admin API access token of the store's custom app (shpat_...)."),
 }, required=["access_token"], title="Shopify secrets",
     examples=[{"access_token": "shpat_0123456789abcdef"}])
 
@@ -95,9 +87,9 @@ RESOURCES = [
     _updated("orders", "Orders", "Orders of every status (open, closed, cancelled) with line "
              "items, shipping lines, discounts and tax lines.", size="l", window="P7D",
              source_name="/orders.json",
-             config_schema=obj({
-                 "status": enum(["any", "open", "closed", "cancelled"],
-                                "Order status filter.", default="any"),
+             config_schema=js.obj({
+                 "status": js.enum(["any", "open", "closed", "cancelled"],
+                                   "Order status filter.", default="any"),
              })),
     _order_child("refunds", "Refunds", "/orders/{order_id}/refunds.json",
                  "Refunds with refund line items, order adjustments and their transactions."),

@@ -23,34 +23,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, registered
 from syncs.providers.base import ResourceSpec, define_provider
-from syncs.providers.schemas import (
-    base_url,
-    http_url,
-    integer,
-    obj,
-    page_size,
-    secret,
-    string,
-)
 
-CONFIG_SCHEMA = obj({
-    "account_number": string("Starlink account number.", pattern=r"^ACC-[A-Z0-9-]+$",
-                             examples=["ACC-1234567-12345-12"]),
-    "base_url": base_url("https://web-api.starlink.com/enterprise"),
-    "token_url": http_url("Override of the OAuth token endpoint.",
-                          default="https://api.starlink.com/auth/connect/token"),
-    "page_size": page_size(100, 100),
-    "billing_cycles_back": integer("Billing cycles of data usage re-read on each run (usage "
-                                   "of the current cycle keeps changing).", minimum=1,
-                                   maximum=12, default=2),
+CONFIG_SCHEMA = js.obj({
+    "account_number": js.string("Starlink account number.", pattern=r"^ACC-[A-Z0-9-]+$",
+                                examples=["ACC-1234567-12345-12"]),
+    "base_url": js.base_url("https://web-api.starlink.com/enterprise"),
+    "token_url": js.http_url("Override of the OAuth token endpoint.",
+                             default="https://api.starlink.com/auth/connect/token"),
+    "page_size": js.page_size(100, 100),
+    "billing_cycles_back": js.integer("Billing cycles of data usage re-read on each run (usage "
+                                      "of the current cycle keeps changing).", minimum=1,
+                                      maximum=12, default=2),
 }, required=["account_number"], title="Starlink connection",
     examples=[{"account_number": "ACC-1234567-12345-12"}])
 
-SECRETS_SCHEMA = obj({
-    "client_id": secret("Service account client id."),
-    "client_secret": secret("Service account client secret."),
+SECRETS_SCHEMA = js.obj({
+    "client_id": js.secret("Service account client id."),
+    "client_secret": js.secret("Service account client secret."),
 }, required=["client_id", "client_secret"], title="Starlink secrets",
     examples=[{"client_id": "example-client", "client_secret": "example-secret"}])
 
