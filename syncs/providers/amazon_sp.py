@@ -33,7 +33,8 @@ from typing import Any
 from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import blobs, dependent, incremental, snapshot
 
 CONFIG_SCHEMA = js.obj({
     "region": js.enum(["na", "eu", "fe"], "SP-API region of the seller's marketplaces.",
@@ -74,54 +75,40 @@ DEFAULT_REPORT_TYPES = [
 ]
 
 RESOURCES = [
-    ResourceSpec(entity_key="orders", display_name="Orders", source_name="/orders/v0/orders",
-                 description="Orders: AmazonOrderId, PurchaseDate, LastUpdateDate, OrderStatus, "
-                             "FulfillmentChannel, OrderTotal, MarketplaceId, ship-to city and "
-                             "country (buyer PII needs a restricted data token).",
-                 cursor_field="LastUpdateDate", primary_key=["AmazonOrderId"],
-                 load_mode="upsert", size_class="l", slicing=cursor_window("LastUpdateDate")),
-    ResourceSpec(entity_key="order_items", display_name="Order items",
-                 source_name="/orders/v0/orders/{orderId}/orderItems",
-                 description="Items of each order changed in the run: ASIN, SellerSKU, "
-                             "quantities, ItemPrice, ItemTax, PromotionDiscount.",
-                 primary_key=["AmazonOrderId", "OrderItemId"], load_mode="upsert",
-                 depends_on=["orders"], size_class="l"),
-    ResourceSpec(entity_key="financial_event_groups", display_name="Financial event groups",
-                 source_name="/finances/v0/financialEventGroups",
-                 description="Settlement periods (payouts): status, fund transfer status, "
-                             "original and converted totals.",
-                 cursor_field="FinancialEventGroupStart", primary_key=["FinancialEventGroupId"],
-                 load_mode="upsert", size_class="xs"),
-    ResourceSpec(entity_key="financial_events", display_name="Financial events",
-                 source_name="/finances/v0/financialEvents",
-                 description="Posted financial events (shipments, refunds, service fees, "
-                             "adjustments, ...), one row per event with its event_type.",
-                 cursor_field="PostedDate", load_mode="append_event", size_class="xl",
-                 slicing=cursor_window("PostedDate", "P1D")),
-    ResourceSpec(entity_key="fba_inventory", display_name="FBA inventory",
-                 source_name="/fba/inventory/v1/summaries",
-                 description="Fulfillment-by-Amazon inventory per marketplace and SKU: "
-                             "fulfillable, inbound, reserved and unfulfillable quantities.",
-                 primary_key=["granularityId", "sellerSku"], load_mode="replace",
-                 size_class="s"),
-    ResourceSpec(entity_key="reports", display_name="Reports",
-                 source_name="/reports/2021-06-30/reports",
-                 description="Reports of the configured types: reportId, reportType, "
-                             "processingStatus, data start/end time, reportDocumentId.",
-                 cursor_field="createdTime", primary_key=["reportId"], load_mode="upsert",
-                 size_class="xs", default_selected=False,
-                 config_schema=js.obj({
-                     "report_types": js.string_list("Report types listed.", min_items=1,
-                                                    default=DEFAULT_REPORT_TYPES),
-                 })),
-    ResourceSpec(entity_key="report_documents", display_name="Report documents",
-                 source_name="/reports/2021-06-30/documents/{reportDocumentId}",
-                 description="The files of the reports read (decompressed), kept as they are.",
-                 primary_key=["reportDocumentId"], load_mode="upsert",
-                 depends_on=["reports"], size_class="l", storage_kind="object_storage",
-                 storage_description="One blob per report document in object storage, keyed "
-                                     "by reportDocumentId.",
-                 default_selected=False),
+    incremental("orders", "Orders", "/orders/v0/orders", "Orders: AmazonOrderId, PurchaseDate, "
+                "LastUpdateDate, OrderStatus, FulfillmentChannel, OrderTotal, MarketplaceId, "
+                "ship-to city and country (buyer PII needs a restricted data token).",
+                cursor="LastUpdateDate", window="P7D", size="l", primary_key=["AmazonOrderId"]),
+    dependent("order_items", "Order items", "/orders/v0/orders/{orderId}/orderItems",
+              "Items of each order changed in the run: ASIN, SellerSKU, quantities, ItemPrice, "
+              "ItemTax, PromotionDiscount.", parent="orders", size="l",
+              primary_key=["AmazonOrderId", "OrderItemId"]),
+    incremental("financial_event_groups", "Financial event groups",
+                "/finances/v0/financialEventGroups", "Settlement periods (payouts): status, fund "
+                "transfer status, original and converted totals.",
+                cursor="FinancialEventGroupStart", size="xs",
+                primary_key=["FinancialEventGroupId"]),
+    incremental("financial_events", "Financial events", "/finances/v0/financialEvents",
+                "Posted financial events (shipments, refunds, service fees, adjustments, ...), "
+                "one row per event with its event_type.", cursor="PostedDate", window="P1D",
+                size="xl", load_mode="append_event", primary_key=[]),
+    snapshot("fba_inventory", "FBA inventory", "/fba/inventory/v1/summaries",
+             "Fulfillment-by-Amazon inventory per marketplace and SKU: fulfillable, inbound, "
+             "reserved and unfulfillable quantities.", size="s",
+             primary_key=["granularityId", "sellerSku"]),
+    incremental("reports", "Reports", "/reports/2021-06-30/reports", "Reports of the configured "
+                "types: reportId, reportType, processingStatus, data start/end time, "
+                "reportDocumentId.", cursor="createdTime", size="xs", primary_key=["reportId"],
+                default_selected=False,
+                config_schema=js.obj({
+                    "report_types": js.string_list("Report types listed.", min_items=1,
+                                                   default=DEFAULT_REPORT_TYPES),
+                })),
+    blobs("report_documents", "Report documents",
+          "/reports/2021-06-30/documents/{reportDocumentId}", "The files of the reports read "
+          "(decompressed), kept as they are.", parent="reports", storage_description="One blob "
+          "per report document in object storage, keyed by reportDocumentId.",
+          primary_key=["reportDocumentId"], default_selected=False),
 ]
 
 SPEC = define_provider("amazon_sp", "Amazon Selling Partner",

@@ -32,6 +32,7 @@ from syncs.connectors.http_api import AuthFailed
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.resources import snapshot
 
 CONFIG_SCHEMA = js.obj({
     "username": js.string("Username of the Bullhorn API user.", minLength=1),
@@ -90,11 +91,9 @@ RESOURCES = [
                  config_schema=ENTITY_CONFIG)
     for key, entity, display, description, size, default in ENTITIES
 ] + [
-    ResourceSpec(entity_key="corporate_user", display_name="Users", source_name="CorporateUser",
-                 description="Bullhorn users (recruiters, account managers): name, email, "
-                             "department, enabled flag. Entity CorporateUser.",
-                 primary_key=["id"], load_mode="replace", size_class="xs",
-                 config_schema=ENTITY_CONFIG),
+    snapshot("corporate_user", "Users", "CorporateUser", "Bullhorn users (recruiters, account "
+             "managers): name, email, department, enabled flag. Entity CorporateUser.",
+             config_schema=ENTITY_CONFIG),
 ]
 
 SPEC = define_provider("bullhorn", "Bullhorn",

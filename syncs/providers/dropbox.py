@@ -27,7 +27,8 @@ from typing import Any
 
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, registered
-from syncs.providers.base import ResourceSpec, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import blobs, incremental
 
 CONFIG_SCHEMA = js.obj({
     "path": js.string("Folder read: \"\" is the root, otherwise a path like /Reports.",
@@ -54,22 +55,16 @@ SECRETS_SCHEMA = js.obj({
                "refresh_token": "example-refresh-token"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="files", display_name="Files", source_name="/2/files/list_folder",
-                 description="Files under the folder: id, name, path, rev, size, content_hash, "
-                             "client_modified, server_modified; deletions are flagged.",
-                 cursor_field="server_modified", primary_key=["id"], load_mode="upsert",
-                 size_class="s"),
-    ResourceSpec(entity_key="file_contents", display_name="File contents",
-                 source_name="/2/files/download",
-                 description="The content of each file changed in the run.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["files"],
-                 size_class="l", storage_kind="object_storage",
-                 storage_description="One blob per file in object storage, keyed by file id "
-                                     "and replaced when its rev changes.",
-                 config_schema=js.obj({
-                     "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
-                                          "description": "Larger files are skipped."},
-                 })),
+    incremental("files", "Files", "/2/files/list_folder", "Files under the folder: id, name, "
+                "path, rev, size, content_hash, client_modified, server_modified; deletions are "
+                "flagged.", cursor="server_modified", size="s"),
+    blobs("file_contents", "File contents", "/2/files/download", "The content of each file "
+          "changed in the run.", parent="files", storage_description="One blob per file in "
+          "object storage, keyed by file id and replaced when its rev changes.",
+          config_schema=js.obj({
+              "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
+                                   "description": "Larger files are skipped."},
+          })),
 ]
 
 SPEC = define_provider("dropbox", "Dropbox",

@@ -22,7 +22,8 @@ from __future__ import annotations
 from syncs.connectors.http_api import AuthFailed
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import incremental, snapshot
 
 DEFAULT_HOST = "https://api.flexiroam.com"
 
@@ -43,25 +44,18 @@ SECRETS_SCHEMA = js.obj({
     examples=[{"api_key": "example-api-key"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="plans", display_name="Data plans",
-                 description="The catalog of data plans: coverage (countries/regions), data "
-                             "allowance, validity days and wholesale price.",
-                 primary_key=["plan_id"], load_mode="replace", size_class="xs"),
-    ResourceSpec(entity_key="sims", display_name="eSIMs",
-                 description="eSIM profiles issued to the partner: ICCID, status, activation "
-                             "and expiry dates, current plan.",
-                 cursor_field="updated_at", primary_key=["iccid"], load_mode="upsert",
-                 size_class="m", slicing=cursor_window("updated_at", "P30D")),
-    ResourceSpec(entity_key="orders", display_name="Orders",
-                 description="Purchases of plans (top-ups and new eSIMs) with amount, currency "
-                             "and status.",
-                 cursor_field="updated_at", primary_key=["order_id"], load_mode="upsert",
-                 size_class="m", slicing=cursor_window("updated_at", "P30D")),
-    ResourceSpec(entity_key="usage", display_name="Data usage",
-                 description="Daily data usage of each eSIM (bytes, country, network), read "
-                             "for the eSIMs read.",
-                 cursor_field="usage_date", primary_key=["iccid", "usage_date"],
-                 load_mode="upsert", depends_on=["sims"], size_class="l"),
+    snapshot("plans", "Data plans", None, "The catalog of data plans: coverage "
+             "(countries/regions), data allowance, validity days and wholesale price.",
+             primary_key=["plan_id"]),
+    incremental("sims", "eSIMs", None, "eSIM profiles issued to the partner: ICCID, status, "
+                "activation and expiry dates, current plan.", cursor="updated_at", window="P30D",
+                primary_key=["iccid"]),
+    incremental("orders", "Orders", None, "Purchases of plans (top-ups and new eSIMs) with "
+                "amount, currency and status.", cursor="updated_at", window="P30D",
+                primary_key=["order_id"]),
+    incremental("usage", "Data usage", None, "Daily data usage of each eSIM (bytes, country, "
+                "network), read for the eSIMs read.", cursor="usage_date", size="l",
+                primary_key=["iccid", "usage_date"], depends_on=["sims"]),
 ]
 
 SPEC = define_provider("flexiroam", "Flexiroam",

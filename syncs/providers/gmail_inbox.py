@@ -27,7 +27,8 @@ from typing import Any
 from syncs.providers import schemas as js
 from syncs.providers._google import GoogleSource
 from syncs.providers._saas import registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import blobs, dependent, incremental, snapshot
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
@@ -64,36 +65,25 @@ SECRETS_SCHEMA = js.obj({
                "refresh_token": "1//example"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="messages", display_name="Messages",
-                 source_name="users.messages",
-                 description="Messages: id, threadId, labelIds, snippet, historyId, "
-                             "internalDate, sizeEstimate, headers (From, To, Subject, Date) and "
-                             "text/HTML bodies.",
-                 cursor_field="internalDate", primary_key=["id"], load_mode="upsert",
-                 size_class="l", slicing=cursor_window("internalDate", "P7D", "epoch_ms")),
-    ResourceSpec(entity_key="threads", display_name="Threads", source_name="users.threads",
-                 description="Threads of the messages read: id, historyId, snippet, message "
-                             "ids.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["messages"],
-                 size_class="m", default_selected=False),
-    ResourceSpec(entity_key="labels", display_name="Labels", source_name="users.labels",
-                 description="System and user labels: id, name, type, visibility.",
-                 primary_key=["id"], load_mode="replace", size_class="xs"),
-    ResourceSpec(entity_key="attachments", display_name="Attachments",
-                 source_name="users.messages.attachments",
-                 description="Attachments of the messages read: file name, MIME type, size and "
-                             "content.",
-                 primary_key=["message_id", "part_id"], load_mode="upsert",
-                 depends_on=["messages"], size_class="l", storage_kind="object_storage",
-                 storage_description="One blob per attachment in object storage, keyed by "
-                                     "message id and MIME part id.",
-                 config_schema=js.obj({
-                     "mime_types": js.string_list("Only attachments of these MIME types (default "
-                                                  "all)."),
-                     "max_size_mb": {"type": "integer", "minimum": 1, "maximum": 25,
-                                     "default": 25,
-                                     "description": "Larger attachments are skipped."},
-                 })),
+    incremental("messages", "Messages", "users.messages", "Messages: id, threadId, labelIds, "
+                "snippet, historyId, internalDate, sizeEstimate, headers (From, To, Subject, "
+                "Date) and text/HTML bodies.", cursor="internalDate", window="P7D",
+                cursor_format="epoch_ms", size="l"),
+    dependent("threads", "Threads", "users.threads", "Threads of the messages read: id, "
+              "historyId, snippet, message ids.", parent="messages", default_selected=False),
+    snapshot("labels", "Labels", "users.labels", "System and user labels: id, name, type, "
+             "visibility."),
+    blobs("attachments", "Attachments", "users.messages.attachments", "Attachments of the "
+          "messages read: file name, MIME type, size and content.", parent="messages",
+          storage_description="One blob per attachment in object storage, keyed by message id "
+          "and MIME part id.", primary_key=["message_id", "part_id"],
+          config_schema=js.obj({
+              "mime_types": js.string_list("Only attachments of these MIME types (default "
+                                           "all)."),
+              "max_size_mb": {"type": "integer", "minimum": 1, "maximum": 25,
+                              "default": 25,
+                              "description": "Larger attachments are skipped."},
+          })),
 ]
 
 SPEC = define_provider("gmail_inbox", "Gmail inbox",

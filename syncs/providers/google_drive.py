@@ -30,7 +30,8 @@ from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
 from syncs.providers._google import GoogleSource
 from syncs.providers._saas import registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import blobs, incremental, snapshot
 
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
@@ -74,29 +75,20 @@ SECRETS_SCHEMA = js.obj({
     examples=[{"service_account_json": '{"type": "service_account", "project_id": "acme"}'}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="files", display_name="Files",
-                 source_name="files.list",
-                 description="Metadata of the folder's files: id, name, path, MIME type, size, "
-                             "md5Checksum, owners, createdTime, modifiedTime, webViewLink.",
-                 cursor_field="modifiedTime", primary_key=["id"], load_mode="upsert",
-                 size_class="s", slicing=cursor_window("modifiedTime", "P30D")),
-    ResourceSpec(entity_key="file_contents", display_name="File contents",
-                 source_name="files.get?alt=media / files.export",
-                 description="The content of each file changed in the run (Workspace files "
-                             "exported in export_formats).",
-                 primary_key=["id"], load_mode="upsert", depends_on=["files"],
-                 size_class="l", storage_kind="object_storage",
-                 storage_description="One blob per file in object storage, keyed by file id "
-                                     "and replaced when the file changes; the files table "
-                                     "references it.",
-                 config_schema=js.obj({
-                     "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
-                                          "description": "Larger files are skipped."},
-                 })),
-    ResourceSpec(entity_key="drives", display_name="Shared drives", source_name="drives.list",
-                 description="Shared drives visible to the account.",
-                 primary_key=["id"], load_mode="replace", size_class="xs",
-                 default_selected=False),
+    incremental("files", "Files", "files.list", "Metadata of the folder's files: id, name, path, "
+                "MIME type, size, md5Checksum, owners, createdTime, modifiedTime, webViewLink.",
+                cursor="modifiedTime", window="P30D", size="s"),
+    blobs("file_contents", "File contents", "files.get?alt=media / files.export",
+          "The content of each file changed in the run (Workspace files exported in "
+          "export_formats).", parent="files", storage_description="One blob per file in object "
+          "storage, keyed by file id and replaced when the file changes; the files table "
+          "references it.",
+          config_schema=js.obj({
+              "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
+                                   "description": "Larger files are skipped."},
+          })),
+    snapshot("drives", "Shared drives", "drives.list", "Shared drives visible to the account.",
+             default_selected=False),
 ]
 
 SPEC = define_provider("google_drive", "Google Drive",

@@ -23,6 +23,7 @@ from __future__ import annotations
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
 from syncs.providers.base import ResourceSpec, define_provider
+from syncs.providers.resources import incremental, snapshot
 
 CONFIG_SCHEMA = js.obj({
     "subdomain": js.string("Account subdomain (the <subdomain> of <subdomain>.gorgias.com).",
@@ -41,42 +42,30 @@ SECRETS_SCHEMA = js.obj({
 
 def _snapshot(key: str, display: str, path: str, description: str,
               default: bool = True) -> ResourceSpec:
-    return ResourceSpec(entity_key=key, display_name=display, source_name=path,
-                        description=description, primary_key=["id"], load_mode="replace",
-                        size_class="xs", default_selected=default)
+    return snapshot(key, display, path, description, default_selected=default)
 
 
 RESOURCES = [
-    ResourceSpec(entity_key="tickets", display_name="Tickets", source_name="/api/tickets",
-                 description="Tickets: subject, status, channel, priority, customer, assignee "
-                             "user and team, tags, created/updated/closed datetimes.",
-                 cursor_field="updated_datetime", primary_key=["id"], load_mode="upsert",
-                 size_class="l"),
-    ResourceSpec(entity_key="messages", display_name="Messages", source_name="/api/messages",
-                 description="Messages of all tickets: ticket_id, channel, via, sender, "
-                             "receiver, subject, body_text, from_agent, sent_datetime.",
-                 cursor_field="created_datetime", primary_key=["id"], load_mode="upsert",
-                 size_class="xl"),
-    ResourceSpec(entity_key="customers", display_name="Customers",
-                 source_name="/api/customers",
-                 description="Customers: email, name, channels, external_id, integration data "
-                             "(e.g. Shopify customer).",
-                 cursor_field="updated_datetime", primary_key=["id"], load_mode="upsert",
-                 size_class="m"),
-    ResourceSpec(entity_key="satisfaction_surveys", display_name="Satisfaction surveys",
-                 source_name="/api/satisfaction-surveys",
-                 description="CSAT surveys: ticket, customer, score, comment, sent and scored "
-                             "datetimes; re-read in full since scores arrive later.",
-                 primary_key=["id"], load_mode="upsert", size_class="s"),
+    incremental("tickets", "Tickets", "/api/tickets", "Tickets: subject, status, channel, "
+                "priority, customer, assignee user and team, tags, created/updated/closed "
+                "datetimes.", cursor="updated_datetime", size="l"),
+    incremental("messages", "Messages", "/api/messages", "Messages of all tickets: ticket_id, "
+                "channel, via, sender, receiver, subject, body_text, from_agent, sent_datetime.",
+                cursor="created_datetime", size="xl"),
+    incremental("customers", "Customers", "/api/customers", "Customers: email, name, channels, "
+                "external_id, integration data (e.g. Shopify customer).",
+                cursor="updated_datetime"),
+    snapshot("satisfaction_surveys", "Satisfaction surveys", "/api/satisfaction-surveys",
+             "CSAT surveys: ticket, customer, score, comment, sent and scored datetimes; re-read "
+             "in full since scores arrive later.", size="s", load_mode="upsert"),
     _snapshot("users", "Users", "/api/users", "Agents and admins: name, email, role."),
     _snapshot("teams", "Teams", "/api/teams", "Teams of agents."),
     _snapshot("tags", "Tags", "/api/tags", "Ticket tags with usage counts."),
     _snapshot("macros", "Macros", "/api/macros", "Saved replies and their actions.",
               default=False),
-    ResourceSpec(entity_key="events", display_name="Events", source_name="/api/events",
-                 description="Audit events: type (ticket-updated, ...), object, user, data.",
-                 cursor_field="created_datetime", primary_key=["id"],
-                 load_mode="append_event", size_class="xl", default_selected=False),
+    incremental("events", "Events", "/api/events", "Audit events: type (ticket-updated, ...), "
+                "object, user, data.", cursor="created_datetime", size="xl",
+                load_mode="append_event", default_selected=False),
 ]
 
 SPEC = define_provider("gorgias", "Gorgias",

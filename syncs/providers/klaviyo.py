@@ -29,7 +29,8 @@ from syncs.connectors.http_api import later
 from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import ResourceSpec, define_provider
+from syncs.providers.resources import dependent, incremental, snapshot
 
 CONFIG_SCHEMA = js.obj({
     "revision": js.string("API revision sent in the revision header.",
@@ -48,46 +49,36 @@ SECRETS_SCHEMA = js.obj({
 
 def _updated(key: str, display: str, path: str, description: str, cursor: str = "updated",
              size: str = "s", window: str = "P90D", **kw) -> ResourceSpec:
-    return ResourceSpec(entity_key=key, display_name=display, source_name=path,
-                        description=description, cursor_field=cursor, primary_key=["id"],
-                        load_mode="upsert", size_class=size, slicing=cursor_window(cursor, window),
-                        **kw)
+    return incremental(key, display, path, description, cursor=cursor, window=window, size=size,
+                       **kw)
 
 
 RESOURCES = [
     _updated("profiles", "Profiles", "/api/profiles", "People: email, phone, name, location, "
              "custom properties, subscriptions and predictive analytics.", size="l",
              window="P30D"),
-    ResourceSpec(entity_key="metrics", display_name="Metrics", source_name="/api/metrics",
-                 description="Event types (Placed Order, Opened Email, ...) and their "
-                             "integration.",
-                 primary_key=["id"], load_mode="replace", size_class="xs"),
-    ResourceSpec(entity_key="events", display_name="Events", source_name="/api/events",
-                 description="Tracked events: metric, profile, datetime, event_properties "
-                             "(order value, items, campaign, ...).",
-                 cursor_field="datetime", primary_key=["id"], load_mode="append_event",
-                 size_class="xl", slicing=cursor_window("datetime", "P1D"),
-                 config_schema=js.obj({
-                     "metric_ids": js.string_list("Only events of these metrics (default all)."),
-                     "page_size": {"type": "integer", "minimum": 1, "maximum": 200,
-                                   "default": 200, "description": "page[size] of event reads."},
-                 })),
+    snapshot("metrics", "Metrics", "/api/metrics", "Event types (Placed Order, Opened Email, "
+             "...) and their integration."),
+    incremental("events", "Events", "/api/events", "Tracked events: metric, profile, datetime, "
+                "event_properties (order value, items, campaign, ...).", cursor="datetime",
+                window="P1D", size="xl", load_mode="append_event",
+                config_schema=js.obj({
+                    "metric_ids": js.string_list("Only events of these metrics (default all)."),
+                    "page_size": {"type": "integer", "minimum": 1, "maximum": 200,
+                                  "default": 200, "description": "page[size] of event reads."},
+                })),
     _updated("lists", "Lists", "/api/lists", "Static lists: name, opt-in process.",
              size="xs"),
-    ResourceSpec(entity_key="list_profiles", display_name="List memberships",
-                 source_name="/api/lists/{id}/profiles",
-                 description="Which profiles belong to each list (list_id, profile_id, "
-                             "joined_group_at).",
-                 primary_key=["list_id", "profile_id"], load_mode="replace",
-                 depends_on=["lists"], size_class="l", default_selected=False),
+    dependent("list_profiles", "List memberships", "/api/lists/{id}/profiles", "Which profiles "
+              "belong to each list (list_id, profile_id, joined_group_at).", parent="lists",
+              size="l", load_mode="replace", primary_key=["list_id", "profile_id"],
+              default_selected=False),
     _updated("segments", "Segments", "/api/segments", "Dynamic segments: name, definition, "
              "starred.", size="xs"),
-    ResourceSpec(entity_key="segment_profiles", display_name="Segment memberships",
-                 source_name="/api/segments/{id}/profiles",
-                 description="Which profiles belong to each segment (segment_id, profile_id, "
-                             "joined_group_at).",
-                 primary_key=["segment_id", "profile_id"], load_mode="replace",
-                 depends_on=["segments"], size_class="l", default_selected=False),
+    dependent("segment_profiles", "Segment memberships", "/api/segments/{id}/profiles",
+              "Which profiles belong to each segment (segment_id, profile_id, joined_group_at).",
+              parent="segments", size="l", load_mode="replace",
+              primary_key=["segment_id", "profile_id"], default_selected=False),
     _updated("campaigns", "Campaigns", "/api/campaigns", "Email, SMS and push campaigns: "
              "name, status, audiences, send strategy, send_time.", cursor="updated_at",
              config_schema=js.obj({
@@ -95,30 +86,20 @@ RESOURCES = [
                                             items={"enum": ["email", "sms", "mobile_push"]},
                                             min_items=1, default=["email", "sms"]),
              })),
-    ResourceSpec(entity_key="campaign_messages", display_name="Campaign messages",
-                 source_name="/api/campaigns/{id}/campaign-messages",
-                 description="Messages of each campaign read: label, channel, content "
-                             "(subject, preview text, sender), template.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["campaigns"],
-                 size_class="s"),
+    dependent("campaign_messages", "Campaign messages", "/api/campaigns/{id}/campaign-messages",
+              "Messages of each campaign read: label, channel, content (subject, preview text, "
+              "sender), template.", parent="campaigns", size="s"),
     _updated("flows", "Flows", "/api/flows", "Automated flows: name, status, trigger type.",
              size="xs"),
-    ResourceSpec(entity_key="flow_actions", display_name="Flow actions",
-                 source_name="/api/flows/{id}/flow-actions",
-                 description="Steps of each flow read (send email/SMS, time delay, "
-                             "conditional split) with their settings.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["flows"], size_class="s"),
-    ResourceSpec(entity_key="flow_messages", display_name="Flow messages",
-                 source_name="/api/flow-actions/{id}/flow-messages",
-                 description="Messages sent by each flow action read.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["flow_actions"],
-                 size_class="s"),
+    dependent("flow_actions", "Flow actions", "/api/flows/{id}/flow-actions", "Steps of each "
+              "flow read (send email/SMS, time delay, conditional split) with their settings.",
+              parent="flows", size="s"),
+    dependent("flow_messages", "Flow messages", "/api/flow-actions/{id}/flow-messages",
+              "Messages sent by each flow action read.", parent="flow_actions", size="s"),
     _updated("templates", "Templates", "/api/templates", "Email templates: name, editor type, "
              "HTML.", size="s", default_selected=False),
-    ResourceSpec(entity_key="tags", display_name="Tags", source_name="/api/tags",
-                 description="Tags used to organize campaigns, flows, lists and segments.",
-                 primary_key=["id"], load_mode="replace", size_class="xs",
-                 default_selected=False),
+    snapshot("tags", "Tags", "/api/tags", "Tags used to organize campaigns, flows, lists and "
+             "segments.", default_selected=False),
 ]
 
 SPEC = define_provider("klaviyo", "Klaviyo",

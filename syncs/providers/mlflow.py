@@ -11,7 +11,8 @@ on the next run.
 """
 
 from syncs.providers import schemas as js
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import dependent, incremental
 
 CONFIG_SCHEMA = js.obj({
     "tracking_uri": js.http_url("Tracking server URL, e.g. https://mlflow.example.com or "
@@ -36,41 +37,30 @@ SECRETS_SCHEMA = js.obj({
     examples=[{"token": "dapi0123456789abcdef"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="experiments", display_name="Experiments",
-                 source_name="/api/2.0/mlflow/experiments/search",
-                 description="Experiments: id, name, artifact location, lifecycle stage, tags, "
-                             "creation and last update time.",
-                 cursor_field="last_update_time", primary_key=["experiment_id"],
-                 load_mode="upsert", size_class="xs"),
-    ResourceSpec(entity_key="runs", display_name="Runs",
-                 source_name="/api/2.0/mlflow/runs/search",
-                 description="Runs of the experiments read: run_id, name, user, status, start "
-                             "and end time, artifact URI, params, tags and latest metrics.",
-                 cursor_field="start_time", primary_key=["run_id"], load_mode="upsert",
-                 depends_on=["experiments"], size_class="m",
-                 slicing=cursor_window("start_time", "P7D", "epoch_ms")),
-    ResourceSpec(entity_key="metric_history", display_name="Metric history",
-                 source_name="/api/2.0/mlflow/metrics/get-history",
-                 description="Every logged value of every metric of the runs read (key, value, "
-                             "step, timestamp).",
-                 primary_key=["run_id", "key", "step", "timestamp"], load_mode="upsert",
-                 depends_on=["runs"], size_class="l", default_selected=False,
-                 config_schema=js.obj({
-                     "metric_keys": js.string_list("Metrics read (default: every metric of the "
-                                                   "run)."),
-                 })),
-    ResourceSpec(entity_key="registered_models", display_name="Registered models",
-                 source_name="/api/2.0/mlflow/registered-models/search",
-                 description="Registered models: name, description, tags, aliases, creation and "
-                             "last update time.",
-                 cursor_field="last_updated_timestamp", primary_key=["name"],
-                 load_mode="upsert", size_class="xs"),
-    ResourceSpec(entity_key="model_versions", display_name="Model versions",
-                 source_name="/api/2.0/mlflow/model-versions/search",
-                 description="Versions of the registered models read: version, stage, status, "
-                             "source, run_id, tags, aliases.",
-                 cursor_field="last_updated_timestamp", primary_key=["name", "version"],
-                 load_mode="upsert", depends_on=["registered_models"], size_class="s"),
+    incremental("experiments", "Experiments", "/api/2.0/mlflow/experiments/search",
+                "Experiments: id, name, artifact location, lifecycle stage, tags, creation and "
+                "last update time.", cursor="last_update_time", size="xs",
+                primary_key=["experiment_id"]),
+    incremental("runs", "Runs", "/api/2.0/mlflow/runs/search", "Runs of the experiments read: "
+                "run_id, name, user, status, start and end time, artifact URI, params, tags and "
+                "latest metrics.", cursor="start_time", window="P7D", cursor_format="epoch_ms",
+                primary_key=["run_id"], depends_on=["experiments"]),
+    dependent("metric_history", "Metric history", "/api/2.0/mlflow/metrics/get-history",
+              "Every logged value of every metric of the runs read (key, value, step, "
+              "timestamp).", parent="runs", size="l",
+              primary_key=["run_id", "key", "step", "timestamp"], default_selected=False,
+              config_schema=js.obj({
+                  "metric_keys": js.string_list("Metrics read (default: every metric of the "
+                                                "run)."),
+              })),
+    incremental("registered_models", "Registered models",
+                "/api/2.0/mlflow/registered-models/search", "Registered models: name, "
+                "description, tags, aliases, creation and last update time.",
+                cursor="last_updated_timestamp", size="xs", primary_key=["name"]),
+    incremental("model_versions", "Model versions", "/api/2.0/mlflow/model-versions/search",
+                "Versions of the registered models read: version, stage, status, source, run_id, "
+                "tags, aliases.", cursor="last_updated_timestamp", size="s",
+                primary_key=["name", "version"], depends_on=["registered_models"]),
 ]
 
 SPEC = define_provider("mlflow", "MLflow",

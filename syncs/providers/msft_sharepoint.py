@@ -32,7 +32,8 @@ from syncs.connectors.http_api import SourceError
 from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, registered
-from syncs.providers.base import ResourceSpec, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import blobs, incremental, snapshot
 
 CONFIG_SCHEMA = js.obj({
     "tenant_id": js.string("Directory (tenant) id, or the tenant's domain "
@@ -66,38 +67,25 @@ SECRETS_SCHEMA = js.obj({
                "client_secret": "example-secret"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="drives", display_name="Document libraries",
-                 source_name="/sites/{site-id}/drives",
-                 description="The site's document libraries (drives).",
-                 primary_key=["id"], load_mode="replace", size_class="xs",
-                 default_selected=False),
-    ResourceSpec(entity_key="drive_items", display_name="Files",
-                 source_name="/drives/{drive-id}/root/delta",
-                 description="Files and folders of the library folder: id, name, path, size, "
-                             "MIME type, eTag, createdDateTime, lastModifiedDateTime, webUrl; "
-                             "deleted items are flagged.",
-                 cursor_field="lastModifiedDateTime", primary_key=["id"], load_mode="upsert",
-                 size_class="s"),
-    ResourceSpec(entity_key="drive_item_contents", display_name="File contents",
-                 source_name="/drives/{drive-id}/items/{item-id}/content",
-                 description="The content of each file changed in the run.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["drive_items"],
-                 size_class="l", storage_kind="object_storage",
-                 storage_description="One blob per file in object storage, keyed by item id "
-                                     "and replaced when the file changes.",
-                 config_schema=js.obj({
-                     "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
-                                          "description": "Larger files are skipped."},
-                 })),
-    ResourceSpec(entity_key="lists", display_name="Lists", source_name="/sites/{site-id}/lists",
-                 description="The site's lists: display name, template, columns.",
-                 cursor_field="lastModifiedDateTime", primary_key=["id"], load_mode="upsert",
-                 size_class="xs"),
-    ResourceSpec(entity_key="list_items", display_name="List items",
-                 source_name="/sites/{site-id}/lists/{list-id}/items?expand=fields",
-                 description="Items of the selected lists with their column values (fields).",
-                 cursor_field="lastModifiedDateTime", primary_key=["list_id", "id"],
-                 load_mode="upsert", depends_on=["lists"], size_class="m"),
+    snapshot("drives", "Document libraries", "/sites/{site-id}/drives", "The site's document "
+             "libraries (drives).", default_selected=False),
+    incremental("drive_items", "Files", "/drives/{drive-id}/root/delta", "Files and folders of "
+                "the library folder: id, name, path, size, MIME type, eTag, createdDateTime, "
+                "lastModifiedDateTime, webUrl; deleted items are flagged.",
+                cursor="lastModifiedDateTime", size="s"),
+    blobs("drive_item_contents", "File contents", "/drives/{drive-id}/items/{item-id}/content",
+          "The content of each file changed in the run.", parent="drive_items",
+          storage_description="One blob per file in object storage, keyed by item id and "
+          "replaced when the file changes.",
+          config_schema=js.obj({
+              "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
+                                   "description": "Larger files are skipped."},
+          })),
+    incremental("lists", "Lists", "/sites/{site-id}/lists", "The site's lists: display name, "
+                "template, columns.", cursor="lastModifiedDateTime", size="xs"),
+    incremental("list_items", "List items", "/sites/{site-id}/lists/{list-id}/items?expand=fields",
+                "Items of the selected lists with their column values (fields).",
+                cursor="lastModifiedDateTime", primary_key=["list_id", "id"], depends_on=["lists"]),
 ]
 
 SPEC = define_provider("msft_sharepoint", "Microsoft SharePoint",

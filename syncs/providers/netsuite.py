@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import ResourceSpec, define_provider
+from syncs.providers.resources import dependent, incremental, snapshot
 
 CONFIG_SCHEMA = js.obj({
     "account_id": js.string("Account id (Setup > Company > Company Information), e.g. 1234567 "
@@ -51,17 +52,13 @@ RECORD_CONFIG = js.obj({
 
 def _modified(key: str, display: str, record: str, description: str, size: str = "m",
               window: str = "P30D", default: bool = True) -> ResourceSpec:
-    return ResourceSpec(entity_key=key, display_name=display, source_name=record,
-                        description=description, cursor_field="lastmodifieddate",
-                        primary_key=["id"], load_mode="upsert", size_class=size,
-                        slicing=cursor_window("lastmodifieddate", window),
-                        default_selected=default, config_schema=RECORD_CONFIG)
+    return incremental(key, display, record, description, cursor="lastmodifieddate",
+                       window=window, size=size, default_selected=default,
+                       config_schema=RECORD_CONFIG)
 
 
 def _reference(key: str, display: str, record: str, description: str) -> ResourceSpec:
-    return ResourceSpec(entity_key=key, display_name=display, source_name=record,
-                        description=description, primary_key=["id"], load_mode="replace",
-                        size_class="xs", config_schema=RECORD_CONFIG)
+    return snapshot(key, display, record, description, config_schema=RECORD_CONFIG)
 
 
 RESOURCES = [
@@ -69,12 +66,10 @@ RESOURCES = [
               "Every transaction (sales orders, invoices, payments, bills, journal entries, "
               "...): type, tranid, trandate, entity, status, totals, currency.",
               size="xl", window="P7D"),
-    ResourceSpec(entity_key="transaction_line", display_name="Transaction lines",
-                 source_name="transactionline",
-                 description="Lines of the transactions changed in the run: item, quantity, "
-                             "rate, amount, account, department, class, location.",
-                 primary_key=["transaction", "id"], load_mode="upsert",
-                 depends_on=["transaction"], size_class="xl", config_schema=RECORD_CONFIG),
+    dependent("transaction_line", "Transaction lines", "transactionline", "Lines of the "
+              "transactions changed in the run: item, quantity, rate, amount, account, "
+              "department, class, location.", parent="transaction", size="xl",
+              primary_key=["transaction", "id"], config_schema=RECORD_CONFIG),
     _modified("customer", "Customers", "customer", "Customers: entityid, company name, "
               "email, subsidiary, terms, balance."),
     _modified("vendor", "Vendors", "vendor", "Vendors (suppliers).", size="s"),

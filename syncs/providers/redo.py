@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import dependent, incremental
 
 CONFIG_SCHEMA = js.obj({
     "store_id": js.string("Redo store id.", minLength=1),
@@ -37,34 +38,21 @@ SECRETS_SCHEMA = js.obj({
 }, required=["api_key"], title="Redo secrets", examples=[{"api_key": "example-api-key"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="returns", display_name="Returns",
-                 source_name="/stores/{storeId}/returns",
-                 description="Returns, exchanges and claims: type, status, Shopify order, "
-                             "customer, shipping label and tracking, totals, created/updated.",
-                 cursor_field="updated_at", primary_key=["id"], load_mode="upsert",
-                 size_class="m", slicing=cursor_window("updated_at", "P30D")),
-    ResourceSpec(entity_key="return_items", display_name="Return items",
-                 description="Items of the returns changed in the run: line item, product, "
-                             "variant, quantity, reason, resolution (refund, store credit, "
-                             "exchange).",
-                 primary_key=["return_id", "id"], load_mode="upsert", depends_on=["returns"],
-                 size_class="m"),
-    ResourceSpec(entity_key="exchanges", display_name="Exchanges",
-                 description="Exchange orders created for the returns changed in the run: new "
-                             "Shopify order, items, price difference.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["returns"],
-                 size_class="s"),
-    ResourceSpec(entity_key="claims", display_name="Claims",
-                 source_name="/stores/{storeId}/claims",
-                 description="Package-protection claims (lost, damaged, stolen shipments): "
-                             "order, status, resolution.",
-                 cursor_field="updated_at", primary_key=["id"], load_mode="upsert",
-                 size_class="s", slicing=cursor_window("updated_at", "P30D")),
-    ResourceSpec(entity_key="refunds", display_name="Refunds",
-                 description="Refunds and store credit issued for the returns changed in the "
-                             "run: amount, currency, method, processed_at.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["returns"],
-                 size_class="s"),
+    incremental("returns", "Returns", "/stores/{storeId}/returns", "Returns, exchanges and "
+                "claims: type, status, Shopify order, customer, shipping label and tracking, "
+                "totals, created/updated.", cursor="updated_at", window="P30D"),
+    dependent("return_items", "Return items", None, "Items of the returns changed in the run: "
+              "line item, product, variant, quantity, reason, resolution (refund, store credit, "
+              "exchange).", parent="returns", primary_key=["return_id", "id"]),
+    dependent("exchanges", "Exchanges", None, "Exchange orders created for the returns changed "
+              "in the run: new Shopify order, items, price difference.", parent="returns",
+              size="s"),
+    incremental("claims", "Claims", "/stores/{storeId}/claims", "Package-protection claims "
+                "(lost, damaged, stolen shipments): order, status, resolution.",
+                cursor="updated_at", window="P30D", size="s"),
+    dependent("refunds", "Refunds", None, "Refunds and store credit issued for the returns "
+              "changed in the run: amount, currency, method, processed_at.", parent="returns",
+              size="s"),
 ]
 
 SPEC = define_provider("redo", "Redo",

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from syncs.providers import schemas as js
 from syncs.providers._saas import InvalidConfig, SaasSource, first_run_start, registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import ResourceSpec, define_provider
+from syncs.providers.resources import dependent, incremental, snapshot
 
 CONFIG_SCHEMA = js.obj({
     "customer_id": js.string("Merchant (customer) account id the data is scoped to.",
@@ -45,47 +46,33 @@ SECRETS_SCHEMA = js.obj({
 
 def _updated(key: str, display: str, path: str, description: str, size: str = "m",
              **kw) -> ResourceSpec:
-    return ResourceSpec(entity_key=key, display_name=display, source_name=path,
-                        description=description, cursor_field="updated_at", primary_key=["id"],
-                        load_mode="upsert", size_class=size,
-                        slicing=cursor_window("updated_at", "P7D"), **kw)
+    return incremental(key, display, path, description, cursor="updated_at", window="P7D",
+                       size=size, **kw)
 
 
 RESOURCES = [
-    ResourceSpec(entity_key="warehouses", display_name="Warehouses", source_name="/warehouses",
-                 description="Fulfillment centers: name, address, timezone.",
-                 primary_key=["id"], load_mode="replace", size_class="xs"),
+    snapshot("warehouses", "Warehouses", "/warehouses", "Fulfillment centers: name, address, "
+             "timezone."),
     _updated("items", "Items", "/items", "Products/SKUs: sku, title, barcode, dimensions, "
              "weight, active flag, quantities.", size="s"),
-    ResourceSpec(entity_key="inventory", display_name="Inventory",
-                 source_name="/items/{id}/warehouse_quantities",
-                 description="On-hand, allocated and available quantity of each item in each "
-                             "warehouse.",
-                 primary_key=["item_id", "warehouse_id"], load_mode="replace",
-                 depends_on=["items", "warehouses"], size_class="s"),
+    dependent("inventory", "Inventory", "/items/{id}/warehouse_quantities", "On-hand, allocated "
+              "and available quantity of each item in each warehouse.",
+              parent=["items", "warehouses"], size="s", load_mode="replace",
+              primary_key=["item_id", "warehouse_id"]),
     _updated("orders", "Orders", "/orders", "Orders: number, status, shipping method, "
              "ship-to address, dates (created, shipped), totals.", size="l"),
-    ResourceSpec(entity_key="order_items", display_name="Order items",
-                 source_name="/orders/{id}/order_items",
-                 description="Lines of the orders changed in the run: item, sku, quantity, "
-                             "price, packed/shipped quantities.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["orders"],
-                 size_class="l"),
-    ResourceSpec(entity_key="shipments", display_name="Shipments",
-                 source_name="/orders/{id}/shipments",
-                 description="Packages shipped for the orders changed in the run: carrier, "
-                             "service, tracking number, weight, cost, shipped_at.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["orders"],
-                 size_class="m"),
+    dependent("order_items", "Order items", "/orders/{id}/order_items", "Lines of the orders "
+              "changed in the run: item, sku, quantity, price, packed/shipped quantities.",
+              parent="orders", size="l"),
+    dependent("shipments", "Shipments", "/orders/{id}/shipments", "Packages shipped for the "
+              "orders changed in the run: carrier, service, tracking number, weight, cost, "
+              "shipped_at.", parent="orders"),
     _updated("ship_notices", "Ship notices (ASNs)", "/shipnotices",
              "Inbound shipments announced to a warehouse: sender, ETA, status, received_at.",
              size="s"),
-    ResourceSpec(entity_key="ship_notice_items", display_name="Ship notice items",
-                 source_name="/shipnotices/{id}/shipnotice_items",
-                 description="Expected and received quantities per item of the ship notices "
-                             "changed in the run.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["ship_notices"],
-                 size_class="s"),
+    dependent("ship_notice_items", "Ship notice items", "/shipnotices/{id}/shipnotice_items",
+              "Expected and received quantities per item of the ship notices changed in the run.",
+              parent="ship_notices", size="s"),
     _updated("consumer_returns", "Consumer returns", "/consumer_returns",
              "Returns received from consumers: order, RMA, status, items, condition.",
              size="s", default_selected=False),

@@ -10,7 +10,8 @@ assuming ``role_arn``.
 """
 
 from syncs.providers import schemas as js
-from syncs.providers.base import ResourceSpec, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import incremental
 
 CONFIG_SCHEMA = js.obj({
     "bucket": js.string("Bucket name.", pattern=r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$"),
@@ -45,12 +46,9 @@ SECRETS_SCHEMA = js.obj({
               "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="objects", display_name="Objects",
-                 source_name="ListObjectsV2",
-                 description="The objects under the prefix: key, size, ETag, storage class "
-                             "and last-modified time.",
-                 cursor_field="last_modified", primary_key=["key"], load_mode="upsert",
-                 size_class="m"),
+    incremental("objects", "Objects", "ListObjectsV2", "The objects under the prefix: key, size, "
+                "ETag, storage class and last-modified time.", cursor="last_modified",
+                primary_key=["key"]),
 ]
 
 SPEC = define_provider("s3", "Amazon S3",

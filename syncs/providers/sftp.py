@@ -9,7 +9,8 @@ passphrase-protected); the server's host key can be pinned.
 """
 
 from syncs.providers import schemas as js
-from syncs.providers.base import ResourceSpec, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import blobs, incremental
 
 CONFIG_SCHEMA = js.obj({
     "host": js.hostname("Server host name or IP address."),
@@ -39,17 +40,12 @@ SECRETS_SCHEMA = js.obj({
     examples=[{"password": "example-password"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="files", display_name="Files", source_name="listdir_attr",
-                 description="The files under root_path: path, name, size, modified time.",
-                 cursor_field="modified_at", primary_key=["path"], load_mode="upsert",
-                 size_class="s"),
-    ResourceSpec(entity_key="file_contents", display_name="File contents",
-                 description="The files changed in the run, copied as they are.",
-                 primary_key=["path"], load_mode="upsert", depends_on=["files"],
-                 size_class="l", storage_kind="object_storage",
-                 storage_description="One blob per file in object storage, keyed by path and "
-                                     "replaced when the file changes.",
-                 default_selected=False),
+    incremental("files", "Files", "listdir_attr", "The files under root_path: path, name, size, "
+                "modified time.", cursor="modified_at", size="s", primary_key=["path"]),
+    blobs("file_contents", "File contents", None, "The files changed in the run, copied as they "
+          "are.", parent="files", storage_description="One blob per file in object storage, "
+          "keyed by path and replaced when the file changes.", primary_key=["path"],
+          default_selected=False),
 ]
 
 SPEC = define_provider("sftp", "SFTP",

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import ResourceSpec, define_provider
+from syncs.providers.resources import dependent, incremental, snapshot
 
 CONFIG_SCHEMA = js.obj({
     "shop_domain": js.string("The store's myshopify.com domain.",
@@ -43,47 +44,34 @@ SECRETS_SCHEMA = js.obj({
     examples=[{"access_token": "shpat_0123456789abcdef"}])
 
 
-def _updated(key: str, display: str, description: str, *, size: str = "m",
+def _updated(key: str, display: str, description: str, *, source_name: str | None = None,
              window: str = "P30D", **kw) -> ResourceSpec:
-    return ResourceSpec(entity_key=key, display_name=display, description=description,
-                        cursor_field="updated_at", primary_key=["id"], load_mode="upsert",
-                        size_class=size, slicing=cursor_window("updated_at", window), **kw)
+    return incremental(key, display, source_name, description, cursor="updated_at",
+                       window=window, **kw)
 
 
-def _order_child(key: str, display: str, path: str, description: str,
-                 default: bool = True) -> ResourceSpec:
-    return ResourceSpec(entity_key=key, display_name=display, source_name=path,
-                        description=f"{description} Read for each order changed in the run.",
-                        primary_key=["id"], load_mode="upsert", depends_on=["orders"],
-                        size_class="l", default_selected=default)
+def _order_child(key: str, display: str, path: str, description: str) -> ResourceSpec:
+    return dependent(key, display, path, f"{description} Read for each order changed in the "
+                     "run.", parent="orders", size="l")
 
 
 RESOURCES = [
-    ResourceSpec(entity_key="shop", display_name="Shop", source_name="/shop.json",
-                 description="The store's settings: name, currency, timezone, plan.",
-                 primary_key=["id"], load_mode="replace", size_class="xs"),
-    ResourceSpec(entity_key="locations", display_name="Locations", source_name="/locations.json",
-                 description="Warehouses, retail stores and apps that stock inventory.",
-                 primary_key=["id"], load_mode="replace", size_class="xs"),
+    snapshot("shop", "Shop", "/shop.json", "The store's settings: name, currency, timezone, plan."),
+    snapshot("locations", "Locations", "/locations.json", "Warehouses, retail stores and apps "
+             "that stock inventory."),
     _updated("customers", "Customers", "Customer accounts with their default address, tags and "
              "marketing consent.", source_name="/customers.json"),
     _updated("products", "Products", "Products with options, images and tags.",
              source_name="/products.json"),
-    ResourceSpec(entity_key="product_variants", display_name="Product variants",
-                 description="Variants (SKU, price, inventory_item_id) from each product read.",
-                 source_name="products[].variants", primary_key=["id"], load_mode="upsert",
-                 depends_on=["products"], size_class="m"),
-    ResourceSpec(entity_key="inventory_items", display_name="Inventory items",
-                 source_name="/inventory_items.json",
-                 description="Cost, SKU, country of origin and HS code of each variant's "
-                             "inventory item, read by id for the variants read.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["product_variants"],
-                 size_class="m", default_selected=False),
-    ResourceSpec(entity_key="inventory_levels", display_name="Inventory levels",
-                 source_name="/inventory_levels.json",
-                 description="Available quantity of each inventory item at each location.",
-                 cursor_field="updated_at", primary_key=["inventory_item_id", "location_id"],
-                 load_mode="upsert", depends_on=["locations"], size_class="l"),
+    dependent("product_variants", "Product variants", "products[].variants", "Variants (SKU, "
+              "price, inventory_item_id) from each product read.", parent="products"),
+    dependent("inventory_items", "Inventory items", "/inventory_items.json", "Cost, SKU, country "
+              "of origin and HS code of each variant's inventory item, read by id for the "
+              "variants read.", parent="product_variants", default_selected=False),
+    incremental("inventory_levels", "Inventory levels", "/inventory_levels.json",
+                "Available quantity of each inventory item at each location.", cursor="updated_at",
+                size="l", primary_key=["inventory_item_id", "location_id"],
+                depends_on=["locations"]),
     _updated("orders", "Orders", "Orders of every status (open, closed, cancelled) with line "
              "items, shipping lines, discounts and tax lines.", size="l", window="P7D",
              source_name="/orders.json",
@@ -97,12 +85,9 @@ RESOURCES = [
                  "Payment transactions (authorization, capture, sale, refund, void)."),
     _order_child("fulfillments", "Fulfillments", "/orders/{order_id}/fulfillments.json",
                  "Fulfillments with tracking numbers, carrier and shipment status."),
-    ResourceSpec(entity_key="tender_transactions", display_name="Tender transactions",
-                 source_name="/tender_transactions.json",
-                 description="Money movements by payment method, as processed.",
-                 cursor_field="processed_at", primary_key=["id"], load_mode="append_event",
-                 size_class="l", slicing=cursor_window("processed_at", "P7D"),
-                 default_selected=False),
+    incremental("tender_transactions", "Tender transactions", "/tender_transactions.json",
+                "Money movements by payment method, as processed.", cursor="processed_at",
+                window="P7D", size="l", load_mode="append_event", default_selected=False),
     _updated("abandoned_checkouts", "Abandoned checkouts", "Checkouts not completed, with "
              "their line items and recovery URL.", source_name="/checkouts.json",
              default_selected=False),
@@ -114,18 +99,14 @@ RESOURCES = [
     _updated("smart_collections", "Smart collections", "Rule-based collections and their "
              "rules.", size="xs", window="P365D", source_name="/smart_collections.json",
              default_selected=False),
-    ResourceSpec(entity_key="collects", display_name="Collects", source_name="/collects.json",
-                 description="Links between products and custom collections.",
-                 primary_key=["id"], load_mode="replace", size_class="s",
-                 default_selected=False),
+    snapshot("collects", "Collects", "/collects.json", "Links between products and custom "
+             "collections.", size="s", default_selected=False),
     _updated("price_rules", "Price rules", "Discount price rules (value, target, "
              "prerequisites, usage limits).", size="xs", window="P365D",
              source_name="/price_rules.json", default_selected=False),
-    ResourceSpec(entity_key="discount_codes", display_name="Discount codes",
-                 source_name="/price_rules/{price_rule_id}/discount_codes.json",
-                 description="Codes of each price rule read, with usage counts.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["price_rules"],
-                 size_class="s", default_selected=False),
+    dependent("discount_codes", "Discount codes",
+              "/price_rules/{price_rule_id}/discount_codes.json", "Codes of each price rule "
+              "read, with usage counts.", parent="price_rules", size="s", default_selected=False),
 ]
 
 SPEC = define_provider("shopify", "Shopify",

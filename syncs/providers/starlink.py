@@ -25,7 +25,8 @@ from typing import Any
 
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, registered
-from syncs.providers.base import ResourceSpec, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import incremental, snapshot
 
 CONFIG_SCHEMA = js.obj({
     "account_number": js.string("Starlink account number.", pattern=r"^ACC-[A-Z0-9-]+$",
@@ -47,32 +48,21 @@ SECRETS_SCHEMA = js.obj({
     examples=[{"client_id": "example-client", "client_secret": "example-secret"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="addresses", display_name="Addresses",
-                 source_name="/account/{accountNumber}/addresses",
-                 description="Service addresses registered on the account.",
-                 primary_key=["addressReferenceId"], load_mode="replace", size_class="xs"),
-    ResourceSpec(entity_key="service_lines", display_name="Service lines",
-                 source_name="/account/{accountNumber}/service-lines",
-                 description="Service lines (a subscription at an address): number, nickname, "
-                             "product, active flag, start and end dates.",
-                 primary_key=["serviceLineNumber"], load_mode="replace", size_class="s"),
-    ResourceSpec(entity_key="user_terminals", display_name="User terminals",
-                 source_name="/account/{accountNumber}/user-terminals",
-                 description="Starlink kits (dish serial number, kit serial, terminal id) and "
-                             "the service line each is attached to.",
-                 primary_key=["userTerminalId"], load_mode="replace", size_class="s"),
-    ResourceSpec(entity_key="subscriptions", display_name="Subscriptions",
-                 source_name="/account/{accountNumber}/subscriptions",
-                 description="Subscription products (plans and data blocks) on the account's "
-                             "service lines.",
-                 primary_key=["subscriptionReferenceId"], load_mode="replace",
-                 size_class="xs"),
-    ResourceSpec(entity_key="data_usage", display_name="Data usage",
-                 source_name="/account/{accountNumber}/billing-cycles/query",
-                 description="Daily priority and standard data usage (GB) of each service line "
-                             "over the last billing_cycles_back billing cycles.",
-                 cursor_field="date", primary_key=["serviceLineNumber", "date"],
-                 load_mode="upsert", depends_on=["service_lines"], size_class="m"),
+    snapshot("addresses", "Addresses", "/account/{accountNumber}/addresses", "Service addresses "
+             "registered on the account.", primary_key=["addressReferenceId"]),
+    snapshot("service_lines", "Service lines", "/account/{accountNumber}/service-lines",
+             "Service lines (a subscription at an address): number, nickname, product, active "
+             "flag, start and end dates.", size="s", primary_key=["serviceLineNumber"]),
+    snapshot("user_terminals", "User terminals", "/account/{accountNumber}/user-terminals",
+             "Starlink kits (dish serial number, kit serial, terminal id) and the service line "
+             "each is attached to.", size="s", primary_key=["userTerminalId"]),
+    snapshot("subscriptions", "Subscriptions", "/account/{accountNumber}/subscriptions",
+             "Subscription products (plans and data blocks) on the account's service lines.",
+             primary_key=["subscriptionReferenceId"]),
+    incremental("data_usage", "Data usage", "/account/{accountNumber}/billing-cycles/query",
+                "Daily priority and standard data usage (GB) of each service line over the last "
+                "billing_cycles_back billing cycles.", cursor="date",
+                primary_key=["serviceLineNumber", "date"], depends_on=["service_lines"]),
 ]
 
 SPEC = define_provider("starlink", "Starlink",
