@@ -52,6 +52,14 @@ class SaasSource(HttpApiSource):
     def engine_config(self, settings: dict) -> dict:
         raise NotImplementedError
 
+    def engine(self, host: str, auth: dict, streams: list[dict], *, max_retries: int = 5,
+               **options: Any) -> dict:
+        """The engine config of a preset: its API ``host`` (unless the connection's config
+        overrides it with ``base_url``), ``auth``, ``streams`` and the other engine keys
+        (``pagination``, ``check``, ``headers``...); SaaS APIs get 5 retries."""
+        return {"base_url": self.settings.get("base_url") or host, "auth": auth,
+                "max_retries": max_retries, **options, "streams": streams}
+
     def stream(self, entity_key: str, **options: Any) -> dict:
         """An engine stream for a catalog resource: its primary key and cursor field."""
         resource = self.spec.get_resource(entity_key)

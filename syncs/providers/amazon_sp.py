@@ -178,17 +178,13 @@ class AmazonSpSource(SaasSource):
             self.unsupported("report_documents", "report files go to object storage, which "
                                                  "this connector does not write yet."),
         ]
-        return {
-            "base_url": settings.get("base_url") or f"https://{host}",
-            "auth": {"type": "oauth2", "token_url": settings["token_url"],
-                     "grant_type": "refresh_token", "header": "x-amz-access-token",
-                     "prefix": "", "fields": {"client_id": "lwa_client_id",
-                                              "client_secret": "lwa_client_secret",
-                                              "refresh_token": "refresh_token"}},
-            "check": {"path": "sellers/v1/marketplaceParticipations"},
-            "max_retries": 8,
-            "streams": streams,
-        }
+        return self.engine(f"https://{host}",
+                           {"type": "oauth2", "token_url": settings["token_url"],
+                            "grant_type": "refresh_token", "header": "x-amz-access-token",
+                            "prefix": "", "fields": {"client_id": "lwa_client_id",
+                                                     "client_secret": "lwa_client_secret",
+                                                     "refresh_token": "refresh_token"}}, streams,
+                           max_retries=8, check={"path": "sellers/v1/marketplaceParticipations"})
 
     def placeholders(self, extra: dict | None = None) -> dict:
         values = super().placeholders(extra)

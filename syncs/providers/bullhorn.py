@@ -112,7 +112,6 @@ class BullhornSource(SaasSource):
     def engine_config(self, settings: dict) -> dict:
         size = settings["page_size"]
         since = first_run_start(settings)
-        self.rest_url = settings.get("base_url")
         streams = []
         for resource in self.spec.resources:
             incremental = resource.cursor_field is not None
@@ -127,15 +126,11 @@ class BullhornSource(SaasSource):
                 stream["window_params"] = {
                     "where": "dateLastModified>={start} AND dateLastModified<{end}"}
             streams.append(stream)
-        return {
-            "base_url": self.rest_url or "https://rest.bullhornstaffing.com/rest-services/",
-            "auth": {"type": "oauth2", "header": "BhRestToken", "prefix": ""},
-            "pagination": {"type": "offset", "offset_param": "start", "limit_param": "count",
-                           "page_size": size},
-            "check": {"path": "ping"},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        return self.engine("https://rest.bullhornstaffing.com/rest-services/",
+                           {"type": "oauth2", "header": "BhRestToken", "prefix": ""}, streams,
+                           pagination={"type": "offset", "offset_param": "start",
+                                       "limit_param": "count", "page_size": size},
+                           check={"path": "ping"})
 
     def read(self, entity, *, cursor=None, window=None, entity_config=None):
         def batches():

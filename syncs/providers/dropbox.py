@@ -96,18 +96,14 @@ class DropboxSource(SaasSource):
             self.unsupported("file_contents", "file contents go to object storage, which this "
                                               "connector does not write yet."),
         ]
-        return {
-            "base_url": base,
-            "headers": headers,
-            "auth": {"type": "oauth2", "grant_type": "refresh_token",
-                     "token_url": settings.get("token_url")
-                     or f"{base.rstrip('/')}/oauth2/token",
-                     "fields": {"client_id": "app_key", "client_secret": "app_secret",
-                                "refresh_token": "refresh_token"}},
-            "check": {"path": "2/users/get_current_account", "method": "POST"},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        return self.engine(base,
+                           {"type": "oauth2", "grant_type": "refresh_token",
+                            "token_url": settings.get("token_url")
+                            or f"{base.rstrip('/')}/oauth2/token",
+                            "fields": {"client_id": "app_key", "client_secret": "app_secret",
+                                       "refresh_token": "refresh_token"}}, streams,
+                           headers=headers,
+                           check={"path": "2/users/get_current_account", "method": "POST"})
 
     def after_page(self, stream: dict, records: list[dict], document: Any,
                    values: dict) -> list[dict]:

@@ -90,15 +90,10 @@ class FlexiroamSource(SaasSource):
             auth = {"type": "api_key_header", "header": "X-API-Key", "secret": "api_key"}
         else:
             auth = {"type": "oauth2"}
-        return {
-            "base_url": settings.get("base_url") or "https://api.flexiroam.com",
-            "auth": auth,
-            "pagination": {"type": "page_number", "page_param": "page", "size_param": "limit",
-                           "page_size": settings["page_size"]},
-            "check": {"path": partner},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        return self.engine("https://api.flexiroam.com", auth, streams,
+                           pagination={"type": "page_number", "page_param": "page",
+                                       "size_param": "limit", "page_size": settings["page_size"]},
+                           check={"path": partner})
 
     def fetch_token(self) -> tuple[str, float | None]:
         document = self.post_token(self.url("v1/auth/login"), {

@@ -154,15 +154,10 @@ class GmailInboxSource(GoogleSource):
             self.unsupported("attachments", "attachments go to object storage, which this "
                                             "connector does not write yet."),
         ]
-        return {
-            "base_url": settings.get("base_url") or "https://gmail.googleapis.com",
-            "auth": self.google_auth(),
-            "pagination": {"type": "cursor", "cursor_path": "nextPageToken",
-                           "cursor_param": "pageToken"},
-            "check": {"path": f"gmail/v1/{user}/profile"},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        return self.engine("https://gmail.googleapis.com", self.google_auth(), streams,
+                           pagination={"type": "cursor", "cursor_path": "nextPageToken",
+                                       "cursor_param": "pageToken"},
+                           check={"path": f"gmail/v1/{user}/profile"})
 
     def after_page(self, stream: dict, records: list[dict], document: Any,
                    values: dict) -> list[dict]:

@@ -125,16 +125,11 @@ class GoogleDriveSource(GoogleSource):
             self.unsupported("file_contents", "file contents go to object storage, which this "
                                               "connector does not write yet."),
         ]
-        return {
-            "base_url": settings.get("base_url") or "https://www.googleapis.com",
-            "auth": self.google_auth(),
-            "pagination": {"type": "cursor", "cursor_path": "nextPageToken",
-                           "cursor_param": "pageToken"},
-            "check": {"path": f"drive/v3/files/{settings['folder_id']}",
-                      "params": {"fields": "id,name", "supportsAllDrives": "true"}},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        return self.engine("https://www.googleapis.com", self.google_auth(), streams,
+                           pagination={"type": "cursor", "cursor_path": "nextPageToken",
+                                       "cursor_param": "pageToken"},
+                           check={"path": f"drive/v3/files/{settings['folder_id']}",
+                                  "params": {"fields": "id,name", "supportsAllDrives": "true"}})
 
     def _folders(self) -> Iterator[tuple[str, str]]:
         """(folder id, path) of the configured folder and, when asked, its subfolders."""

@@ -99,14 +99,8 @@ class GorgiasSource(SaasSource):
             self.stream(key, path=path, record_selector="data", params={"limit": size})
             for key, path in FULL.items()
         ]
-        return {
-            "base_url": settings.get("base_url") or
-            f"https://{settings['subdomain']}.gorgias.com/api",
-            "auth": {"type": "basic", "username_secret": "username",
-                     "password_secret": "api_key"},
-            "pagination": {"type": "cursor", "cursor_path": "meta.next_cursor",
-                           "cursor_param": "cursor"},
-            "check": {"path": "account"},
-            "max_retries": 6,
-            "streams": streams,
-        }
+        return self.engine(f"https://{settings['subdomain']}.gorgias.com/api",
+                           {"type": "basic", "username_secret": "username",
+                            "password_secret": "api_key"}, streams, max_retries=6,
+                           pagination={"type": "cursor", "cursor_path": "meta.next_cursor",
+                                       "cursor_param": "cursor"}, check={"path": "account"})

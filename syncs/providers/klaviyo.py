@@ -163,17 +163,14 @@ class KlaviyoSource(SaasSource):
             child("flow_messages", "api/flow-actions/{parent_id}/flow-messages/",
                   "flow_actions", "flow_action_id"),
         ]
-        return {
-            "base_url": settings.get("base_url") or "https://a.klaviyo.com",
-            "headers": {"revision": settings["revision"],
-                        "Accept": "application/vnd.api+json"},
-            "auth": {"type": "api_key_header", "header": "Authorization",
-                     "prefix": "Klaviyo-API-Key ", "secret": "private_api_key"},
-            "pagination": {"type": "next_url", "next_url_path": "links.next"},
-            "check": {"path": "api/accounts/"},
-            "max_retries": 6,
-            "streams": streams,
-        }
+        return self.engine("https://a.klaviyo.com",
+                           {"type": "api_key_header", "header": "Authorization",
+                            "prefix": "Klaviyo-API-Key ", "secret": "private_api_key"}, streams,
+                           max_retries=6,
+                           headers={"revision": settings["revision"],
+                                    "Accept": "application/vnd.api+json"},
+                           pagination={"type": "next_url", "next_url_path": "links.next"},
+                           check={"path": "api/accounts/"})
 
     def read(self, entity: str, *, cursor: Any = None, window: tuple | None = None,
              entity_config: dict | None = None) -> Iterator[Batch]:

@@ -122,15 +122,11 @@ class SharePointSource(SaasSource):
             self.unsupported("drive_item_contents", "file contents go to object storage, "
                                                     "which this connector does not write yet."),
         ]
-        return {
-            "base_url": settings.get("base_url") or "https://graph.microsoft.com/v1.0",
-            "auth": {"type": "oauth2", "grant_type": "client_credentials",
-                     "token_url": f"{authority}/{settings['tenant_id']}/oauth2/v2.0/token",
-                     "scope": "https://graph.microsoft.com/.default"},
-            "pagination": {"type": "next_url", "next_url_path": "@odata.nextLink"},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        return self.engine("https://graph.microsoft.com/v1.0",
+                           {"type": "oauth2", "grant_type": "client_credentials",
+                            "token_url": f"{authority}/{settings['tenant_id']}/oauth2/v2.0/token",
+                            "scope": "https://graph.microsoft.com/.default"}, streams,
+                           pagination={"type": "next_url", "next_url_path": "@odata.nextLink"})
 
     def site_id(self) -> str:
         if self._site is None:

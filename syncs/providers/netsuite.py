@@ -142,22 +142,18 @@ class NetSuiteSource(SaasSource):
             stream.setdefault("drop", ["links"])
             stream.update(path="services/rest/query/v1/suiteql", method="POST",
                           record_selector="items")
-        return {
-            "base_url": settings.get("base_url") or
-            f"https://{host}.suitetalk.api.netsuite.com",
-            "headers": {"Prefer": "transient"},
-            "auth": {"type": "oauth1", "realm": account.upper(),
-                     "consumer_key_secret": "consumer_key",
-                     "consumer_secret_secret": "consumer_secret",
-                     "token_id_secret": "token_id", "token_secret_secret": "token_secret"},
-            "pagination": {"type": "offset", "offset_param": "offset", "limit_param": "limit",
-                           "page_size": settings["page_size"], "has_more_path": "hasMore"},
-            "check": {"path": "services/rest/query/v1/suiteql", "method": "POST",
-                      "params": {"limit": 1},
-                      "json": {"q": "SELECT id FROM subsidiary"}},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        return self.engine(f"https://{host}.suitetalk.api.netsuite.com",
+                           {"type": "oauth1", "realm": account.upper(),
+                            "consumer_key_secret": "consumer_key",
+                            "consumer_secret_secret": "consumer_secret",
+                            "token_id_secret": "token_id", "token_secret_secret": "token_secret"},
+                           streams, headers={"Prefer": "transient"},
+                           pagination={"type": "offset", "offset_param": "offset",
+                                       "limit_param": "limit", "page_size": settings["page_size"],
+                                       "has_more_path": "hasMore"},
+                           check={"path": "services/rest/query/v1/suiteql", "method": "POST",
+                                  "params": {"limit": 1},
+                                  "json": {"q": "SELECT id FROM subsidiary"}})
 
     def read_stream(self, stream, *, cursor=None, window=None, entity_config=None, values=None):
         conditions = []

@@ -83,13 +83,8 @@ class RedoSource(SaasSource):
             embedded("exchanges", "exchange"),
             embedded("refunds", "refunds"),
         ]
-        return {
-            "base_url": settings.get("base_url") or "https://api.getredo.com/v2.2",
-            "headers": {"X-Page-Size": str(settings["page_size"])},
-            "auth": {"type": "bearer", "secret": "api_key"},
-            "pagination": {"type": "header_cursor", "response_header": "X-Page-Next",
-                           "request_header": "X-Page-Continue"},
-            "check": {"path": f"{store}/returns", "headers": {"X-Page-Size": "1"}},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        return self.engine("https://api.getredo.com/v2.2", {"type": "bearer", "secret": "api_key"},
+                           streams, headers={"X-Page-Size": str(settings["page_size"])},
+                           pagination={"type": "header_cursor", "response_header": "X-Page-Next",
+                                       "request_header": "X-Page-Continue"},
+                           check={"path": f"{store}/returns", "headers": {"X-Page-Size": "1"}})

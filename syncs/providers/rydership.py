@@ -124,13 +124,9 @@ class RyderShipSource(SaasSource):
         else:
             raise InvalidConfig("The RyderShip connection config is invalid: /token_url is "
                                 "required with OAuth client credentials (no api_token).")
-        return {
-            "base_url": settings.get("base_url") or "https://www.rydership.com/api/v2",
-            "headers": {"X-Customer-ID": str(settings["customer_id"])},
-            "auth": auth,
-            "pagination": {"type": "page_number", "page_param": "page",
-                           "size_param": "per_page", "page_size": settings["page_size"]},
-            "check": {"path": "warehouses", "params": {"per_page": 1}},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        return self.engine("https://www.rydership.com/api/v2", auth, streams,
+                           headers={"X-Customer-ID": str(settings["customer_id"])},
+                           pagination={"type": "page_number", "page_param": "page",
+                                       "size_param": "per_page",
+                                       "page_size": settings["page_size"]},
+                           check={"path": "warehouses", "params": {"per_page": 1}})

@@ -139,15 +139,11 @@ class SalesforceSource(SaasSource):
             auth = {"grant_type": "refresh_token"}
         streams = [self.stream(r.entity_key, sobject=r.source_name)
                    for r in self.spec.resources]
-        return {
-            "base_url": settings["instance_url"],
-            "auth": {"type": "oauth2", "token_url": f"{login}/services/oauth2/token", **auth},
-            "pagination": {"type": "next_url", "next_url_path": "nextRecordsUrl"},
-            "headers": {"Sforce-Query-Options": f"batchSize={settings['page_size']}"},
-            "check": {"path": f"{self.api}/"},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        auth = {"type": "oauth2", "token_url": f"{login}/services/oauth2/token", **auth}
+        return self.engine(settings["instance_url"], auth, streams,
+                           pagination={"type": "next_url", "next_url_path": "nextRecordsUrl"},
+                           headers={"Sforce-Query-Options": f"batchSize={settings['page_size']}"},
+                           check={"path": f"{self.api}/"})
 
     def token_request(self) -> dict:
         form = super().token_request()

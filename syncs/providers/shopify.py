@@ -183,12 +183,7 @@ class ShopifySource(SaasSource):
                 key, path=f"orders/{{order_id}}/{child}.json", record_selector=child,
                 parent={"stream": "orders", "vars": {"order_id": "id"},
                         "fields": {"order_id": "id"}}))
-        return {
-            "base_url": base,
-            "auth": {"type": "api_key_header", "header": "X-Shopify-Access-Token",
-                     "secret": "access_token"},
-            "pagination": {"type": "link_header"},
-            "check": {"path": "shop.json"},
-            "max_retries": 6,
-            "streams": streams,
-        }
+        return self.engine(base,
+                           {"type": "api_key_header", "header": "X-Shopify-Access-Token",
+                            "secret": "access_token"}, streams, max_retries=6,
+                           pagination={"type": "link_header"}, check={"path": "shop.json"})

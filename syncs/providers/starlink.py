@@ -91,17 +91,13 @@ class StarlinkSource(SaasSource):
                   "pageIndex": 0, "pageLimit": settings["page_size"]},
             record_selector="content.results", order="unordered", daily_usage=True,
             pagination={"type": "none"}))
-        return {
-            "base_url": settings.get("base_url") or "https://web-api.starlink.com/enterprise",
-            "auth": {"type": "oauth2", "grant_type": "client_credentials",
-                     "token_url": settings["token_url"]},
-            "pagination": {"type": "page_number", "start_page": 0, "page_param": "page",
-                           "size_param": "limit", "page_size": settings["page_size"],
-                           "last_page_path": "content.isLastPage"},
-            "check": {"path": f"{account}/service-lines", "params": {"limit": 1}},
-            "max_retries": 5,
-            "streams": streams,
-        }
+        return self.engine("https://web-api.starlink.com/enterprise",
+                           {"type": "oauth2", "grant_type": "client_credentials",
+                            "token_url": settings["token_url"]}, streams,
+                           pagination={"type": "page_number", "start_page": 0, "page_param": "page",
+                                       "size_param": "limit", "page_size": settings["page_size"],
+                                       "last_page_path": "content.isLastPage"},
+                           check={"path": f"{account}/service-lines", "params": {"limit": 1}})
 
     def after_page(self, stream: dict, records: list[dict], document: Any,
                    values: dict) -> list[dict]:
