@@ -16,6 +16,7 @@ import json
 import time
 
 from syncs.connectors.http_api import AuthFailed
+from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource
 
 TOKEN_URL = "https://oauth2.googleapis.com/token"
@@ -47,6 +48,23 @@ def service_account_assertion(key: dict, scope: str, subject: str | None = None,
     private_key = serialization.load_pem_private_key(key["private_key"].encode(), password=None)
     signature = private_key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input.decode()}.{_b64(signature)}"
+
+
+def token_url_config() -> dict:
+    """The ``token_url`` of a Google provider's config."""
+    return js.token_url(TOKEN_URL, "Token endpoint of the service account's JWT grant and of "
+                        f"the OAuth refresh-token grant (default {TOKEN_URL}; a service "
+                        "account key's own token_uri is used while this keeps the default).")
+
+
+def secrets_schema(title: str, service_account: str, refresh_token: str,
+                   example: dict) -> dict:
+    """A service account key, or else an OAuth client with a refresh token."""
+    return js.obj({"service_account_json": js.secret(service_account),
+                   **js.oauth_client(refresh_token)}, title=title,
+                  **js.either(["service_account_json"],
+                              ["client_id", "client_secret", "refresh_token"]),
+                  examples=[example])
 
 
 class GoogleSource(SaasSource):

@@ -31,8 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 from syncs.connectors.http_api import AuthFailed
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
-from syncs.providers.resources import snapshot
+from syncs.providers.base import define_provider
+from syncs.providers.resources import incremental, snapshot
 
 CONFIG_SCHEMA = js.obj({
     "username": js.string("Username of the Bullhorn API user.", minLength=1),
@@ -54,7 +54,7 @@ SECRETS_SCHEMA = js.obj({
     "password": js.secret("Password of the API user (to obtain authorization codes)."),
     "refresh_token": js.secret("Current refresh token (rotated on every use)."),
 }, required=["client_id", "client_secret"], title="Bullhorn secrets",
-    **{"if": {"required": ["refresh_token"]}, "else": {"required": ["password"]}},
+    **js.either(["refresh_token"], ["password"]),
     examples=[{"client_id": "example-client", "client_secret": "example-secret",
                "password": "example-password"}])
 
@@ -83,12 +83,9 @@ ENTITIES = [
 ]
 
 RESOURCES = [
-    ResourceSpec(entity_key=key, display_name=display, source_name=entity,
-                 description=f"{description} Entity {entity}.",
-                 cursor_field="dateLastModified", primary_key=["id"], load_mode="upsert",
-                 size_class=size, default_selected=default,
-                 slicing=cursor_window("dateLastModified", "P30D", "epoch_ms"),
-                 config_schema=ENTITY_CONFIG)
+    incremental(key, display, entity, f"{description} Entity {entity}.",
+                cursor="dateLastModified", window="P30D", cursor_format="epoch_ms", size=size,
+                default_selected=default, config_schema=ENTITY_CONFIG)
     for key, entity, display, description, size, default in ENTITIES
 ] + [
     snapshot("corporate_user", "Users", "CorporateUser", "Bullhorn users (recruiters, account "

@@ -40,7 +40,7 @@ SECRETS_SCHEMA = js.obj({
     "username": js.secret("Partner account username (when no API key is issued)."),
     "password": js.secret("Partner account password."),
 }, title="Flexiroam secrets",
-    **{"if": {"required": ["api_key"]}, "else": {"required": ["username", "password"]}},
+    **js.either(["api_key"], ["username", "password"]),
     examples=[{"api_key": "example-api-key"}])
 
 RESOURCES = [

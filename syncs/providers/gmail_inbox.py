@@ -24,13 +24,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from syncs.providers import _google as google
 from syncs.providers import schemas as js
-from syncs.providers._google import GoogleSource
 from syncs.providers._saas import registered
 from syncs.providers.base import define_provider
 from syncs.providers.resources import blobs, dependent, incremental, snapshot
-
-GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
 CONFIG_SCHEMA = js.obj({
     "user_email": js.string("Mailbox read (the user impersonated with a service account).",
@@ -42,27 +40,18 @@ CONFIG_SCHEMA = js.obj({
     "message_format": js.enum(["full", "metadata", "raw"], "users.messages.get format.",
                               default="full"),
     "base_url": js.base_url("https://gmail.googleapis.com"),
-    "token_url": js.token_url(GOOGLE_TOKEN_URL, "Token endpoint of the service account's JWT "
-                              "grant and of the OAuth refresh-token grant (default "
-                              f"{GOOGLE_TOKEN_URL}; a service account key's own token_uri is "
-                              "used while this keeps the default)."),
+    "token_url": google.token_url_config(),
     "page_size": js.page_size(500, 500, "maxResults of message list requests."),
     "start_date": js.start_date("Messages received at or after this instant on the first run; "
                                 "null reads the whole mailbox."),
 }, required=["user_email"], title="Gmail connection",
     examples=[{"user_email": "invoices@example.com", "query": "has:attachment"}])
 
-SECRETS_SCHEMA = js.obj({
-    "service_account_json": js.secret("Service account key file (JSON) with domain-wide "
-                                      "delegation of the gmail.readonly scope."),
-    "client_id": js.secret("OAuth client id (instead of a service account)."),
-    "client_secret": js.secret("OAuth client secret."),
-    "refresh_token": js.secret("OAuth refresh token of the mailbox's user."),
-}, title="Gmail secrets",
-    **{"if": {"required": ["service_account_json"]},
-       "else": {"required": ["client_id", "client_secret", "refresh_token"]}},
-    examples=[{"client_id": "123.apps.googleusercontent.com", "client_secret": "example",
-               "refresh_token": "1//example"}])
+SECRETS_SCHEMA = google.secrets_schema(
+    "Gmail secrets", "Service account key file (JSON) with domain-wide delegation of the "
+    "gmail.readonly scope.", "OAuth refresh token of the mailbox's user.",
+    {"client_id": "123.apps.googleusercontent.com", "client_secret": "example",
+     "refresh_token": "1//example"})
 
 RESOURCES = [
     incremental("messages", "Messages", "users.messages", "Messages: id, threadId, labelIds, "
@@ -127,7 +116,7 @@ def shape_message(message: dict) -> dict:
 
 
 @registered
-class GmailInboxSource(GoogleSource):
+class GmailInboxSource(google.GoogleSource):
     provider = "gmail_inbox"
     service = "Gmail"
     scope = "https://www.googleapis.com/auth/gmail.readonly"

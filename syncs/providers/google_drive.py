@@ -27,13 +27,11 @@ from typing import Any
 
 from syncs.connectors.http_api import format_cursor, later
 from syncs.connectors.sources import Batch
+from syncs.providers import _google as google
 from syncs.providers import schemas as js
-from syncs.providers._google import GoogleSource
 from syncs.providers._saas import registered
 from syncs.providers.base import define_provider
 from syncs.providers.resources import blobs, incremental, snapshot
-
-GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 
 CONFIG_SCHEMA = js.obj({
     "folder_id": js.string("Id of the folder synced (from its URL: .../folders/<id>); 'root' "
@@ -54,25 +52,17 @@ CONFIG_SCHEMA = js.obj({
                                 "(domain-wide delegation).", format="email"),
     "streams": js.file_streams("reports/*.csv"),
     "base_url": js.base_url("https://www.googleapis.com"),
-    "token_url": js.token_url(GOOGLE_TOKEN_URL, "Token endpoint of the service account's JWT "
-                              "grant and of the OAuth refresh-token grant (default "
-                              f"{GOOGLE_TOKEN_URL}; a service account key's own token_uri is "
-                              "used while this keeps the default)."),
+    "token_url": google.token_url_config(),
     "page_size": js.page_size(1000, 1000),
     "start_date": js.start_date("Only files modified at or after this instant on the first run; "
                                 "null reads every file."),
 }, required=["folder_id"], title="Google Drive connection",
     examples=[{"folder_id": "1AbCdEfGhIjKlMnOpQrStUvWxYz012345", "include_subfolders": True}])
 
-SECRETS_SCHEMA = js.obj({
-    "service_account_json": js.secret("Service account key file (JSON) content."),
-    "client_id": js.secret("OAuth client id (instead of a service account)."),
-    "client_secret": js.secret("OAuth client secret."),
-    "refresh_token": js.secret("OAuth refresh token with the drive.readonly scope."),
-}, title="Google Drive secrets",
-    **{"if": {"required": ["service_account_json"]},
-       "else": {"required": ["client_id", "client_secret", "refresh_token"]}},
-    examples=[{"service_account_json": '{"type": "service_account", "project_id": "acme"}'}])
+SECRETS_SCHEMA = google.secrets_schema(
+    "Google Drive secrets", "Service account key file (JSON) content.",
+    "OAuth refresh token with the drive.readonly scope.",
+    {"service_account_json": '{"type": "service_account", "project_id": "acme"}'})
 
 RESOURCES = [
     incremental("files", "Files", "files.list", "Metadata of the folder's files: id, name, path, "
@@ -102,7 +92,7 @@ FILE_FIELDS = ("id,name,mimeType,parents,size,md5Checksum,owners(emailAddress,di
 
 
 @registered
-class GoogleDriveSource(GoogleSource):
+class GoogleDriveSource(google.GoogleSource):
     provider = "google_drive"
     service = "Google Drive"
     scope = "https://www.googleapis.com/auth/drive.readonly"

@@ -42,7 +42,7 @@ SECRETS_SCHEMA = js.obj({
     "password": js.secret("Password of the database user."),
     "ssl_client_key": js.secret("Private key (PEM) of the client certificate."),
 }, title="PostgreSQL secrets",
-    **{"if": {"required": ["ssl_client_key"]}, "else": {"required": ["password"]}},
+    **js.either(["ssl_client_key"], ["password"]),
     examples=[{"password": "example-password"}])
 
 SPEC = define_provider("postgres", "PostgreSQL",

@@ -40,7 +40,7 @@ SECRETS_SCHEMA = js.obj({
     "client_id": js.secret("OAuth client id (instead of an API token)."),
     "client_secret": js.secret("OAuth client secret."),
 }, title="RyderShip secrets",
-    **{"if": {"required": ["api_token"]}, "else": {"required": ["client_id", "client_secret"]}},
+    **js.either(["api_token"], ["client_id", "client_secret"]),
     examples=[{"api_token": "example-token"}])
 
 

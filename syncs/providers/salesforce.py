@@ -33,7 +33,8 @@ from syncs.connectors.http_api import format_cursor
 from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
 from syncs.providers._saas import SaasSource, first_run_start, registered
-from syncs.providers.base import ResourceSpec, cursor_window, define_provider
+from syncs.providers.base import define_provider
+from syncs.providers.resources import incremental
 
 CONFIG_SCHEMA = js.obj({
     "instance_url": js.http_url("The org's instance URL, e.g. https://acme.my.salesforce.com."),
@@ -106,11 +107,9 @@ OBJECTS = [
 ]
 
 RESOURCES = [
-    ResourceSpec(entity_key=key, display_name=display, source_name=sobject,
-                 description=f"{description} sObject {sobject}.",
-                 cursor_field="SystemModstamp", primary_key=["Id"], load_mode="upsert",
-                 size_class=size, default_selected=default,
-                 slicing=cursor_window("SystemModstamp", "P30D"), config_schema=OBJECT_CONFIG)
+    incremental(key, display, sobject, f"{description} sObject {sobject}.",
+                cursor="SystemModstamp", window="P30D", primary_key=["Id"], size=size,
+                default_selected=default, config_schema=OBJECT_CONFIG)
     for key, sobject, display, description, size, default in OBJECTS
 ]
 

@@ -111,6 +111,19 @@ def port(default: int) -> dict:
     return integer("TCP port.", minimum=1, maximum=65535, default=default)
 
 
+def either(first: list[str], otherwise: list[str]) -> dict:
+    """The keywords of an object schema requiring ``first``, or else all of ``otherwise``
+    (two ways to authenticate)."""
+    return {"if": {"required": list(first)}, "else": {"required": list(otherwise)}}
+
+
+def oauth_client(refresh_token: str, client: str = "OAuth client id (instead of a service "
+                 "account).") -> dict:
+    """The secrets of an OAuth client using a refresh token: id, secret, refresh token."""
+    return {"client_id": secret(client), "client_secret": secret("OAuth client secret."),
+            "refresh_token": secret(refresh_token)}
+
+
 def defaults_from(schema: dict) -> dict:
     """The ``default`` of each top-level property of an object schema."""
     return {name: prop["default"] for name, prop in schema.get("properties", {}).items()

@@ -36,7 +36,7 @@ SECRETS_SCHEMA = js.obj({
     "private_key": js.secret("Private key (OpenSSH or PEM format)."),
     "private_key_passphrase": js.secret("Passphrase of the private key."),
 }, title="SFTP secrets", dependentRequired={"private_key_passphrase": ["private_key"]},
-    **{"if": {"required": ["private_key"]}, "else": {"required": ["password"]}},
+    **js.either(["private_key"], ["password"]),
     examples=[{"password": "example-password"}])
 
 RESOURCES = [
