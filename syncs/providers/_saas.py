@@ -1,11 +1,11 @@
 """What the SaaS providers' sources share: config validation against the catalog, streams built
-from the catalog's resources, the clear messages of ``check()``, and their registration
-(``@registered``)."""
+from the catalog's resources, the clear messages of ``check()``, and their registration (a
+subclass naming its ``provider``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 from syncs.connectors.http_api import HttpApiSource, SourceError, UnsupportedEntity
 from syncs.connectors.sources import Batch, CheckFailed, register_source
@@ -41,6 +41,17 @@ class SaasSource(HttpApiSource):
     with the catalog's defaults) onto the http_api engine."""
 
     provider = ""
+
+    def __init_subclass__(cls, *, provider: str = "", **identity: str) -> None:
+        """``class X(SaasSource, provider=..., service=..., credential_noun=...,
+        credential_hint=...)``: a subclass naming its provider is that provider's source (a
+        source class is its own factory, ``cls(config, secrets)``)."""
+        super().__init_subclass__()
+        for name, value in identity.items():
+            setattr(cls, name, value)
+        if provider:
+            cls.provider = provider
+            register_source(provider)(cls)
 
     def __init__(self, config: dict, secrets: dict) -> None:
         self.spec = catalog.get_provider(self.provider)
@@ -108,16 +119,6 @@ class SaasSource(HttpApiSource):
         except Exception as exc:  # noqa: BLE001 - a check reports, without secrets
             raise CheckFailed(self.redact(f"{self.service} check failed: "
                                           f"{type(exc).__name__}: {exc}")) from None
-
-
-S = TypeVar("S", bound=SaasSource)
-
-
-def registered(cls: type[S]) -> type[S]:
-    """Register ``cls`` as the source of its ``provider`` (a source class is its own factory:
-    ``cls(config, secrets)``)."""
-    register_source(cls.provider)(cls)
-    return cls
 
 
 def first_run_start(settings: dict) -> str | None:

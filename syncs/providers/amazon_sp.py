@@ -32,7 +32,7 @@ from typing import Any
 
 from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers._saas import SaasSource, first_run_start
 from syncs.providers.base import define_provider
 from syncs.providers.resources import blobs, dependent, incremental, snapshot
 
@@ -119,14 +119,11 @@ SPEC = define_provider("amazon_sp", "Amazon Selling Partner",
 EARLIEST = "2010-01-01T00:00:00Z"  # getOrders needs a lower bound
 
 
-@registered
-class AmazonSpSource(SaasSource):
-    provider = "amazon_sp"
-    service = "Amazon SP-API"
-    credential_noun = "the access token"
-    credential_hint = ("check the LWA client id and secret and the seller's refresh token "
-                       "(and that the app is authorized for the selling account)")
-
+class AmazonSpSource(SaasSource, provider="amazon_sp", service="Amazon SP-API",
+                     credential_noun="the access token",
+                     credential_hint="check the LWA client id and secret and the seller's "
+                                     "refresh token (and that the app is authorized for the "
+                                     "selling account)"):
     def engine_config(self, settings: dict) -> dict:
         region = settings["region"]
         host = f"{'sandbox.' if settings['sandbox'] else ''}sellingpartnerapi-{region}" \

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from syncs.connectors.http_api import AuthFailed
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers._saas import SaasSource, first_run_start
 from syncs.providers.base import define_provider
 from syncs.providers.resources import incremental, snapshot
 
@@ -98,14 +98,10 @@ SPEC = define_provider("bullhorn", "Bullhorn",
     CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
-@registered
-class BullhornSource(SaasSource):
-    provider = "bullhorn"
-    service = "Bullhorn"
-    credential_noun = "the session"
-    credential_hint = ("check the API user's username and password (or the refresh token) and "
-                       "the OAuth client id and secret")
-
+class BullhornSource(SaasSource, provider="bullhorn", service="Bullhorn",
+                     credential_noun="the session",
+                     credential_hint="check the API user's username and password (or the refresh "
+                                     "token) and the OAuth client id and secret"):
     def engine_config(self, settings: dict) -> dict:
         size = settings["page_size"]
         since = first_run_start(settings)

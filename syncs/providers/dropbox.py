@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, registered
+from syncs.providers._saas import SaasSource
 from syncs.providers.base import define_provider
 from syncs.providers.resources import blobs, incremental
 
@@ -72,13 +72,9 @@ SPEC = define_provider("dropbox", "Dropbox",
     CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
 
 
-@registered
-class DropboxSource(SaasSource):
-    provider = "dropbox"
-    service = "Dropbox"
-    credential_noun = "the access token"
-    credential_hint = "check the app key and secret and the refresh token"
-
+class DropboxSource(SaasSource, provider="dropbox", service="Dropbox",
+                    credential_noun="the access token",
+                    credential_hint="check the app key and secret and the refresh token"):
     def engine_config(self, settings: dict) -> dict:
         base = settings.get("base_url") or "https://api.dropboxapi.com"
         headers = {"Dropbox-API-Select-User": settings["team_member_id"]} \

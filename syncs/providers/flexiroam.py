@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from syncs.connectors.http_api import AuthFailed
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers._saas import SaasSource, first_run_start
 from syncs.providers.base import define_provider
 from syncs.providers.resources import incremental, snapshot
 
@@ -63,13 +63,9 @@ SPEC = define_provider("flexiroam", "Flexiroam",
     CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
-@registered
-class FlexiroamSource(SaasSource):
-    provider = "flexiroam"
-    service = "Flexiroam"
-    credential_noun = "the partner credentials"
-    credential_hint = "check the partner API key (or username and password)"
-
+class FlexiroamSource(SaasSource, provider="flexiroam", service="Flexiroam",
+                      credential_noun="the partner credentials",
+                      credential_hint="check the partner API key (or username and password)"):
     def engine_config(self, settings: dict) -> dict:
         since = first_run_start(settings)
         partner = "v1/partners/{partner_id}"

@@ -26,7 +26,6 @@ from typing import Any
 
 from syncs.providers import _google as google
 from syncs.providers import schemas as js
-from syncs.providers._saas import registered
 from syncs.providers.base import define_provider
 from syncs.providers.resources import blobs, dependent, incremental, snapshot
 
@@ -115,10 +114,7 @@ def shape_message(message: dict) -> dict:
     return row
 
 
-@registered
-class GmailInboxSource(google.GoogleSource):
-    provider = "gmail_inbox"
-    service = "Gmail"
+class GmailInboxSource(google.GoogleSource, provider="gmail_inbox", service="Gmail"):
     scope = "https://www.googleapis.com/auth/gmail.readonly"
 
     def subject(self) -> str | None:

@@ -29,7 +29,6 @@ from syncs.connectors.http_api import format_cursor, later
 from syncs.connectors.sources import Batch
 from syncs.providers import _google as google
 from syncs.providers import schemas as js
-from syncs.providers._saas import registered
 from syncs.providers.base import define_provider
 from syncs.providers.resources import blobs, incremental, snapshot
 
@@ -91,10 +90,7 @@ FILE_FIELDS = ("id,name,mimeType,parents,size,md5Checksum,owners(emailAddress,di
                "createdTime,modifiedTime,webViewLink,trashed,driveId")
 
 
-@registered
-class GoogleDriveSource(google.GoogleSource):
-    provider = "google_drive"
-    service = "Google Drive"
+class GoogleDriveSource(google.GoogleSource, provider="google_drive", service="Google Drive"):
     scope = "https://www.googleapis.com/auth/drive.readonly"
 
     def subject(self) -> str | None:

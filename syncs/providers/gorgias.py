@@ -21,7 +21,7 @@ interrupted run never skips older records). Other lists are read in full.
 from __future__ import annotations
 
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers._saas import SaasSource, first_run_start
 from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.resources import incremental, snapshot
 
@@ -81,13 +81,10 @@ FULL = {"satisfaction_surveys": "satisfaction-surveys", "users": "users", "teams
         "tags": "tags", "macros": "macros"}
 
 
-@registered
-class GorgiasSource(SaasSource):
-    provider = "gorgias"
-    service = "Gorgias"
-    credential_noun = "the email and API key"
-    credential_hint = "check the user's email and the REST API key (Settings > REST API)"
-
+class GorgiasSource(SaasSource, provider="gorgias", service="Gorgias",
+                    credential_noun="the email and API key",
+                    credential_hint="check the user's email and the REST API key (Settings > "
+                                    "REST API)"):
     def engine_config(self, settings: dict) -> dict:
         size = settings["page_size"]
         streams = [

@@ -28,7 +28,7 @@ from typing import Any
 from syncs.connectors.http_api import later
 from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers._saas import SaasSource, first_run_start
 from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.resources import dependent, incremental, snapshot
 
@@ -107,13 +107,9 @@ SPEC = define_provider("klaviyo", "Klaviyo",
     CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
-@registered
-class KlaviyoSource(SaasSource):
-    provider = "klaviyo"
-    service = "Klaviyo"
-    credential_noun = "the private API key"
-    credential_hint = "check the private API key (pk_...) and its read scopes"
-
+class KlaviyoSource(SaasSource, provider="klaviyo", service="Klaviyo",
+                    credential_noun="the private API key",
+                    credential_hint="check the private API key (pk_...) and its read scopes"):
     def engine_config(self, settings: dict) -> dict:
         size = settings["page_size"]
         since = first_run_start(settings)

@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 from syncs.connectors.http_api import SourceError
 from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, registered
+from syncs.providers._saas import SaasSource
 from syncs.providers.base import define_provider
 from syncs.providers.resources import blobs, incremental, snapshot
 
@@ -93,14 +93,11 @@ SPEC = define_provider("msft_sharepoint", "Microsoft SharePoint",
     CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
 
 
-@registered
-class SharePointSource(SaasSource):
-    provider = "msft_sharepoint"
-    service = "Microsoft Graph"
-    credential_noun = "the app's credentials"
-    credential_hint = ("check the tenant id, the app registration's client id and secret, and "
-                       "its Sites.Read.All (or Sites.Selected) permission")
-
+class SharePointSource(SaasSource, provider="msft_sharepoint", service="Microsoft Graph",
+                       credential_noun="the app's credentials",
+                       credential_hint="check the tenant id, the app registration's client id "
+                                       "and secret, and its Sites.Read.All (or Sites.Selected) "
+                                       "permission"):
     def engine_config(self, settings: dict) -> dict:
         authority = settings["authority_url"].rstrip("/")
         self._site: str | None = None

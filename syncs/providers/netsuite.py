@@ -23,7 +23,7 @@ Transaction lines are read for the transactions changed (``transaction IN``).
 from __future__ import annotations
 
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers._saas import SaasSource, first_run_start
 from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.resources import dependent, incremental, snapshot
 
@@ -104,14 +104,10 @@ def _local(value) -> str | None:
     return str(value).replace("T", " ")[:19]
 
 
-@registered
-class NetSuiteSource(SaasSource):
-    provider = "netsuite"
-    service = "NetSuite"
-    credential_noun = "the token-based authentication credentials"
-    credential_hint = ("check the integration's consumer key/secret, the access token id/secret "
-                       "and the account id")
-
+class NetSuiteSource(SaasSource, provider="netsuite", service="NetSuite",
+                     credential_noun="the token-based authentication credentials",
+                     credential_hint="check the integration's consumer key/secret, the access "
+                                     "token id/secret and the account id"):
     def engine_config(self, settings: dict) -> dict:
         account = settings["account_id"]
         host = account.lower().replace("_", "-")

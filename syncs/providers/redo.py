@@ -21,7 +21,7 @@ names follow the catalog's assumptions and must be confirmed.
 from __future__ import annotations
 
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers._saas import SaasSource, first_run_start
 from syncs.providers.base import define_provider
 from syncs.providers.resources import dependent, incremental
 
@@ -60,13 +60,8 @@ SPEC = define_provider("redo", "Redo",
     CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
-@registered
-class RedoSource(SaasSource):
-    provider = "redo"
-    service = "Redo"
-    credential_noun = "the API key"
-    credential_hint = "check the Redo API key and the store id"
-
+class RedoSource(SaasSource, provider="redo", service="Redo", credential_noun="the API key",
+                 credential_hint="check the Redo API key and the store id"):
     def engine_config(self, settings: dict) -> dict:
         store = "stores/{store_id}"
         listed = {"order": "unordered", "client_filter": True,

@@ -22,7 +22,7 @@ must be confirmed against the account's documentation.
 from __future__ import annotations
 
 from syncs.providers import schemas as js
-from syncs.providers._saas import InvalidConfig, SaasSource, first_run_start, registered
+from syncs.providers._saas import InvalidConfig, SaasSource, first_run_start
 from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.resources import dependent, incremental, snapshot
 
@@ -84,13 +84,9 @@ SPEC = define_provider("rydership", "RyderShip",
     CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
 
 
-@registered
-class RyderShipSource(SaasSource):
-    provider = "rydership"
-    service = "RyderShip"
-    credential_noun = "the API token"
-    credential_hint = "check the API token (or the OAuth client id and secret)"
-
+class RyderShipSource(SaasSource, provider="rydership", service="RyderShip",
+                      credential_noun="the API token",
+                      credential_hint="check the API token (or the OAuth client id and secret)"):
     def engine_config(self, settings: dict) -> dict:
         updated = {"cursor_params": {"search": '{"updated_at_gt": "{cursor}"}'},
                    "window_params": {"search": '{"updated_at_gteq": "{start}", '

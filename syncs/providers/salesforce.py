@@ -32,7 +32,7 @@ from typing import Any
 from syncs.connectors.http_api import format_cursor
 from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers._saas import SaasSource, first_run_start
 from syncs.providers.base import define_provider
 from syncs.providers.resources import incremental
 
@@ -118,14 +118,11 @@ SPEC = define_provider("salesforce", "Salesforce",
     CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
 
 
-@registered
-class SalesforceSource(SaasSource):
-    provider = "salesforce"
-    service = "Salesforce"
-    credential_noun = "the session"
-    credential_hint = ("check the connected app's client id and secret and the refresh token "
-                       "(or the username, password and security token)")
-
+class SalesforceSource(SaasSource, provider="salesforce", service="Salesforce",
+                       credential_noun="the session",
+                       credential_hint="check the connected app's client id and secret and the "
+                                       "refresh token (or the username, password and security "
+                                       "token)"):
     def engine_config(self, settings: dict) -> dict:
         self.api = f"services/data/v{settings['api_version']}"
         self._fields: dict[str, list[str]] = {}

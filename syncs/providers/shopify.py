@@ -22,7 +22,7 @@ read; inventory items by id (100 per request) from the variants read.
 from __future__ import annotations
 
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, first_run_start, registered
+from syncs.providers._saas import SaasSource, first_run_start
 from syncs.providers.base import ResourceSpec, define_provider
 from syncs.providers.resources import dependent, incremental, snapshot
 
@@ -126,13 +126,9 @@ UPDATED = {  # resource -> (path, record key)
 }
 
 
-@registered
-class ShopifySource(SaasSource):
-    provider = "shopify"
-    service = "Shopify"
-    credential_noun = "the access token"
-    credential_hint = "check the Admin API access token of the store's custom app"
-
+class ShopifySource(SaasSource, provider="shopify", service="Shopify",
+                    credential_noun="the access token",
+                    credential_hint="check the Admin API access token of the store's custom app"):
     def engine_config(self, settings: dict) -> dict:
         base = settings.get("base_url") or \
             f"https://{settings['shop_domain']}/admin/api/{settings['api_version']}"

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource, registered
+from syncs.providers._saas import SaasSource
 from syncs.providers.base import define_provider
 from syncs.providers.resources import incremental, snapshot
 
@@ -74,13 +74,9 @@ LISTS = {"addresses": "addresses", "service_lines": "service-lines",
          "user_terminals": "user-terminals", "subscriptions": "subscriptions"}
 
 
-@registered
-class StarlinkSource(SaasSource):
-    provider = "starlink"
-    service = "Starlink"
-    credential_noun = "the service account"
-    credential_hint = "check the service account's client id and secret"
-
+class StarlinkSource(SaasSource, provider="starlink", service="Starlink",
+                     credential_noun="the service account",
+                     credential_hint="check the service account's client id and secret"):
     def engine_config(self, settings: dict) -> dict:
         account = "v1/account/{account_number}"
         streams = [self.stream(key, path=f"{account}/{path}", record_selector="content.results")
