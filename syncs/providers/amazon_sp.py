@@ -111,10 +111,6 @@ RESOURCES = [
           primary_key=["reportDocumentId"], default_selected=False),
 ]
 
-SPEC = define_provider("amazon_sp", "Amazon Selling Partner",
-    "Orders, finances, FBA inventory and reports of an Amazon seller account.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 EARLIEST = "2010-01-01T00:00:00Z"  # getOrders needs a lower bound
 
@@ -212,3 +208,8 @@ class AmazonSpSource(SaasSource, provider="amazon_sp", service="Amazon SP-API",
             yield from super().read(entity, cursor=None, window=None,
                                     entity_config={**(entity_config or {}),
                                                    "marketplace": marketplace})
+
+
+SPEC = define_provider("amazon_sp", "Amazon Selling Partner",
+    "Orders, finances, FBA inventory and reports of an Amazon seller account.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

@@ -93,10 +93,6 @@ RESOURCES = [
              config_schema=ENTITY_CONFIG),
 ]
 
-SPEC = define_provider("bullhorn", "Bullhorn",
-    "Candidates, jobs, submissions, placements and client records of a Bullhorn ATS.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 class BullhornSource(SaasSource, provider="bullhorn", service="Bullhorn",
                      credential_noun="the session",
@@ -192,3 +188,8 @@ class BullhornSource(SaasSource, provider="bullhorn", service="Bullhorn",
                              status=response.status_code)
         self.redact.add(code)
         return code
+
+
+SPEC = define_provider("bullhorn", "Bullhorn",
+    "Candidates, jobs, submissions, placements and client records of a Bullhorn ATS.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

@@ -67,10 +67,6 @@ RESOURCES = [
           })),
 ]
 
-SPEC = define_provider("dropbox", "Dropbox",
-    "Files of a Dropbox folder: metadata, contents and tabular streams.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
-
 
 class DropboxSource(SaasSource, provider="dropbox", service="Dropbox",
                     credential_noun="the access token",
@@ -104,3 +100,8 @@ class DropboxSource(SaasSource, provider="dropbox", service="Dropbox",
     def after_page(self, stream: dict, records: list[dict], document: Any,
                    values: dict) -> list[dict]:
         return [entry for entry in records if entry.get(".tag") == "file"]
+
+
+SPEC = define_provider("dropbox", "Dropbox",
+    "Files of a Dropbox folder: metadata, contents and tabular streams.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)

@@ -58,10 +58,6 @@ RESOURCES = [
                 primary_key=["iccid", "usage_date"], depends_on=["sims"]),
 ]
 
-SPEC = define_provider("flexiroam", "Flexiroam",
-    "eSIMs, data plans, orders and data usage from the Flexiroam partner API.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 class FlexiroamSource(SaasSource, provider="flexiroam", service="Flexiroam",
                       credential_noun="the partner credentials",
@@ -100,3 +96,8 @@ class FlexiroamSource(SaasSource, provider="flexiroam", service="Flexiroam",
         if not token:
             raise AuthFailed("Flexiroam login answered without a token.")
         return str(token), document.get("expires_in")
+
+
+SPEC = define_provider("flexiroam", "Flexiroam",
+    "eSIMs, data plans, orders and data usage from the Flexiroam partner API.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

@@ -74,10 +74,6 @@ RESOURCES = [
           })),
 ]
 
-SPEC = define_provider("gmail_inbox", "Gmail inbox",
-    "Messages, threads, labels and attachments of a Gmail or Google Workspace mailbox.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID")
 
@@ -155,3 +151,8 @@ class GmailInboxSource(google.GoogleSource, provider="gmail_inbox", service="Gma
             message = self.get(url, {"format": self.settings["message_format"]}).json()
             rows.append(shape_message(message))
         return rows
+
+
+SPEC = define_provider("gmail_inbox", "Gmail inbox",
+    "Messages, threads, labels and attachments of a Gmail or Google Workspace mailbox.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

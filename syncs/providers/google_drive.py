@@ -80,10 +80,6 @@ RESOURCES = [
              default_selected=False),
 ]
 
-SPEC = define_provider("google_drive", "Google Drive",
-    "Files of a Google Drive folder: metadata, contents and tabular streams.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
-
 
 FOLDER = "application/vnd.google-apps.folder"
 FILE_FIELDS = ("id,name,mimeType,parents,size,md5Checksum,owners(emailAddress,displayName),"
@@ -160,3 +156,8 @@ class GoogleDriveSource(google.GoogleSource, provider="google_drive", service="G
                     yield Batch(records=rows, cursor=cursor)
         if reached != cursor:
             yield Batch(records=[], cursor=reached)
+
+
+SPEC = define_provider("google_drive", "Google Drive",
+    "Files of a Google Drive folder: metadata, contents and tabular streams.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)

@@ -68,10 +68,6 @@ RESOURCES = [
                 load_mode="append_event", default_selected=False),
 ]
 
-SPEC = define_provider("gorgias", "Gorgias",
-    "Tickets, messages, customers and satisfaction surveys of a Gorgias helpdesk.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 NEWEST_FIRST = {"tickets": ("tickets", "updated_datetime"),
                 "messages": ("messages", "created_datetime"),
@@ -101,3 +97,8 @@ class GorgiasSource(SaasSource, provider="gorgias", service="Gorgias",
                             "password_secret": "api_key"}, streams, max_retries=6,
                            pagination={"type": "cursor", "cursor_path": "meta.next_cursor",
                                        "cursor_param": "cursor"}, check={"path": "account"})
+
+
+SPEC = define_provider("gorgias", "Gorgias",
+    "Tickets, messages, customers and satisfaction surveys of a Gorgias helpdesk.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

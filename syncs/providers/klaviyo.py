@@ -102,10 +102,6 @@ RESOURCES = [
              "segments.", default_selected=False),
 ]
 
-SPEC = define_provider("klaviyo", "Klaviyo",
-    "Profiles, events, lists, segments, campaigns and flows of a Klaviyo account.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 class KlaviyoSource(SaasSource, provider="klaviyo", service="Klaviyo",
                     credential_noun="the private API key",
@@ -201,3 +197,8 @@ class KlaviyoSource(SaasSource, provider="klaviyo", service="Klaviyo",
                 reached = later(reached, batch.cursor)
         if reached != cursor:
             yield Batch(records=[], cursor=reached)
+
+
+SPEC = define_provider("klaviyo", "Klaviyo",
+    "Profiles, events, lists, segments, campaigns and flows of a Klaviyo account.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

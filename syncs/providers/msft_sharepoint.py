@@ -88,10 +88,6 @@ RESOURCES = [
                 cursor="lastModifiedDateTime", primary_key=["list_id", "id"], depends_on=["lists"]),
 ]
 
-SPEC = define_provider("msft_sharepoint", "Microsoft SharePoint",
-    "Files and lists of a SharePoint Online site (Microsoft Graph).",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
-
 
 class SharePointSource(SaasSource, provider="msft_sharepoint", service="Microsoft Graph",
                        credential_noun="the app's credentials",
@@ -189,3 +185,8 @@ class SharePointSource(SaasSource, provider="msft_sharepoint", service="Microsof
             rows.append({**item, "path": f"{relative}/{item.get('name')}",
                          "deleted": "deleted" in item})
         return rows
+
+
+SPEC = define_provider("msft_sharepoint", "Microsoft SharePoint",
+    "Files and lists of a SharePoint Online site (Microsoft Graph).",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)

@@ -89,10 +89,6 @@ RESOURCES = [
                "Accounting periods, quarters and years, with their closed flags."),
 ]
 
-SPEC = define_provider("netsuite", "NetSuite",
-    "Transactions, entities, items and reference records of a NetSuite account (SuiteQL).",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 STAMP = "YYYY-MM-DD HH24:MI:SS"
 
@@ -171,3 +167,8 @@ class NetSuiteSource(SaasSource, provider="netsuite", service="NetSuite",
         return super().read_stream(stream, cursor=cursor, window=window,
                                    entity_config=entity_config,
                                    values={**(values or {}), "query": query})
+
+
+SPEC = define_provider("netsuite", "NetSuite",
+    "Transactions, entities, items and reference records of a NetSuite account (SuiteQL).",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

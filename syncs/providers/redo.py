@@ -55,10 +55,6 @@ RESOURCES = [
               size="s"),
 ]
 
-SPEC = define_provider("redo", "Redo",
-    "Returns, exchanges, claims and refunds of a store on Redo.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 class RedoSource(SaasSource, provider="redo", service="Redo", credential_noun="the API key",
                  credential_hint="check the Redo API key and the store id"):
@@ -83,3 +79,8 @@ class RedoSource(SaasSource, provider="redo", service="Redo", credential_noun="t
                            pagination={"type": "header_cursor", "response_header": "X-Page-Next",
                                        "request_header": "X-Page-Continue"},
                            check={"path": f"{store}/returns", "headers": {"X-Page-Size": "1"}})
+
+
+SPEC = define_provider("redo", "Redo",
+    "Returns, exchanges, claims and refunds of a store on Redo.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

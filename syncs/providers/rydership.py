@@ -78,11 +78,6 @@ RESOURCES = [
              size="s", default_selected=False),
 ]
 
-SPEC = define_provider("rydership", "RyderShip",
-    "Orders, shipments, inventory and inbound receipts of a RyderShip (Whiplash) fulfillment "
-    "account.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 class RyderShipSource(SaasSource, provider="rydership", service="RyderShip",
                       credential_noun="the API token",
@@ -126,3 +121,9 @@ class RyderShipSource(SaasSource, provider="rydership", service="RyderShip",
                                        "size_param": "per_page",
                                        "page_size": settings["page_size"]},
                            check={"path": "warehouses", "params": {"per_page": 1}})
+
+
+SPEC = define_provider("rydership", "RyderShip",
+    "Orders, shipments, inventory and inbound receipts of a RyderShip (Whiplash) fulfillment "
+    "account.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

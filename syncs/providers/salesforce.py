@@ -113,10 +113,6 @@ RESOURCES = [
     for key, sobject, display, description, size, default in OBJECTS
 ]
 
-SPEC = define_provider("salesforce", "Salesforce",
-    "Standard and custom objects of a Salesforce org, read with SOQL.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
-
 
 class SalesforceSource(SaasSource, provider="salesforce", service="Salesforce",
                        credential_noun="the session",
@@ -196,3 +192,8 @@ class SalesforceSource(SaasSource, provider="salesforce", service="Salesforce",
                 cursor=cursor, window=window)
 
         yield from self.guarded(query())
+
+
+SPEC = define_provider("salesforce", "Salesforce",
+    "Standard and custom objects of a Salesforce org, read with SOQL.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)

@@ -109,10 +109,6 @@ RESOURCES = [
               "read, with usage counts.", parent="price_rules", size="s", default_selected=False),
 ]
 
-SPEC = define_provider("shopify", "Shopify",
-    "Orders, customers, products and inventory of a Shopify store (REST Admin API).",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 UPDATED = {  # resource -> (path, record key)
     "customers": ("customers.json", "customers"),
@@ -183,3 +179,8 @@ class ShopifySource(SaasSource, provider="shopify", service="Shopify",
                            {"type": "api_key_header", "header": "X-Shopify-Access-Token",
                             "secret": "access_token"}, streams, max_retries=6,
                            pagination={"type": "link_header"}, check={"path": "shop.json"})
+
+
+SPEC = define_provider("shopify", "Shopify",
+    "Orders, customers, products and inventory of a Shopify store (REST Admin API).",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

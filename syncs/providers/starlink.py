@@ -65,10 +65,6 @@ RESOURCES = [
                 primary_key=["serviceLineNumber", "date"], depends_on=["service_lines"]),
 ]
 
-SPEC = define_provider("starlink", "Starlink",
-    "Service lines, terminals, subscriptions and data usage of a Starlink Enterprise account.",
-    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
-
 
 LISTS = {"addresses": "addresses", "service_lines": "service-lines",
          "user_terminals": "user-terminals", "subscriptions": "subscriptions"}
@@ -107,3 +103,8 @@ class StarlinkSource(SaasSource, provider="starlink", service="Starlink",
                                  "billingCycleStart": cycle.get("startDate"),
                                  "billingCycleEnd": cycle.get("endDate"), **day})
         return rows
+
+
+SPEC = define_provider("starlink", "Starlink",
+    "Service lines, terminals, subscriptions and data usage of a Starlink Enterprise account.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)
