@@ -426,3 +426,4 @@ def test_sqlserver_statements_on_pymssql(monkeypatch):
         {"SalesOrderID": 2, "ModifiedDate": "2026-01-02T09:00:00"}]]
     assert batches[-1].cursor == "2026-01-02T09:00:00"
     assert connects[0]["port"] == "1433" and connects[0]["password"] == PASSWORD
+    assert connects[0]["encryption"] == "require"  # encrypt defaults to true
