@@ -321,14 +321,19 @@ def test_sqlserver_without_a_driver_is_a_clear_error(monkeypatch, api):
     monkeypatch.setitem(sys.modules, "pymssql", None)
     with pytest.raises(ConnectorUnavailable, match=r"pip install 'pymssql>=2.3,<3'"):
         open_source("sqlserver", MSSQL_CONFIG, {"password": PASSWORD})
-    response = api.send_document("post", "/api/v1/connections", "connections", {
-        "provider": "sqlserver", "name": "mssql", "config": MSSQL_CONFIG,
-        "secrets": {"password": PASSWORD}})
-    assert response.status_code == 201, response.content
-    attributes = body(api.post(f"/api/v1/connections/{body(response)['data']['id']}/check")
-                      )["data"]["attributes"]
+    attributes = checked_through_the_api(api, MSSQL_CONFIG)
     assert attributes["last_check_status"] == "failed"
     assert attributes["last_check_error"] == SQLSERVER_MISSING
+
+
+def checked_through_the_api(api, config: dict) -> dict:
+    """The attributes of a new sqlserver connection with ``config``, once checked."""
+    response = api.send_document("post", "/api/v1/connections", "connections", {
+        "provider": "sqlserver", "name": "mssql", "config": config,
+        "secrets": {"password": PASSWORD}})
+    assert response.status_code == 201, response.content
+    return body(api.post(f"/api/v1/connections/{body(response)['data']['id']}/check")
+                )["data"]["attributes"]
 
 
 def test_sqlserver_has_a_driver_out_of_the_box():
@@ -363,12 +368,7 @@ def test_sqlserver_check_against_a_closed_port_is_a_connection_error(api):
     assert message.startswith("Cannot connect to ") and "'reader'" in message
     assert "not installed" not in message and PASSWORD not in message
     # Through the API too: the check fails on the connection, not on a missing driver.
-    response = api.send_document("post", "/api/v1/connections", "connections", {
-        "provider": "sqlserver", "name": "mssql closed", "config": config,
-        "secrets": {"password": PASSWORD}})
-    assert response.status_code == 201, response.content
-    attributes = body(api.post(f"/api/v1/connections/{body(response)['data']['id']}/check")
-                      )["data"]["attributes"]
+    attributes = checked_through_the_api(api, config)
     assert attributes["last_check_status"] == "failed"
     assert attributes["last_check_error"].startswith("Cannot connect to ")
 
