@@ -42,13 +42,18 @@ class SaasSource(HttpApiSource):
 
     provider = ""
 
-    def __init_subclass__(cls, *, provider: str = "", **identity: str) -> None:
+    def __init_subclass__(cls, *, provider: str = "", service: str = "",
+                          credential_noun: str = "", credential_hint: str = "") -> None:
         """``class X(SaasSource, provider=..., service=..., credential_noun=...,
         credential_hint=...)``: a subclass naming its provider is that provider's source (a
-        source class is its own factory, ``cls(config, secrets)``)."""
+        source class is its own factory, ``cls(config, secrets)``); the texts name the service
+        and its credentials in messages (``HttpApiSource``)."""
         super().__init_subclass__()
-        for name, value in identity.items():
-            setattr(cls, name, value)
+        texts = {"service": service, "credential_noun": credential_noun,
+                 "credential_hint": credential_hint}
+        for name, text in texts.items():
+            if text:
+                setattr(cls, name, text)
         if provider:
             cls.provider = provider
             register_source(provider)(cls)
