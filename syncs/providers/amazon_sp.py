@@ -12,7 +12,7 @@ FBA Inventory v1 (``getInventorySummaries``) and Reports 2021-06-30 (``getReport
 0.0167 req/s, burst 20) and answered with 429. Field names are the API's (PascalCase in v0
 APIs, camelCase in newer ones).
 
-Amazon Selling Partner API (SP-API).
+``AmazonSpSource`` reads it (Amazon Selling Partner API (SP-API)).
 
 Login with Amazon: ``POST {token_url}`` ``grant_type=refresh_token`` with the app's LWA client
 id/secret and the seller's refresh token; the access token goes in ``x-amz-access-token``

@@ -9,7 +9,7 @@ session's ``restUrl``. Entities are read with ``search/{Entity}`` (Lucene,
 ``fields=``, ``count`` up to 500 and ``start`` offsets, ordered by ``dateLastModified``
 (epoch milliseconds). Entity names are Bullhorn's (``JobOrder``, ``ClientCorporation``).
 
-Bullhorn REST API.
+``BullhornSource`` reads it (Bullhorn REST API).
 
 Login, as Bullhorn documents it: ``loginInfo?username=`` gives the data center's ``oauthUrl``
 and ``restUrl``; an authorization code (``{oauthUrl}/authorize?action=Login`` with the API

@@ -9,7 +9,7 @@ long-lived refresh token of the app (app key/secret) exchanged at ``/oauth2/toke
 act as a member through ``Dropbox-API-Select-User``. ``files`` is the metadata table,
 ``file_contents`` the blobs, and each configured stream is a dynamic entity.
 
-Dropbox API v2: the files of a folder.
+``DropboxSource`` reads it (Dropbox API v2: the files of a folder).
 
 The app's refresh token (app key and secret) is exchanged at ``token_url`` (default
 ``{base_url}/oauth2/token``); team apps act as ``team_member_id``

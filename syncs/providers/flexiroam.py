@@ -7,7 +7,7 @@ API key, or a partner account's username/password exchanged for a token. Lists a
 page with ``page``/``limit`` and to filter on ``updated_at``/``created_at`` ranges; the
 connector must confirm field names against the partner's documentation.
 
-Flexiroam partner (reseller) API.
+``FlexiroamSource`` reads it (Flexiroam partner (reseller) API).
 
 Not publicly documented; this preset follows the catalog's assumptions and must be confirmed
 against the partner documentation: ``https://api.flexiroam.com/v1/partners/{partner_id}/...``

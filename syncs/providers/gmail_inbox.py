@@ -9,7 +9,7 @@ Attachments are fetched with ``users.messages.attachments.get`` and stored as bl
 Authentication: a service account with domain-wide delegation impersonating ``user_email``
 (Workspace), or an OAuth client with a refresh token granting ``gmail.readonly``.
 
-Gmail API v1: the messages of one mailbox.
+``GmailInboxSource`` reads it (Gmail API v1: the messages of one mailbox).
 
 ``GET /gmail/v1/users/{user}/messages?q=<query> after:<epoch s>&labelIds=&maxResults=
 &pageToken=`` lists ids (newest first, ``nextPageToken``); each message is then read with

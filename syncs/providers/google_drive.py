@@ -9,7 +9,8 @@ the blobs in object storage; each configured stream (files matching globs, parse
 is a dynamic entity. Authentication: a service account key (optionally impersonating a
 Workspace user through domain-wide delegation) or an OAuth client with a refresh token.
 
-Google Drive API v3: the files of a folder (and its subfolders) or a shared drive.
+``GoogleDriveSource`` reads it (Google Drive API v3: the files of a folder (and its subfolders)
+or a shared drive).
 
 ``GET /drive/v3/files?q='<folder>' in parents and trashed = false and modifiedTime > '<cursor>'
 &orderBy=modifiedTime&pageSize=&fields=nextPageToken,files(...)`` following

@@ -8,7 +8,8 @@ first and stop at the checkpoint, and windows are not available. Rate limit: a l
 per account (about 2 requests/s for API keys; 429 with ``Retry-after``). Timestamps are
 ISO 8601 ``*_datetime`` fields.
 
-Gorgias REST API: ``https://{subdomain}.gorgias.com/api/<resource>``.
+``GorgiasSource`` reads it (Gorgias REST API:
+``https://{subdomain}.gorgias.com/api/<resource>``).
 
 HTTP basic auth (the user's email and REST API key). Lists page with cursors (``limit`` up to
 100, ``cursor`` = the previous page's ``meta.next_cursor``). There is no modified-since

@@ -9,7 +9,7 @@ templates), ``greater-than(datetime,...)`` (events) or ``greater-than(updated_at
 ``id``, ``type`` and ``attributes`` (flattened by the connector) and ``relationships``.
 Rate limits are per endpoint (burst/steady, 429 with ``Retry-After``).
 
-Klaviyo JSON:API (``https://a.klaviyo.com/api/...``).
+``KlaviyoSource`` reads it (Klaviyo JSON:API (``https://a.klaviyo.com/api/...``)).
 
 Headers ``Authorization: Klaviyo-API-Key {private_api_key}``, ``revision`` and ``Accept:
 application/vnd.api+json``. Pages follow ``links.next`` (cursor URLs); records are JSON:API

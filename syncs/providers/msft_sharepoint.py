@@ -9,7 +9,7 @@ document library items are read with the delta query (``/drives/{drive-id}/root/
 ``drive_items`` is the file metadata table, ``drive_item_contents`` the blobs in object
 storage; each configured stream (files matching globs, parsed as tables) is a dynamic entity.
 
-SharePoint Online through Microsoft Graph v1.0.
+``SharePointSource`` reads it (SharePoint Online through Microsoft Graph v1.0).
 
 Client credentials at ``{authority_url}/{tenant_id}/oauth2/v2.0/token`` (scope
 ``https://graph.microsoft.com/.default``). The site is resolved from its URL (``GET

@@ -8,7 +8,7 @@ large tables are read in cursor windows). Authentication is Token-Based Authenti
 id/secret, ``realm`` = the account id (``1234567_SB1`` for a sandbox, ``1234567-sb1`` in the
 host). Record and column names are SuiteQL's (lowercase): ``id``, ``lastmodifieddate``.
 
-NetSuite SuiteQL over the REST web services.
+``NetSuiteSource`` reads it (NetSuite SuiteQL over the REST web services).
 
 ``POST https://{account}.suitetalk.api.netsuite.com/services/rest/query/v1/suiteql?limit=
 &offset=`` with ``Prefer: transient`` and ``{"q": "SELECT ..."}``, signed with OAuth 1.0a

@@ -7,7 +7,7 @@ the exchange orders created for exchanges, package-protection claims, and the re
 for returns and claims. Lists are assumed to page with a cursor and to filter on
 ``updated_at``; the connector must confirm field names against Redo's API documentation.
 
-Redo merchant API (``https://api.getredo.com/v2.2``).
+``RedoSource`` reads it (Redo merchant API (``https://api.getredo.com/v2.2``)).
 
 Bearer API key; store resources under ``/stores/{store_id}/``. Lists page with headers, as
 Redo's OpenAPI schema documents them: ``X-Page-Size`` (up to 500) on the request, the next

@@ -9,7 +9,8 @@ credentials), list with ``page``/``per_page`` and filter on ``updated_at`` range
 ``search`` parameters such as ``updated_at_gteq``). The connector must confirm field names
 against the account's API documentation.
 
-RyderShip (formerly Whiplash) REST API v2 (``https://www.rydership.com/api/v2``).
+``RyderShipSource`` reads it (RyderShip (formerly Whiplash) REST API v2
+(``https://www.rydership.com/api/v2``)).
 
 A bearer API token, or a token from OAuth 2 client credentials at ``token_url``; the merchant
 is selected with ``X-Customer-ID``. Lists answer JSON arrays, paged with ``page``/``per_page``

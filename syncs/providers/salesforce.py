@@ -10,7 +10,7 @@ SystemModstamp``; every object listed here has ``Id`` and ``SystemModstamp``. Th
 the standard CRM objects; any other queryable object (custom ``__c`` objects included) is
 discovered with ``describeGlobal`` as a dynamic entity.
 
-Salesforce REST API: SOQL queries on sObjects.
+``SalesforceSource`` reads it (Salesforce REST API: SOQL queries on sObjects).
 
 OAuth 2 at ``{login_url}/services/oauth2/token``: the refresh-token flow of a connected app, or
 the username-password flow (password + security token). The access token is cached and

@@ -9,7 +9,8 @@ limit: a leaky bucket of 40 requests, 2/s on standard plans (``X-Shopify-Shop-Ap
 (``/orders/{id}/refunds.json``); an order's ``updated_at`` moves when they change, so they
 are read for the orders changed in the run. Variants come embedded in products.
 
-Shopify REST Admin API: ``https://{shop_domain}/admin/api/{api_version}/<resource>.json``.
+``ShopifySource`` reads it (Shopify REST Admin API:
+``https://{shop_domain}/admin/api/{api_version}/<resource>.json``).
 
 Header ``X-Shopify-Access-Token``; lists page with the ``Link`` header (``page_info`` cursors:
 the next page's URL carries every parameter); incremental lists ask for ``updated_at_min``

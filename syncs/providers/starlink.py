@@ -8,7 +8,8 @@ API's documentation is only available to customers; entity and field names (came
 API returns them) are the most plausible ones and must be confirmed by the connector. The
 lists have no modified-since filter, so everything but data usage is re-read in full.
 
-Starlink Enterprise API (``https://web-api.starlink.com/enterprise``).
+``StarlinkSource`` reads it (Starlink Enterprise API
+(``https://web-api.starlink.com/enterprise``)).
 
 OAuth 2 client credentials at ``token_url`` (``https://api.starlink.com/auth/connect/token``).
 Account resources under ``/v1/account/{account_number}/``: addresses, service lines, user
