@@ -1,7 +1,13 @@
 """The provider catalog: one module per provider, each registering its ``ProviderSpec``.
 
 Importing this package registers all 21 providers of the syncs reference; ``base`` holds the
-data classes, the registry and config/secrets validation.
+data classes, the registry and config/secrets validation; ``schemas`` and ``resources`` build
+the specs' recurring parts. A SaaS provider's module also holds its source (``class
+...(SaasSource, provider=<key>)``), built on the shared ``_saas`` and ``_google`` and the
+http_api engine: so importing the catalog imports the engine, and neither is imported before
+first use (``syncs.connectors.BUILTIN_SOURCES``; tests/test_startup.py). The other providers'
+sources are the shared SQL, file and MLflow engines of ``syncs.connectors``: their specs stay
+light (no database or SSH driver imported with the catalog).
 """
 
 # One module per provider, in the reference's order; importing registers the spec.

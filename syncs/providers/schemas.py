@@ -84,6 +84,14 @@ def base_url(default_url: str) -> dict:
                     "proxies and regional hosts.")
 
 
+def token_url(default_url: str | None = None, description: str | None = None) -> dict:
+    """The OAuth token endpoint: configurable like the API host (tests, proxies, sovereign
+    clouds), and checked by the SSRF guard like every ``*_url`` of a config."""
+    return http_url(description or "OAuth token endpoint"
+                    + (f" (default {default_url})." if default_url else "."),
+                    default=default_url)
+
+
 def start_date(description: str = "Read records changed at or after this instant on the "
                "first run; null reads the whole history.") -> dict:
     return {"type": ["string", "null"], "format": "date-time", "description": description,
@@ -101,6 +109,19 @@ def hostname(description: str) -> dict:
 
 def port(default: int) -> dict:
     return integer("TCP port.", minimum=1, maximum=65535, default=default)
+
+
+def either(first: list[str], otherwise: list[str]) -> dict:
+    """The keywords of an object schema requiring ``first``, or else all of ``otherwise``
+    (two ways to authenticate)."""
+    return {"if": {"required": list(first)}, "else": {"required": list(otherwise)}}
+
+
+def oauth_client(refresh_token: str, client: str = "OAuth client id (instead of a service "
+                 "account).") -> dict:
+    """The secrets of an OAuth client using a refresh token: id, secret, refresh token."""
+    return {"client_id": secret(client), "client_secret": secret("OAuth client secret."),
+            "refresh_token": secret(refresh_token)}
 
 
 def defaults_from(schema: dict) -> dict:

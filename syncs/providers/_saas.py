@@ -1,5 +1,6 @@
-"""What the SaaS presets share: config validation against the catalog, streams built from the
-catalog's resources, and the clear messages of ``check()``."""
+"""What the SaaS providers' sources share: config validation against the catalog, streams built
+from the catalog's resources, the clear messages of ``check()``, and their registration (a
+subclass naming its ``provider``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from syncs.connectors.http_api import HttpApiSource, SourceError, UnsupportedEntity
-from syncs.connectors.sources import Batch, CheckFailed
+from syncs.connectors.sources import Batch, CheckFailed, register_source
 from syncs.providers import base as catalog
 
 
@@ -41,6 +42,22 @@ class SaasSource(HttpApiSource):
 
     provider = ""
 
+    def __init_subclass__(cls, *, provider: str = "", service: str = "",
+                          credential_noun: str = "", credential_hint: str = "") -> None:
+        """``class X(SaasSource, provider=..., service=..., credential_noun=...,
+        credential_hint=...)``: a subclass naming its provider is that provider's source (a
+        source class is its own factory, ``cls(config, secrets)``); the texts name the service
+        and its credentials in messages (``HttpApiSource``)."""
+        super().__init_subclass__()
+        texts = {"service": service, "credential_noun": credential_noun,
+                 "credential_hint": credential_hint}
+        for name, text in texts.items():
+            if text:
+                setattr(cls, name, text)
+        if provider:
+            cls.provider = provider
+            register_source(provider)(cls)
+
     def __init__(self, config: dict, secrets: dict) -> None:
         self.spec = catalog.get_provider(self.provider)
         self.settings = effective_config(self.provider, config, secrets)
@@ -50,6 +67,14 @@ class SaasSource(HttpApiSource):
     # --- for the presets ----------------------------------------------------------------------
     def engine_config(self, settings: dict) -> dict:
         raise NotImplementedError
+
+    def engine(self, host: str, auth: dict, streams: list[dict], *, max_retries: int = 5,
+               **options: Any) -> dict:
+        """The engine config of a preset: its API ``host`` (unless the connection's config
+        overrides it with ``base_url``), ``auth``, ``streams`` and the other engine keys
+        (``pagination``, ``check``, ``headers``...); SaaS APIs get 5 retries."""
+        return {"base_url": self.settings.get("base_url") or host, "auth": auth,
+                "max_retries": max_retries, **options, "streams": streams}
 
     def stream(self, entity_key: str, **options: Any) -> dict:
         """An engine stream for a catalog resource: its primary key and cursor field."""
@@ -101,5 +126,5 @@ class SaasSource(HttpApiSource):
                                           f"{type(exc).__name__}: {exc}")) from None
 
 
-def start_date(settings: dict) -> str | None:
+def first_run_start(settings: dict) -> str | None:
     return settings.get("start_date") or None
