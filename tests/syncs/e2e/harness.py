@@ -71,3 +71,42 @@ def column_values(table, column, order="id"):
     with db.cursor() as cursor:
         cursor.execute(f'SELECT "{column}" FROM "{table}" ORDER BY "{order}"')
         return [row[0] for row in cursor.fetchall()]
+
+
+def check_status(api, connection) -> tuple[str, str]:
+    """The connection's check through the API: (status, error)."""
+    response = api.post(f"/api/v1/connections/{connection['id']}/check")
+    attributes = body(response)["data"]["attributes"]
+    return attributes["last_check_status"], attributes["last_check_error"] or ""
+
+
+def connect(api, provider, config, secrets, wrong_secrets, rejected: str):
+    """The auth handshake through the API: a connection with wrong credentials fails its
+    check with ``rejected`` in the message (the fake refused them); the right ones pass."""
+    wrong = create_connection(api, provider, config, wrong_secrets, name=f"{provider} wrong")
+    status, error = check_status(api, wrong)
+    assert status == "failed" and rejected in error, error
+    connection = create_connection(api, provider, config, secrets)
+    status, error = check_status(api, connection)
+    assert status == "ok", error
+    return connection
+
+
+def throttled_run(api, run_job, fake, sync, path_part: str):
+    """A run whose first request to ``path_part`` is answered 429 with Retry-After: 1: the
+    run waits that second, asks again and succeeds."""
+    fake.requests.clear()
+    fake.throttle_next = 1
+    run = run_sync(api, run_job, sync)
+    assert fake.throttle_next == 0, "the fake was never asked"
+    assert retry_gap(fake, path_part) >= 0.95
+    return run
+
+
+def table_rows(sync, entity, columns: list[str], order: str = "id") -> list[tuple]:
+    """The warehouse rows of ``entity``'s table: ``columns`` ordered by ``order``."""
+    table = table_of(sync, entity)
+    selected = ", ".join(f'"{c}"' for c in columns)
+    with db.cursor() as cursor:
+        cursor.execute(f'SELECT {selected} FROM "{table}" ORDER BY "{order}"')
+        return [tuple(row) for row in cursor.fetchall()]
