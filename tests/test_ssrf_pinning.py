@@ -235,6 +235,9 @@ def _post_connection(api, provider: str, config: dict, secrets: dict):
      "/data/attributes/config/endpoint_url"),
     ("sftp", {"host": "internal.test", "username": "loader"}, SFTP_SECRETS,
      "/data/attributes/config/host"),
+    ("google_drive", {"folder_id": "root", "token_url": "http://internal.test/token"},
+     {"client_id": "cid", "client_secret": "cs", "refresh_token": "rt"},
+     "/data/attributes/config/token_url"),
 ])
 def test_a_host_resolving_to_an_internal_address_is_a_422_like_for_http(
         api, guarded, monkeypatch, address, provider, config, secrets, pointer):

@@ -34,7 +34,7 @@ NOT_AT_SETUP = (
     "jobs.api", "exports.api", "syncs.api", "syncservice.accounts.api",
     "jobs.admin", "exports.admin", "syncs.admin", "syncservice.accounts.admin",
     "syncs.providers",  # the provider catalog
-    "syncs.connectors.saas", "syncs.connectors.http_api", "syncs.connectors.sql",
+    "syncs.connectors.http_api", "syncs.connectors.sql",
     "syncs.connectors.files", "syncs.connectors.mlflow", "httpx",
     "syncs.runner", "syncs.services", "exports.services", "exports.resources",
     "jsonschema", "celery",

@@ -5,7 +5,8 @@ module, not the package.
 A connector module registers its source with ``@register_source(provider)`` when imported.
 The built-in ones are known by dotted path (``BUILTIN_SOURCES``) and imported when a source
 of their provider is first opened: a process that never opens one (a worker running other
-jobs, the scheduler) starts without the HTTP engine and the SaaS presets."""
+jobs, the scheduler) starts without the HTTP engine and the SaaS providers (whose modules in
+``syncs.providers`` hold their catalog spec and their source)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ SecretsListener = Callable[[dict], None]
 LoginGuard = Callable[[], AbstractContextManager[dict | None]]
 _factories: dict[str, SourceFactory] = {}
 
-# The module of each built-in connector, by provider: importing it registers the source.
+# The module of each built-in connector, by provider: importing it registers the source. A SaaS
+# provider's source lives in its catalog module, beside its spec.
 _SAAS_PRESETS = ("amazon_sp", "bullhorn", "dropbox", "flexiroam", "gmail_inbox", "google_drive",
                  "gorgias", "klaviyo", "msft_sharepoint", "netsuite", "redo", "rydership",
                  "salesforce", "shopify", "starlink")
@@ -58,7 +60,7 @@ BUILTIN_SOURCES: dict[str, str] = {
     "s3": "syncs.connectors.files",
     "sftp": "syncs.connectors.files",
     "mlflow": "syncs.connectors.mlflow",
-    **{provider: f"syncs.connectors.saas.{provider}" for provider in _SAAS_PRESETS},
+    **{provider: f"syncs.providers.{provider}" for provider in _SAAS_PRESETS},
 }
 _source_modules: dict[str, str] = {}
 

@@ -34,7 +34,9 @@ from typing import Any
 
 from syncs.connectors.sources import Batch, CheckFailed, ConnectorUnavailable, register_source
 
-SQLSERVER_MISSING = "the sqlserver driver is not installed: pip install syncservice[sqlserver]"
+# pymssql (its wheels bundle FreeTDS) is a runtime dependency: missing, the install is broken.
+SQLSERVER_MISSING = ("the SQL Server driver pymssql is not installed (a runtime dependency of "
+                     "syncservice): pip install 'pymssql>=2.3,<3'")
 CONNECT_TIMEOUT = 15
 _ENTITY_CHARS = re.compile(r"[^a-z0-9_]+")
 _HEX_CURSOR = re.compile(r"^0x([0-9a-f]{2})+$")
@@ -368,10 +370,13 @@ class SqlServerDialect(Dialect):
                 raise CheckFailed("Entra ID service principal authentication needs the ODBC "
                                   "driver (pyodbc with Microsoft ODBC Driver 18 for SQL "
                                   "Server); pymssql supports SQL authentication only.")
+            # FreeTDS encrypts when asked; it checks no certificate (no CA file is configured),
+            # so trust_server_certificate changes nothing on this driver.
             return self.module.connect(
                 server=address, port=str(port), user=config["username"],
                 password=self.secrets.get("password", ""), database=config["database"],
-                login_timeout=CONNECT_TIMEOUT, appname="syncservice")
+                login_timeout=CONNECT_TIMEOUT, appname="syncservice",
+                encryption="require" if config.get("encrypt", True) else "off")
         except CheckFailed:
             raise
         except Exception as exc:  # noqa: BLE001 - each driver has its own error classes

@@ -1,7 +1,11 @@
 """The provider catalog: one module per provider, each registering its ``ProviderSpec``.
 
 Importing this package registers all 21 providers of the syncs reference; ``base`` holds the
-data classes, the registry and config/secrets validation.
+data classes, the registry and config/secrets validation. A SaaS provider's module also holds
+its source (``@registered``), built on the shared builders of ``_saas`` and ``_google``
+and the http_api engine: so importing the catalog imports the engine, and neither is imported
+before first use (``syncs.connectors.BUILTIN_SOURCES``; tests/test_startup.py). The other
+providers' sources are the shared SQL, file and MLflow engines of ``syncs.connectors``.
 """
 
 # One module per provider, in the reference's order; importing registers the spec.

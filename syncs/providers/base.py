@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncs.providers.schemas import defaults_from
 from syncservice import jsonschema
 from syncservice.jsonschema import FORMAT_CHECKER, ISO_DURATION_RE, json_pointer  # noqa: F401
 
@@ -257,6 +258,18 @@ def register(spec: ProviderSpec, *, replace: bool = False) -> ProviderSpec:
         raise ValueError(f"provider {spec.key!r} is already registered")
     _REGISTRY[spec.key] = spec
     return spec
+
+
+def define_provider(key: str, display_name: str, description: str, config_schema: dict,
+                    secrets_schema: dict, resources: list[ResourceSpec] | None = None, *,
+                    dynamic_resources: bool = False) -> ProviderSpec:
+    """Register a provider whose ``defaults`` are its config schema's ``default`` values (every
+    provider's: one place to say so)."""
+    return register(ProviderSpec(
+        key=key, display_name=display_name, description=description,
+        config_schema=config_schema, secrets_schema=secrets_schema,
+        defaults=defaults_from(config_schema), resources=list(resources or []),
+        dynamic_resources=dynamic_resources))
 
 
 def unregister(key: str) -> None:

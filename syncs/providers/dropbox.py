@@ -8,70 +8,107 @@ https://content.dropboxapi.com/2/files/download`` with ``Dropbox-API-Arg``). Aut
 long-lived refresh token of the app (app key/secret) exchanged at ``/oauth2/token``; team apps
 act as a member through ``Dropbox-API-Select-User``. ``files`` is the metadata table,
 ``file_contents`` the blobs, and each configured stream is a dynamic entity.
+
+Dropbox API v2: the files of a folder.
+
+The app's refresh token (app key and secret) is exchanged at ``token_url`` (default
+``{base_url}/oauth2/token``); team apps act as ``team_member_id``
+(``Dropbox-API-Select-User``). ``POST /2/files/list_folder`` (``path``, ``recursive``,
+``limit``, ``include_deleted``) then ``POST /2/files/list_folder/continue`` with the returned
+``cursor`` while ``has_more``. File entries (``.tag`` = file) are kept when
+``server_modified`` is after the checkpoint, which is saved once the listing is done.
+Deletions are not flagged: Dropbox's deleted entries carry no ``id`` to match a row with.
+File contents and tabular streams are not read by this connector.
 """
 
-from syncs.providers.base import ProviderSpec, ResourceSpec, register
-from syncs.providers.schemas import (
-    base_url,
-    boolean,
-    defaults_from,
-    file_streams,
-    http_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-)
+from __future__ import annotations
 
-CONFIG_SCHEMA = obj({
-    "path": string("Folder read: \"\" is the root, otherwise a path like /Reports.",
-                   pattern=r"^(|/.*[^/])$", default=""),
-    "recursive": boolean("Walk subfolders.", default=True),
-    "team_member_id": string("Team member acted as (team apps; dbmid:...).", minLength=1),
-    "streams": file_streams("/Reports/*.csv"),
-    "base_url": base_url("https://api.dropboxapi.com"),
-    "content_url": http_url("Override of the content host.",
-                            default="https://content.dropboxapi.com"),
-    "page_size": page_size(2000, 2000, "limit of list_folder requests."),
-    "start_date": start_date("Only files modified on the server at or after this instant on "
-                             "the first run; null reads every file."),
+from typing import Any
+
+from syncs.providers import schemas as js
+from syncs.providers._saas import SaasSource, registered
+from syncs.providers.base import define_provider
+from syncs.providers.resources import blobs, incremental
+
+CONFIG_SCHEMA = js.obj({
+    "path": js.string("Folder read: \"\" is the root, otherwise a path like /Reports.",
+                      pattern=r"^(|/.*[^/])$", default=""),
+    "recursive": js.boolean("Walk subfolders.", default=True),
+    "team_member_id": js.string("Team member acted as (team apps; dbmid:...).", minLength=1),
+    "streams": js.file_streams("/Reports/*.csv"),
+    "base_url": js.base_url("https://api.dropboxapi.com"),
+    "content_url": js.http_url("Override of the content host.",
+                               default="https://content.dropboxapi.com"),
+    "token_url": js.token_url(description="OAuth token endpoint of the refresh-token grant "
+                                       "(default {base_url}/oauth2/token)."),
+    "page_size": js.page_size(2000, 2000, "limit of list_folder requests."),
+    "start_date": js.start_date("Only files modified on the server at or after this instant on "
+                                "the first run; null reads every file."),
 }, title="Dropbox connection", examples=[{"path": "/Reports", "recursive": True}])
 
-SECRETS_SCHEMA = obj({
-    "app_key": secret("App key of the Dropbox app."),
-    "app_secret": secret("App secret of the Dropbox app."),
-    "refresh_token": secret("Refresh token (offline access) granted to the app."),
+SECRETS_SCHEMA = js.obj({
+    "app_key": js.secret("App key of the Dropbox app."),
+    "app_secret": js.secret("App secret of the Dropbox app."),
+    "refresh_token": js.secret("Refresh token (offline access) granted to the app."),
 }, required=["app_key", "app_secret", "refresh_token"], title="Dropbox secrets",
     examples=[{"app_key": "example-key", "app_secret": "example-secret",
                "refresh_token": "example-refresh-token"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="files", display_name="Files", source_name="/2/files/list_folder",
-                 description="Files under the folder: id, name, path, rev, size, content_hash, "
-                             "client_modified, server_modified; deletions are flagged.",
-                 cursor_field="server_modified", primary_key=["id"], load_mode="upsert",
-                 size_class="s"),
-    ResourceSpec(entity_key="file_contents", display_name="File contents",
-                 source_name="/2/files/download",
-                 description="The content of each file changed in the run.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["files"],
-                 size_class="l", storage_kind="object_storage",
-                 storage_description="One blob per file in object storage, keyed by file id "
-                                     "and replaced when its rev changes.",
-                 config_schema=obj({
-                     "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
-                                          "description": "Larger files are skipped."},
-                 })),
+    incremental("files", "Files", "/2/files/list_folder", "Files under the folder: id, name, "
+                "path, rev, size, content_hash, client_modified, server_modified; deletions are "
+                "flagged.", cursor="server_modified", size="s"),
+    blobs("file_contents", "File contents", "/2/files/download", "The content of each file "
+          "changed in the run.", parent="files", storage_description="One blob per file in "
+          "object storage, keyed by file id and replaced when its rev changes.",
+          config_schema=js.obj({
+              "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
+                                   "description": "Larger files are skipped."},
+          })),
 ]
 
-SPEC = register(ProviderSpec(
-    key="dropbox",
-    display_name="Dropbox",
-    description="Files of a Dropbox folder: metadata, contents and tabular streams.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-    dynamic_resources=True,
-))
+SPEC = define_provider("dropbox", "Dropbox",
+    "Files of a Dropbox folder: metadata, contents and tabular streams.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
+
+
+@registered
+class DropboxSource(SaasSource):
+    provider = "dropbox"
+    service = "Dropbox"
+    credential_noun = "the access token"
+    credential_hint = "check the app key and secret and the refresh token"
+
+    def engine_config(self, settings: dict) -> dict:
+        base = settings.get("base_url") or "https://api.dropboxapi.com"
+        headers = {"Dropbox-API-Select-User": settings["team_member_id"]} \
+            if settings.get("team_member_id") else {}
+        streams = [
+            self.stream("files", path="2/files/list_folder", method="POST",
+                        json={"path": settings["path"], "recursive": settings["recursive"],
+                              "limit": settings["page_size"], "include_deleted": False},
+                        record_selector="entries", order="unordered", client_filter=True,
+                        start_date=settings.get("start_date"),
+                        pagination={"type": "cursor", "cursor_path": "cursor",
+                                    "cursor_param": "cursor", "cursor_in": "body",
+                                    "has_more_path": "has_more",
+                                    "continue_path": "2/files/list_folder/continue"}),
+            self.unsupported("file_contents", "file contents go to object storage, which this "
+                                              "connector does not write yet."),
+        ]
+        return {
+            "base_url": base,
+            "headers": headers,
+            "auth": {"type": "oauth2", "grant_type": "refresh_token",
+                     "token_url": settings.get("token_url")
+                     or f"{base.rstrip('/')}/oauth2/token",
+                     "fields": {"client_id": "app_key", "client_secret": "app_secret",
+                                "refresh_token": "refresh_token"}},
+            "check": {"path": "2/users/get_current_account", "method": "POST"},
+            "max_retries": 5,
+            "streams": streams,
+        }
+
+    def after_page(self, stream: dict, records: list[dict], document: Any,
+                   values: dict) -> list[dict]:
+        return [entry for entry in records if entry.get(".tag") == "file"]

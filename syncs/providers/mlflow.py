@@ -10,85 +10,59 @@ HTTP basic (MLflow's basic-auth app). Run records are flattened from ``info`` wi
 on the next run.
 """
 
-from syncs.providers.base import ProviderSpec, ResourceSpec, cursor_window, register
-from syncs.providers.schemas import (
-    defaults_from,
-    enum,
-    http_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string_list,
-)
+from syncs.providers import schemas as js
+from syncs.providers.base import define_provider
+from syncs.providers.resources import dependent, incremental
 
-CONFIG_SCHEMA = obj({
-    "tracking_uri": http_url("Tracking server URL, e.g. https://mlflow.example.com or "
-                             "https://<workspace>.cloud.databricks.com."),
-    "experiment_ids": string_list("Experiments read (default: every experiment).",
-                                  items={"type": "string", "pattern": r"^[0-9A-Za-z-]+$"}),
-    "view_type": enum(["ACTIVE_ONLY", "DELETED_ONLY", "ALL"],
-                      "Lifecycle stages of the experiments and runs read.",
-                      default="ACTIVE_ONLY"),
-    "page_size": page_size(1000, 1000, "max_results of search requests."),
-    "start_date": start_date("Runs started at or after this instant on the first run; null "
-                             "reads every run."),
+CONFIG_SCHEMA = js.obj({
+    "tracking_uri": js.http_url("Tracking server URL, e.g. https://mlflow.example.com or "
+                                "https://<workspace>.cloud.databricks.com."),
+    "experiment_ids": js.string_list("Experiments read (default: every experiment).",
+                                     items={"type": "string", "pattern": r"^[0-9A-Za-z-]+$"}),
+    "view_type": js.enum(["ACTIVE_ONLY", "DELETED_ONLY", "ALL"],
+                         "Lifecycle stages of the experiments and runs read.",
+                         default="ACTIVE_ONLY"),
+    "page_size": js.page_size(1000, 1000, "max_results of search requests."),
+    "start_date": js.start_date("Runs started at or after this instant on the first run; null "
+                                "reads every run."),
 }, required=["tracking_uri"], title="MLflow connection",
     examples=[{"tracking_uri": "https://mlflow.example.com", "experiment_ids": ["1", "7"]}])
 
-SECRETS_SCHEMA = obj({
-    "token": secret("Bearer token (Databricks personal access token or proxy token)."),
-    "username": secret("Username (MLflow basic auth)."),
-    "password": secret("Password (MLflow basic auth)."),
+SECRETS_SCHEMA = js.obj({
+    "token": js.secret("Bearer token (Databricks personal access token or proxy token)."),
+    "username": js.secret("Username (MLflow basic auth)."),
+    "password": js.secret("Password (MLflow basic auth)."),
 }, title="MLflow secrets", dependentRequired={"username": ["password"],
                                               "password": ["username"]},
     examples=[{"token": "dapi0123456789abcdef"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="experiments", display_name="Experiments",
-                 source_name="/api/2.0/mlflow/experiments/search",
-                 description="Experiments: id, name, artifact location, lifecycle stage, tags, "
-                             "creation and last update time.",
-                 cursor_field="last_update_time", primary_key=["experiment_id"],
-                 load_mode="upsert", size_class="xs"),
-    ResourceSpec(entity_key="runs", display_name="Runs",
-                 source_name="/api/2.0/mlflow/runs/search",
-                 description="Runs of the experiments read: run_id, name, user, status, start "
-                             "and end time, artifact URI, params, tags and latest metrics.",
-                 cursor_field="start_time", primary_key=["run_id"], load_mode="upsert",
-                 depends_on=["experiments"], size_class="m",
-                 slicing=cursor_window("start_time", "P7D", "epoch_ms")),
-    ResourceSpec(entity_key="metric_history", display_name="Metric history",
-                 source_name="/api/2.0/mlflow/metrics/get-history",
-                 description="Every logged value of every metric of the runs read (key, value, "
-                             "step, timestamp).",
-                 primary_key=["run_id", "key", "step", "timestamp"], load_mode="upsert",
-                 depends_on=["runs"], size_class="l", default_selected=False,
-                 config_schema=obj({
-                     "metric_keys": string_list("Metrics read (default: every metric of the "
+    incremental("experiments", "Experiments", "/api/2.0/mlflow/experiments/search",
+                "Experiments: id, name, artifact location, lifecycle stage, tags, creation and "
+                "last update time.", cursor="last_update_time", size="xs",
+                primary_key=["experiment_id"]),
+    incremental("runs", "Runs", "/api/2.0/mlflow/runs/search", "Runs of the experiments read: "
+                "run_id, name, user, status, start and end time, artifact URI, params, tags and "
+                "latest metrics.", cursor="start_time", window="P7D", cursor_format="epoch_ms",
+                primary_key=["run_id"], depends_on=["experiments"]),
+    dependent("metric_history", "Metric history", "/api/2.0/mlflow/metrics/get-history",
+              "Every logged value of every metric of the runs read (key, value, step, "
+              "timestamp).", parent="runs", size="l",
+              primary_key=["run_id", "key", "step", "timestamp"], default_selected=False,
+              config_schema=js.obj({
+                  "metric_keys": js.string_list("Metrics read (default: every metric of the "
                                                 "run)."),
-                 })),
-    ResourceSpec(entity_key="registered_models", display_name="Registered models",
-                 source_name="/api/2.0/mlflow/registered-models/search",
-                 description="Registered models: name, description, tags, aliases, creation and "
-                             "last update time.",
-                 cursor_field="last_updated_timestamp", primary_key=["name"],
-                 load_mode="upsert", size_class="xs"),
-    ResourceSpec(entity_key="model_versions", display_name="Model versions",
-                 source_name="/api/2.0/mlflow/model-versions/search",
-                 description="Versions of the registered models read: version, stage, status, "
-                             "source, run_id, tags, aliases.",
-                 cursor_field="last_updated_timestamp", primary_key=["name", "version"],
-                 load_mode="upsert", depends_on=["registered_models"], size_class="s"),
+              })),
+    incremental("registered_models", "Registered models",
+                "/api/2.0/mlflow/registered-models/search", "Registered models: name, "
+                "description, tags, aliases, creation and last update time.",
+                cursor="last_updated_timestamp", size="xs", primary_key=["name"]),
+    incremental("model_versions", "Model versions", "/api/2.0/mlflow/model-versions/search",
+                "Versions of the registered models read: version, stage, status, source, run_id, "
+                "tags, aliases.", cursor="last_updated_timestamp", size="s",
+                primary_key=["name", "version"], depends_on=["registered_models"]),
 ]
 
-SPEC = register(ProviderSpec(
-    key="mlflow",
-    display_name="MLflow",
-    description="Experiments, runs, metrics and registered models of an MLflow tracking "
-                "server.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-))
+SPEC = define_provider("mlflow", "MLflow",
+    "Experiments, runs, metrics and registered models of an MLflow tracking server.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES)

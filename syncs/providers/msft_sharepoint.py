@@ -8,96 +8,191 @@ document library items are read with the delta query (``/drives/{drive-id}/root/
 ``@odata.nextLink``/``@odata.deltaLink``), list items with ``/lists/{list-id}/items?expand=fields``.
 ``drive_items`` is the file metadata table, ``drive_item_contents`` the blobs in object
 storage; each configured stream (files matching globs, parsed as tables) is a dynamic entity.
+
+SharePoint Online through Microsoft Graph v1.0.
+
+Client credentials at ``{authority_url}/{tenant_id}/oauth2/v2.0/token`` (scope
+``https://graph.microsoft.com/.default``). The site is resolved from its URL (``GET
+/sites/{hostname}:/{path}``), the document library by name (``/sites/{id}/drives``). Library
+items come from the delta query on the drive root (``/drives/{id}/root/delta``, the only delta
+SharePoint offers), following ``@odata.nextLink``, kept when under ``folder_path`` (and its
+subfolders when ``include_subfolders``) and modified after the checkpoint; deleted items are
+flagged ``deleted``. Lists and list items (``expand=fields``) are filtered on
+``lastModifiedDateTime`` after the checkpoint. Checkpoints are saved once a read is done.
+File contents and tabular streams are not read by this connector.
 """
 
-from syncs.providers.base import ProviderSpec, ResourceSpec, register
-from syncs.providers.schemas import (
-    base_url,
-    boolean,
-    defaults_from,
-    file_streams,
-    http_url,
-    obj,
-    page_size,
-    secret,
-    start_date,
-    string,
-    string_list,
-)
+from __future__ import annotations
 
-CONFIG_SCHEMA = obj({
-    "tenant_id": string("Directory (tenant) id, or the tenant's domain (contoso.onmicrosoft.com).",
-                        minLength=1),
-    "site_url": http_url("URL of the SharePoint site, e.g. "
-                         "https://contoso.sharepoint.com/sites/Finance."),
-    "drive_name": string("Document library read.", minLength=1, default="Documents"),
-    "folder_path": string("Folder of the library read (/ is the library root).",
-                          pattern=r"^/", default="/"),
-    "include_subfolders": boolean("Walk subfolders recursively.", default=True),
-    "lists": string_list("Display names of the lists whose items are synced (default: every "
-                         "non-hidden list)."),
-    "streams": file_streams("/Reports/*.xlsx"),
-    "base_url": base_url("https://graph.microsoft.com/v1.0"),
-    "authority_url": http_url("Override of the identity platform host.",
-                              default="https://login.microsoftonline.com"),
-    "page_size": page_size(200, 999, "Items per Graph page ($top)."),
-    "start_date": start_date("Only items modified at or after this instant on the first run; "
-                             "null reads everything."),
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from syncs.connectors.http_api import SourceError
+from syncs.connectors.sources import Batch
+from syncs.providers import schemas as js
+from syncs.providers._saas import SaasSource, registered
+from syncs.providers.base import define_provider
+from syncs.providers.resources import blobs, incremental, snapshot
+
+CONFIG_SCHEMA = js.obj({
+    "tenant_id": js.string("Directory (tenant) id, or the tenant's domain "
+                           "(contoso.onmicrosoft.com).", minLength=1),
+    "site_url": js.http_url("URL of the SharePoint site, e.g. "
+                            "https://contoso.sharepoint.com/sites/Finance."),
+    "drive_name": js.string("Document library read.", minLength=1, default="Documents"),
+    "folder_path": js.string("Folder of the library read (/ is the library root).",
+                             pattern=r"^/", default="/"),
+    "include_subfolders": js.boolean("Walk subfolders recursively.", default=True),
+    "lists": js.string_list("Display names of the lists whose items are synced (default: every "
+                            "non-hidden list)."),
+    "streams": js.file_streams("/Reports/*.xlsx"),
+    "base_url": js.base_url("https://graph.microsoft.com/v1.0"),
+    "authority_url": js.http_url("Override of the identity platform host.",
+                                 default="https://login.microsoftonline.com"),
+    "page_size": js.page_size(200, 999, "Items per Graph page ($top)."),
+    "start_date": js.start_date("Only items modified at or after this instant on the first run; "
+                                "null reads everything."),
 }, required=["tenant_id", "site_url"], title="SharePoint connection", examples=[{
     "tenant_id": "00000000-0000-0000-0000-000000000000",
     "site_url": "https://contoso.sharepoint.com/sites/Finance",
     "folder_path": "/Shared/Exports",
 }])
 
-SECRETS_SCHEMA = obj({
-    "client_id": secret("Application (client) id of the app registration."),
-    "client_secret": secret("Client secret of the app registration."),
+SECRETS_SCHEMA = js.obj({
+    "client_id": js.secret("Application (client) id of the app registration."),
+    "client_secret": js.secret("Client secret of the app registration."),
 }, required=["client_id", "client_secret"], title="SharePoint secrets",
     examples=[{"client_id": "11111111-1111-1111-1111-111111111111",
                "client_secret": "example-secret"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="drives", display_name="Document libraries",
-                 source_name="/sites/{site-id}/drives",
-                 description="The site's document libraries (drives).",
-                 primary_key=["id"], load_mode="replace", size_class="xs",
-                 default_selected=False),
-    ResourceSpec(entity_key="drive_items", display_name="Files",
-                 source_name="/drives/{drive-id}/root/delta",
-                 description="Files and folders of the library folder: id, name, path, size, "
-                             "MIME type, eTag, createdDateTime, lastModifiedDateTime, webUrl; "
-                             "deleted items are flagged.",
-                 cursor_field="lastModifiedDateTime", primary_key=["id"], load_mode="upsert",
-                 size_class="s"),
-    ResourceSpec(entity_key="drive_item_contents", display_name="File contents",
-                 source_name="/drives/{drive-id}/items/{item-id}/content",
-                 description="The content of each file changed in the run.",
-                 primary_key=["id"], load_mode="upsert", depends_on=["drive_items"],
-                 size_class="l", storage_kind="object_storage",
-                 storage_description="One blob per file in object storage, keyed by item id "
-                                     "and replaced when the file changes.",
-                 config_schema=obj({
-                     "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
-                                          "description": "Larger files are skipped."},
-                 })),
-    ResourceSpec(entity_key="lists", display_name="Lists", source_name="/sites/{site-id}/lists",
-                 description="The site's lists: display name, template, columns.",
-                 cursor_field="lastModifiedDateTime", primary_key=["id"], load_mode="upsert",
-                 size_class="xs"),
-    ResourceSpec(entity_key="list_items", display_name="List items",
-                 source_name="/sites/{site-id}/lists/{list-id}/items?expand=fields",
-                 description="Items of the selected lists with their column values (fields).",
-                 cursor_field="lastModifiedDateTime", primary_key=["list_id", "id"],
-                 load_mode="upsert", depends_on=["lists"], size_class="m"),
+    snapshot("drives", "Document libraries", "/sites/{site-id}/drives", "The site's document "
+             "libraries (drives).", default_selected=False),
+    incremental("drive_items", "Files", "/drives/{drive-id}/root/delta", "Files and folders of "
+                "the library folder: id, name, path, size, MIME type, eTag, createdDateTime, "
+                "lastModifiedDateTime, webUrl; deleted items are flagged.",
+                cursor="lastModifiedDateTime", size="s"),
+    blobs("drive_item_contents", "File contents", "/drives/{drive-id}/items/{item-id}/content",
+          "The content of each file changed in the run.", parent="drive_items",
+          storage_description="One blob per file in object storage, keyed by item id and "
+          "replaced when the file changes.",
+          config_schema=js.obj({
+              "max_file_size_mb": {"type": "integer", "minimum": 1, "default": 512,
+                                   "description": "Larger files are skipped."},
+          })),
+    incremental("lists", "Lists", "/sites/{site-id}/lists", "The site's lists: display name, "
+                "template, columns.", cursor="lastModifiedDateTime", size="xs"),
+    incremental("list_items", "List items", "/sites/{site-id}/lists/{list-id}/items?expand=fields",
+                "Items of the selected lists with their column values (fields).",
+                cursor="lastModifiedDateTime", primary_key=["list_id", "id"], depends_on=["lists"]),
 ]
 
-SPEC = register(ProviderSpec(
-    key="msft_sharepoint",
-    display_name="Microsoft SharePoint",
-    description="Files and lists of a SharePoint Online site (Microsoft Graph).",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-    dynamic_resources=True,
-))
+SPEC = define_provider("msft_sharepoint", "Microsoft SharePoint",
+    "Files and lists of a SharePoint Online site (Microsoft Graph).",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)
+
+
+@registered
+class SharePointSource(SaasSource):
+    provider = "msft_sharepoint"
+    service = "Microsoft Graph"
+    credential_noun = "the app's credentials"
+    credential_hint = ("check the tenant id, the app registration's client id and secret, and "
+                       "its Sites.Read.All (or Sites.Selected) permission")
+
+    def engine_config(self, settings: dict) -> dict:
+        authority = settings["authority_url"].rstrip("/")
+        self._site: str | None = None
+        self._drive: str | None = None
+        top = settings["page_size"]
+        streams = [
+            self.stream("drives", path="sites/{site_id}/drives", record_selector="value"),
+            self.stream("drive_items", path="drives/{drive_id}/root/delta",
+                        record_selector="value", params={"$top": top}, order="unordered",
+                        client_filter=True, start_date=settings.get("start_date")),
+            self.stream("lists", path="sites/{site_id}/lists", record_selector="value",
+                        order="unordered", client_filter=True,
+                        start_date=settings.get("start_date")),
+            self.stream("list_items", path="sites/{site_id}/lists/{list_id}/items",
+                        record_selector="value", params={"expand": "fields", "$top": top},
+                        order="unordered", client_filter=True,
+                        parent={"stream": "lists", "own_cursor": True,
+                                "vars": {"list_id": "id"}, "fields": {"list_id": "id"}}),
+            self.unsupported("drive_item_contents", "file contents go to object storage, "
+                                                    "which this connector does not write yet."),
+        ]
+        return {
+            "base_url": settings.get("base_url") or "https://graph.microsoft.com/v1.0",
+            "auth": {"type": "oauth2", "grant_type": "client_credentials",
+                     "token_url": f"{authority}/{settings['tenant_id']}/oauth2/v2.0/token",
+                     "scope": "https://graph.microsoft.com/.default"},
+            "pagination": {"type": "next_url", "next_url_path": "@odata.nextLink"},
+            "max_retries": 5,
+            "streams": streams,
+        }
+
+    def site_id(self) -> str:
+        if self._site is None:
+            parts = urlsplit(self.settings["site_url"])
+            path = unquote(parts.path).rstrip("/")
+            site = self.get(self.url(f"sites/{parts.hostname}:{path}")).json()
+            self._site = site["id"]
+        return self._site
+
+    def drive_id(self) -> str:
+        if self._drive is None:
+            name = self.settings["drive_name"]
+            for records in self.pages(self.streams["drives"], values=self.placeholders()):
+                found = next((d for d in records if d.get("name") == name), None)
+                if found:
+                    self._drive = found["id"]
+                    break
+            else:
+                raise SourceError(f"The site has no document library named {name!r}.")
+        return self._drive
+
+    def placeholders(self, extra: dict | None = None) -> dict:
+        values = super().placeholders(extra)
+        if self._site is not None:
+            values["site_id"] = self._site
+        if self._drive is not None:
+            values["drive_id"] = self._drive
+        return values
+
+    def check_request(self) -> None:
+        self.site_id()
+
+    def read(self, entity: str, *, cursor: Any = None, window: tuple | None = None,
+             entity_config: dict | None = None) -> Iterator[Batch]:
+        def batches() -> Iterator[Batch]:
+            self.site_id()
+            if entity == "drive_items":
+                self.drive_id()
+            yield from SaasSource.read(self, entity, cursor=cursor, window=window,
+                                       entity_config=entity_config)
+
+        yield from self.guarded(batches())
+
+    def after_page(self, stream: dict, records: list[dict], document: Any,
+                   values: dict) -> list[dict]:
+        if stream["name"] == "lists":
+            wanted = set(self.settings.get("lists") or [])
+            if wanted:
+                return [r for r in records if r.get("displayName") in wanted]
+            return [r for r in records if not (r.get("list") or {}).get("hidden")]
+        if stream["name"] != "drive_items":
+            return records
+        folder = self.settings["folder_path"].rstrip("/")
+        rows = []
+        for item in records:
+            parent = unquote((item.get("parentReference") or {}).get("path") or "")
+            relative = parent.split("root:", 1)[1] if "root:" in parent else ""
+            inside = relative == folder or (
+                self.settings.get("include_subfolders") and
+                (relative + "/").startswith(folder + "/"))
+            if item.get("root") or not inside:
+                continue
+            rows.append({**item, "path": f"{relative}/{item.get('name')}",
+                         "deleted": "deleted" in item})
+        return rows

@@ -8,61 +8,43 @@ cursor`` through a server-side cursor; one without is re-read in full. Primary k
 the table's own (``pg_index``).
 """
 
-from syncs.providers.base import ProviderSpec, register
-from syncs.providers.schemas import (
-    database_tables,
-    defaults_from,
-    enum,
-    hostname,
-    integer,
-    obj,
-    port,
-    secret,
-    string,
-    string_list,
-)
+from syncs.providers import schemas as js
+from syncs.providers.base import define_provider
 
-TABLES, QUERIES = database_tables("public", "e.g. updated_at, or an increasing id")
+TABLES, QUERIES = js.database_tables("public", "e.g. updated_at, or an increasing id")
 
-CONFIG_SCHEMA = obj({
-    "host": hostname("Server host name or IP address."),
-    "port": port(5432),
-    "database": string("Database name.", minLength=1),
-    "username": string("Database user (read-only access is enough).", minLength=1),
-    "schemas": string_list("Schemas whose tables are discoverable.", min_items=1,
-                           default=["public"]),
+CONFIG_SCHEMA = js.obj({
+    "host": js.hostname("Server host name or IP address."),
+    "port": js.port(5432),
+    "database": js.string("Database name.", minLength=1),
+    "username": js.string("Database user (read-only access is enough).", minLength=1),
+    "schemas": js.string_list("Schemas whose tables are discoverable.", min_items=1,
+                              default=["public"]),
     "tables": TABLES,
     "queries": QUERIES,
-    "sslmode": enum(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
-                    "libpq sslmode.", default="prefer"),
-    "ssl_root_cert": string("CA certificate (PEM) verifying the server (verify-ca, "
-                            "verify-full)."),
-    "ssl_client_cert": string("Client certificate (PEM) for certificate authentication; its "
-                              "key is a secret."),
-    "fetch_size": integer("Rows fetched per round trip of the server-side cursor.", minimum=1,
-                          maximum=100000, default=10000),
-    "statement_timeout_seconds": integer("statement_timeout of the reading session (0: none).",
-                                         minimum=0, default=0),
+    "sslmode": js.enum(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+                       "libpq sslmode.", default="prefer"),
+    "ssl_root_cert": js.string("CA certificate (PEM) verifying the server (verify-ca, "
+                               "verify-full)."),
+    "ssl_client_cert": js.string("Client certificate (PEM) for certificate authentication; its "
+                                 "key is a secret."),
+    "fetch_size": js.integer("Rows fetched per round trip of the server-side cursor.", minimum=1,
+                             maximum=100000, default=10000),
+    "statement_timeout_seconds": js.integer("statement_timeout of the reading session (0: none).",
+                                            minimum=0, default=0),
 }, required=["host", "database", "username"], title="PostgreSQL connection", examples=[{
     "host": "db.example.com", "port": 5432, "database": "app", "username": "readonly",
     "tables": [{"schema": "public", "table": "orders", "cursor_field": "updated_at",
                 "primary_key": ["id"]}],
 }])
 
-SECRETS_SCHEMA = obj({
-    "password": secret("Password of the database user."),
-    "ssl_client_key": secret("Private key (PEM) of the client certificate."),
+SECRETS_SCHEMA = js.obj({
+    "password": js.secret("Password of the database user."),
+    "ssl_client_key": js.secret("Private key (PEM) of the client certificate."),
 }, title="PostgreSQL secrets",
     **{"if": {"required": ["ssl_client_key"]}, "else": {"required": ["password"]}},
     examples=[{"password": "example-password"}])
 
-SPEC = register(ProviderSpec(
-    key="postgres",
-    display_name="PostgreSQL",
-    description="Tables, views and SQL queries of a PostgreSQL database.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=[],
-    dynamic_resources=True,
-))
+SPEC = define_provider("postgres", "PostgreSQL",
+    "Tables, views and SQL queries of a PostgreSQL database.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, dynamic_resources=True)

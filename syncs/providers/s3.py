@@ -9,42 +9,35 @@ none at all to use the server's own credential chain (instance profile, IRSA), o
 assuming ``role_arn``.
 """
 
-from syncs.providers.base import ProviderSpec, ResourceSpec, register
-from syncs.providers.schemas import (
-    boolean,
-    defaults_from,
-    file_streams,
-    http_url,
-    obj,
-    secret,
-    start_date,
-    string,
-)
+from syncs.providers import schemas as js
+from syncs.providers.base import define_provider
+from syncs.providers.resources import incremental
 
-CONFIG_SCHEMA = obj({
-    "bucket": string("Bucket name.", pattern=r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$"),
-    "prefix": string("Key prefix listed (e.g. exports/); empty: the whole bucket.",
-                     default=""),
-    "region": string("AWS region of the bucket (auto for R2).",
-                     pattern=r"^([a-z]{2}(-[a-z]+)+-\d+|auto)$",
-                     default="us-east-1"),
-    "endpoint_url": http_url("Endpoint of an S3-compatible store (MinIO, R2, ...) or a test "
-                             "server; omitted: AWS S3."),
-    "force_path_style": boolean("Address the bucket in the path (bucket-in-host otherwise); "
-                                "most S3-compatible stores need it.", default=False),
-    "role_arn": string("IAM role assumed with the credentials.", pattern=r"^arn:aws[a-z-]*:iam::"),
-    "streams": file_streams("exports/orders/*.csv"),
-    "start_date": start_date("Only objects last modified at or after this instant; null "
-                             "reads every object."),
+CONFIG_SCHEMA = js.obj({
+    "bucket": js.string("Bucket name.", pattern=r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$"),
+    "prefix": js.string("Key prefix listed (e.g. exports/); empty: the whole bucket.",
+                        default=""),
+    "region": js.string("AWS region of the bucket (auto for R2).",
+                        pattern=r"^([a-z]{2}(-[a-z]+)+-\d+|auto)$",
+                        default="us-east-1"),
+    "endpoint_url": js.http_url("Endpoint of an S3-compatible store (MinIO, R2, ...) or a test "
+                                "server; omitted: AWS S3."),
+    "force_path_style": js.boolean("Address the bucket in the path (bucket-in-host otherwise); "
+                                   "most S3-compatible stores need it.", default=False),
+    "role_arn": js.string("IAM role assumed with the credentials.",
+                          pattern=r"^arn:aws[a-z-]*:iam::"),
+    "streams": js.file_streams("exports/orders/*.csv"),
+    "start_date": js.start_date("Only objects last modified at or after this instant; null "
+                                "reads every object."),
 }, required=["bucket"], title="S3 connection", examples=[{
     "bucket": "acme-exports", "prefix": "daily/", "region": "eu-west-1",
     "streams": [{"name": "orders", "globs": ["daily/orders/*.csv.gz"], "format": "csv"}],
 }])
 
-SECRETS_SCHEMA = obj({
-    "aws_access_key_id": secret("Access key id.", pattern=r"^[A-Z0-9]{16,128}$"),
-    "aws_secret_access_key": secret("Secret access key."),
-    "aws_session_token": secret("Session token of temporary credentials."),
+SECRETS_SCHEMA = js.obj({
+    "aws_access_key_id": js.secret("Access key id.", pattern=r"^[A-Z0-9]{16,128}$"),
+    "aws_secret_access_key": js.secret("Secret access key."),
+    "aws_session_token": js.secret("Session token of temporary credentials."),
 }, title="S3 secrets", dependentRequired={
     "aws_access_key_id": ["aws_secret_access_key"],
     "aws_secret_access_key": ["aws_access_key_id"],
@@ -53,22 +46,12 @@ SECRETS_SCHEMA = obj({
               "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}])
 
 RESOURCES = [
-    ResourceSpec(entity_key="objects", display_name="Objects",
-                 source_name="ListObjectsV2",
-                 description="The objects under the prefix: key, size, ETag, storage class "
-                             "and last-modified time.",
-                 cursor_field="last_modified", primary_key=["key"], load_mode="upsert",
-                 size_class="m"),
+    incremental("objects", "Objects", "ListObjectsV2", "The objects under the prefix: key, size, "
+                "ETag, storage class and last-modified time.", cursor="last_modified",
+                primary_key=["key"]),
 ]
 
-SPEC = register(ProviderSpec(
-    key="s3",
-    display_name="Amazon S3",
-    description="Files in an S3 (or S3-compatible) bucket: the object listing and tabular "
-                "streams parsed from CSV, JSON Lines, Parquet and Excel files.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=RESOURCES,
-    dynamic_resources=True,
-))
+SPEC = define_provider("s3", "Amazon S3",
+    "Files in an S3 (or S3-compatible) bucket: the object listing and tabular streams parsed "
+    "from CSV, JSON Lines, Parquet and Excel files.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, RESOURCES, dynamic_resources=True)

@@ -84,6 +84,14 @@ def base_url(default_url: str) -> dict:
                     "proxies and regional hosts.")
 
 
+def token_url(default_url: str | None = None, description: str | None = None) -> dict:
+    """The OAuth token endpoint: configurable like the API host (tests, proxies, sovereign
+    clouds), and checked by the SSRF guard like every ``*_url`` of a config."""
+    return http_url(description or "OAuth token endpoint"
+                    + (f" (default {default_url})." if default_url else "."),
+                    default=default_url)
+
+
 def start_date(description: str = "Read records changed at or after this instant on the "
                "first run; null reads the whole history.") -> dict:
     return {"type": ["string", "null"], "format": "date-time", "description": description,

@@ -9,43 +9,31 @@ TDS with TLS (``encrypt``), SQL authentication by default or an Entra ID service
 Azure SQL.
 """
 
-from syncs.providers.base import ProviderSpec, register
-from syncs.providers.schemas import (
-    boolean,
-    database_tables,
-    defaults_from,
-    enum,
-    hostname,
-    integer,
-    obj,
-    port,
-    secret,
-    string,
-    string_list,
-)
+from syncs.providers import schemas as js
+from syncs.providers.base import define_provider
 
-TABLES, QUERIES = database_tables("dbo", "e.g. a datetime2 ModifiedDate or a rowversion column")
+TABLES, QUERIES = js.database_tables("dbo", "e.g. a datetime2 ModifiedDate or a rowversion column")
 
-CONFIG_SCHEMA = obj({
-    "host": hostname("Server host name (Azure SQL: <server>.database.windows.net)."),
-    "port": port(1433),
-    "database": string("Database name.", minLength=1),
-    "username": string("Login (SQL authentication) or the service principal's client id "
-                       "(entra_service_principal).", minLength=1),
-    "authentication": enum(["sql", "entra_service_principal"], "Authentication method.",
-                           default="sql"),
-    "tenant_id": string("Entra ID tenant (entra_service_principal).", minLength=1),
-    "schemas": string_list("Schemas whose tables are discoverable.", min_items=1,
-                           default=["dbo"]),
+CONFIG_SCHEMA = js.obj({
+    "host": js.hostname("Server host name (Azure SQL: <server>.database.windows.net)."),
+    "port": js.port(1433),
+    "database": js.string("Database name.", minLength=1),
+    "username": js.string("Login (SQL authentication) or the service principal's client id "
+                          "(entra_service_principal).", minLength=1),
+    "authentication": js.enum(["sql", "entra_service_principal"], "Authentication method.",
+                              default="sql"),
+    "tenant_id": js.string("Entra ID tenant (entra_service_principal).", minLength=1),
+    "schemas": js.string_list("Schemas whose tables are discoverable.", min_items=1,
+                              default=["dbo"]),
     "tables": TABLES,
     "queries": QUERIES,
-    "encrypt": boolean("Encrypt the connection (TLS).", default=True),
-    "trust_server_certificate": boolean("Accept the server's certificate without "
-                                        "validation.", default=False),
-    "application_intent": enum(["ReadOnly", "ReadWrite"], "ApplicationIntent (ReadOnly "
-                               "routes to readable secondaries).", default="ReadOnly"),
-    "fetch_size": integer("Rows fetched per round trip.", minimum=1, maximum=100000,
-                          default=10000),
+    "encrypt": js.boolean("Encrypt the connection (TLS).", default=True),
+    "trust_server_certificate": js.boolean("Accept the server's certificate without "
+                                           "validation.", default=False),
+    "application_intent": js.enum(["ReadOnly", "ReadWrite"], "ApplicationIntent (ReadOnly "
+                                  "routes to readable secondaries).", default="ReadOnly"),
+    "fetch_size": js.integer("Rows fetched per round trip.", minimum=1, maximum=100000,
+                             default=10000),
 }, required=["host", "database", "username"], title="SQL Server connection", examples=[{
     "host": "sql.example.com", "port": 1433, "database": "erp", "username": "reader",
     "tables": [{"schema": "dbo", "table": "SalesOrderHeader", "cursor_field": "ModifiedDate",
@@ -54,18 +42,11 @@ CONFIG_SCHEMA = obj({
                    "required": ["authentication"]},
             "then": {"required": ["tenant_id"]}}])
 
-SECRETS_SCHEMA = obj({
-    "password": secret("Password of the login, or the service principal's client secret."),
+SECRETS_SCHEMA = js.obj({
+    "password": js.secret("Password of the login, or the service principal's client secret."),
 }, required=["password"], title="SQL Server secrets",
     examples=[{"password": "example-password"}])
 
-SPEC = register(ProviderSpec(
-    key="sqlserver",
-    display_name="SQL Server",
-    description="Tables, views and SQL queries of a Microsoft SQL Server or Azure SQL database.",
-    config_schema=CONFIG_SCHEMA,
-    secrets_schema=SECRETS_SCHEMA,
-    defaults=defaults_from(CONFIG_SCHEMA),
-    resources=[],
-    dynamic_resources=True,
-))
+SPEC = define_provider("sqlserver", "SQL Server",
+    "Tables, views and SQL queries of a Microsoft SQL Server or Azure SQL database.",
+    CONFIG_SCHEMA, SECRETS_SCHEMA, dynamic_resources=True)

@@ -281,6 +281,17 @@ def sftp_server():
     server.stop()
 
 
+def test_sftp_libraries_are_runtime_dependencies():
+    """The sftp provider works out of the box: fsspec and paramiko come with the service, not
+    with an extra."""
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())
+    names = {d.split(">")[0].split("[")[0] for d in pyproject["project"]["dependencies"]}
+    assert {"fsspec", "paramiko"} <= names
+
+
 def test_sftp_end_to_end_full_then_incremental(api, run_job, sftp_server, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     root = tmp_path / "sftp"

@@ -1,11 +1,13 @@
-"""SaaS presets (syncs.connectors.saas) against local fakes of their APIs (pytest-httpserver)
-answering with the documented response shapes: Shopify REST Admin (Link-header page_info
-pages, updated_at_min), Klaviyo JSON:API (links.next cursor pages, filter=greater-than(...)),
-Salesforce (OAuth token, SOQL query with nextRecordsUrl) and Gorgias (meta.next_cursor pages,
-newest first). Each moves data at the Source level (full then incremental read) and through
-the API (connection, sync, run, warehouse rows); a 429 with Retry-After is honoured; wrong
-credentials fail the check clearly, with no secret in messages or logs. Every one of the 15
-SaaS providers builds from its catalog example and fails its check clearly on a 401."""
+"""SaaS providers (syncs.providers.<key>: spec and source) against local fakes of their APIs
+(pytest-httpserver) answering with the documented response shapes: Shopify REST Admin
+(Link-header page_info pages, updated_at_min), Klaviyo JSON:API (links.next cursor pages,
+filter=greater-than(...)), Salesforce (OAuth token, SOQL query with nextRecordsUrl) and Gorgias
+(meta.next_cursor pages, newest first). Each moves data at the Source level (full then
+incremental read) and through the API (connection, sync, run, warehouse rows); a 429 with
+Retry-After is honoured; wrong credentials fail the check clearly, with no secret in messages or
+logs. Every one of the 15 SaaS providers builds from its catalog example and fails its check
+clearly on a 401.
+"""
 
 from __future__ import annotations
 
@@ -447,7 +449,10 @@ def catalog_case(provider: str, server, private_key_pem: str) -> tuple[dict, dic
             config[key] = url
     if provider == "bullhorn":
         config["login_info_url"] = f"{url}/rest-services/loginInfo"
+    if provider == "dropbox":
+        config["token_url"] = f"{url}/oauth2/token"
     if provider in ("google_drive", "gmail_inbox"):
+        config["token_url"] = f"{url}/token"
         secrets = {"service_account_json": json.dumps({
             "type": "service_account", "project_id": "acme", "private_key_id": "k1",
             "private_key": private_key_pem, "client_email": "sync@acme.iam.gserviceaccount.com",
@@ -800,6 +805,70 @@ def test_google_drive_walks_subfolders_with_a_service_account(httpserver, privat
     assert "modifiedTime > '2026-01-01T00:00:00Z'" in listing["args"]["q"][0]
 
 
+def _jwt_claims(assertion: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))
+
+
+@pytest.mark.parametrize("provider", ["google_drive", "gmail_inbox"])
+def test_google_service_account_grant_goes_to_the_configured_token_url(
+        httpserver, private_key_pem, provider):
+    """``token_url`` wins over the key file's ``token_uri`` (Google's in real key files) and
+    is the JWT's audience."""
+    seen = routes(httpserver, {"/sa-token": token_document,
+                               re.compile(r"^/(drive|gmail)/.*"): lambda r: {"id": "x"}})
+    config, secrets = catalog_case(provider, httpserver, private_key_pem)
+    key = json.loads(secrets["service_account_json"])
+    key["token_uri"] = "https://oauth2.googleapis.com/token"
+    config["token_url"] = httpserver.url_for("/sa-token")
+    open_source(provider, config, {"service_account_json": json.dumps(key)}).check()
+    grant = next(s for s in seen if s["path"] == "/sa-token")["form"]
+    assert grant["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    assert _jwt_claims(grant["assertion"])["aud"] == config["token_url"]
+    checked = [s for s in seen if s["path"] != "/sa-token"]
+    assert checked and checked[0]["headers"]["Authorization"] == "Bearer at-s3cr3t-0001"
+
+
+@pytest.mark.parametrize("provider", ["google_drive", "gmail_inbox"])
+def test_google_refresh_token_grant_goes_to_the_configured_token_url(
+        httpserver, private_key_pem, provider):
+    seen = routes(httpserver, {"/oauth-token": token_document,
+                               re.compile(r"^/(drive|gmail)/.*"): lambda r: {"id": "x"}})
+    config, _ = catalog_case(provider, httpserver, private_key_pem)
+    config["token_url"] = httpserver.url_for("/oauth-token")
+    open_source(provider, config, {"client_id": "cid", "client_secret": "cs3cr3t",
+                                   "refresh_token": "rt-1"}).check()
+    grant = next(s for s in seen if s["path"] == "/oauth-token")["form"]
+    assert grant["grant_type"] == "refresh_token" and grant["refresh_token"] == "rt-1"
+
+
+def test_google_token_url_defaults_to_googles_and_is_in_the_catalog():
+    from syncs.providers import get_provider
+
+    for provider in ("google_drive", "gmail_inbox"):
+        spec = get_provider(provider)
+        schema = spec.config_schema["properties"]["token_url"]
+        assert schema["format"] == "uri"
+        assert spec.defaults["token_url"] == "https://oauth2.googleapis.com/token"
+
+
+@pytest.mark.parametrize("provider", ["google_drive", "gmail_inbox", "dropbox"])
+def test_a_token_url_on_the_services_network_is_refused(httpserver, private_key_pem,
+                                                         provider):
+    config, secrets = catalog_case(provider, httpserver, private_key_pem)
+    config["token_url"] = "http://10.11.12.13/token"
+    with pytest.raises(CheckFailed, match="private or internal address"):
+        open_source(provider, config, secrets)
+
+
+def test_dropbox_refresh_goes_to_the_configured_token_url(httpserver):
+    seen = routes(httpserver, {"/custom/token": token_document,
+                               "/2/users/get_current_account": lambda r: {"account_id": "a"}})
+    config, secrets = catalog_case("dropbox", httpserver, "")
+    config["token_url"] = httpserver.url_for("/custom/token")
+    open_source("dropbox", config, secrets).check()
+    assert [s["path"] for s in seen] == ["/custom/token", "/2/users/get_current_account"]
+
+
 def test_gmail_lists_then_gets_messages(httpserver, private_key_pem):
     body_text = base64.urlsafe_b64encode(b"Invoice attached").decode().rstrip("=")
     user = "/gmail/v1/users/invoices@example.com"
@@ -958,6 +1027,7 @@ def test_urls_from_secrets_or_answers_are_guarded_too(httpserver, private_key_pe
     config, secrets = catalog_case("google_drive", httpserver, private_key_pem)
     key = json.loads(secrets["service_account_json"])
     key["token_uri"] = "http://10.11.12.13/token"
+    del config["token_url"]  # the default: the key's own token_uri is used
     source = open_source("google_drive", config, {"service_account_json": json.dumps(key)})
     with pytest.raises(CheckFailed, match="private or internal address"):
         source.check()

@@ -260,7 +260,7 @@ MSSQL_CONFIG = {"host": "sql.example.com", "database": "erp", "username": "reade
 def test_sqlserver_without_a_driver_is_a_clear_error(monkeypatch, api):
     monkeypatch.setitem(sys.modules, "pyodbc", None)  # import fails
     monkeypatch.setitem(sys.modules, "pymssql", None)
-    with pytest.raises(ConnectorUnavailable, match=r"pip install syncservice\[sqlserver\]"):
+    with pytest.raises(ConnectorUnavailable, match=r"pip install 'pymssql>=2.3,<3'"):
         open_source("sqlserver", MSSQL_CONFIG, {"password": PASSWORD})
     response = api.send_document("post", "/api/v1/connections", "connections", {
         "provider": "sqlserver", "name": "mssql", "config": MSSQL_CONFIG,
@@ -270,6 +270,48 @@ def test_sqlserver_without_a_driver_is_a_clear_error(monkeypatch, api):
                       )["data"]["attributes"]
     assert attributes["last_check_status"] == "failed"
     assert attributes["last_check_error"] == SQLSERVER_MISSING
+
+
+def test_sqlserver_has_a_driver_out_of_the_box():
+    """pymssql (FreeTDS bundled in its wheels) is a runtime dependency: no extra, no system
+    ODBC driver."""
+    import tomllib
+    from pathlib import Path
+
+    import pymssql
+
+    from syncs.connectors.sql import sqlserver_driver
+
+    pyproject = tomllib.loads((Path(__file__).parents[3] / "pyproject.toml").read_text())
+    assert any(d.startswith("pymssql") for d in pyproject["project"]["dependencies"])
+    kind, module, _ = sqlserver_driver()
+    assert kind in ("pymssql", "pyodbc")
+    assert kind == "pyodbc" or module is pymssql
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_sqlserver_check_against_a_closed_port_is_a_connection_error(api):
+    config = {"host": "127.0.0.1", "port": _closed_port(), "database": "erp",
+              "username": "reader", "encrypt": False}
+    with pytest.raises(CheckFailed) as failed:
+        open_source("sqlserver", config, {"password": PASSWORD}).check()
+    message = str(failed.value)
+    assert message.startswith("Cannot connect to ") and "'reader'" in message
+    assert "not installed" not in message and PASSWORD not in message
+    # Through the API too: the check fails on the connection, not on a missing driver.
+    response = api.send_document("post", "/api/v1/connections", "connections", {
+        "provider": "sqlserver", "name": "mssql closed", "config": config,
+        "secrets": {"password": PASSWORD}})
+    assert response.status_code == 201, response.content
+    attributes = body(api.post(f"/api/v1/connections/{body(response)['data']['id']}/check")
+                      )["data"]["attributes"]
+    assert attributes["last_check_status"] == "failed"
+    assert attributes["last_check_error"].startswith("Cannot connect to ")
 
 
 class FakeMssqlCursor:

@@ -1,13 +1,14 @@
-"""What the SaaS presets share: config validation against the catalog, streams built from the
-catalog's resources, and the clear messages of ``check()``."""
+"""What the SaaS providers' sources share: config validation against the catalog, streams built
+from the catalog's resources, the clear messages of ``check()``, and their registration
+(``@registered``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from syncs.connectors.http_api import HttpApiSource, SourceError, UnsupportedEntity
-from syncs.connectors.sources import Batch, CheckFailed
+from syncs.connectors.sources import Batch, CheckFailed, register_source
 from syncs.providers import base as catalog
 
 
@@ -101,5 +102,15 @@ class SaasSource(HttpApiSource):
                                           f"{type(exc).__name__}: {exc}")) from None
 
 
-def start_date(settings: dict) -> str | None:
+S = TypeVar("S", bound=SaasSource)
+
+
+def registered(cls: type[S]) -> type[S]:
+    """Register ``cls`` as the source of its ``provider`` (a source class is its own factory:
+    ``cls(config, secrets)``)."""
+    register_source(cls.provider)(cls)
+    return cls
+
+
+def first_run_start(settings: dict) -> str | None:
     return settings.get("start_date") or None

@@ -1,10 +1,12 @@
 """Google APIs authentication shared by the Drive and Gmail presets.
 
-A service account key (JSON) signs a JWT (RS256) exchanged at its ``token_uri`` for an access
+A service account key (JSON) signs a JWT (RS256) exchanged at the token endpoint for an access
 token (``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``), impersonating ``subject``
 through domain-wide delegation when given; or an OAuth client's refresh token is exchanged at
-``https://oauth2.googleapis.com/token``. The access token is cached and fetched again once on
-a 401.
+the token endpoint. The token endpoint is the config's ``token_url`` (default Google's,
+``https://oauth2.googleapis.com/token``); a service account key naming its own ``token_uri`` is
+honoured while the config keeps the default. The access token is cached and fetched again
+once on a 401.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import time
 
 from syncs.connectors.http_api import AuthFailed
-from syncs.connectors.saas.base import SaasSource
+from syncs.providers._saas import SaasSource
 
 TOKEN_URL = "https://oauth2.googleapis.com/token"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -25,14 +27,16 @@ def _b64(data: bytes) -> str:
 
 
 def service_account_assertion(key: dict, scope: str, subject: str | None = None,
-                              now: int | None = None) -> str:
-    """The signed JWT a service account presents at its token endpoint."""
+                              now: int | None = None, audience: str | None = None) -> str:
+    """The signed JWT a service account presents at its token endpoint (``audience``, by
+    default the key's ``token_uri``: Google checks the JWT is addressed to the endpoint)."""
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding
 
     issued = int(now or time.time())
     claims = {"iss": key["client_email"], "scope": scope,
-              "aud": key.get("token_uri") or TOKEN_URL, "iat": issued, "exp": issued + 3600}
+              "aud": audience or key.get("token_uri") or TOKEN_URL,
+              "iat": issued, "exp": issued + 3600}
     if subject:
         claims["sub"] = subject
     header = {"alg": "RS256", "typ": "JWT"}
@@ -52,9 +56,16 @@ class GoogleSource(SaasSource):
                        "OAuth client id, secret and refresh token")
 
     def google_auth(self) -> dict:
-        # ``token_url`` is not in the catalog schemas yet; honoured once it is.
         return {"type": "oauth2", "token_url": self.settings.get("token_url") or TOKEN_URL,
                 "grant_type": "refresh_token"}
+
+    def service_account_token_url(self, key: dict) -> str:
+        """The config's ``token_url`` when it names another endpoint than Google's, else the
+        key's own ``token_uri`` (Google's in every key file Google issues)."""
+        configured = self.settings.get("token_url")
+        if configured and configured != TOKEN_URL:
+            return configured
+        return key.get("token_uri") or TOKEN_URL
 
     def subject(self) -> str | None:
         return None
@@ -79,14 +90,16 @@ class GoogleSource(SaasSource):
         key = self._key()
         if key is None:
             return super().fetch_token()
+        token_url = self.service_account_token_url(key)
         try:
-            assertion = service_account_assertion(key, self.scope, self.subject())
+            assertion = service_account_assertion(key, self.scope, self.subject(),
+                                                  audience=token_url)
         except (ValueError, TypeError):
             raise AuthFailed(f"The {self.service} service account's private key cannot be "
                              "read: paste the whole key file.") from None
         self.redact.add(assertion)
-        document = self.post_token(key.get("token_uri") or TOKEN_URL,
-                                   {"grant_type": JWT_BEARER, "assertion": assertion},
+        document = self.post_token(token_url, {"grant_type": JWT_BEARER,
+                                               "assertion": assertion},
                                    what="the service account")
         token = document.get("access_token")
         if not token:
