@@ -36,6 +36,7 @@ from tests.syncs.e2e.harness import (
     table_of,
 )
 from tests.syncs.fakes.base import as_json
+from tests.syncs.fakes.google import private_key_pem as new_private_key_pem
 from tests.syncs.fakes.gorgias import GORGIAS_KEY, GORGIAS_USER, FakeGorgias
 from tests.syncs.fakes.klaviyo import KLAVIYO_KEY, FakeKlaviyo
 from tests.syncs.fakes.salesforce import SF_CLIENT_SECRET, SF_REFRESH, FakeSalesforce
@@ -426,12 +427,7 @@ SAAS_PROVIDERS = {  # provider -> the name its messages use
 
 @pytest.fixture(scope="module")
 def private_key_pem() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return new_private_key_pem()
 
 
 def catalog_case(provider: str, server, private_key_pem: str) -> tuple[dict, dict]:
