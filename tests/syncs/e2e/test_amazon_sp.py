@@ -19,7 +19,6 @@ class FakeAmazonSp(Fake):
         super().__init__(server)
         self.orders = [{"AmazonOrderId": f"111-000000{i}", "OrderStatus": "Shipped",
                         "LastUpdateDate": f"2026-01-0{i}T00:00:00Z"} for i in range(1, 6)]
-        self.tokens: set[str] = set()
         self.next_tokens: dict[str, list] = {}
         server.expect_request("/auth/o2/token", method="POST").respond_with_handler(self.token)
         server.expect_request("/sellers/v1/marketplaceParticipations") \
@@ -27,19 +26,12 @@ class FakeAmazonSp(Fake):
         server.expect_request(ORDERS).respond_with_handler(self.get_orders)
 
     def token(self, request):
-        self.seen(request)
-        form = request.form
-        if (form.get("grant_type"), form.get("refresh_token"), form.get("client_id"),
-                form.get("client_secret")) != ("refresh_token", SECRETS["refresh_token"],
-                                               SECRETS["lwa_client_id"],
-                                               SECRETS["lwa_client_secret"]):
-            return as_json({"error_description": "The request has an invalid grant parameter "
-                                                 ": refresh_token", "error": "invalid_grant"},
-                           400)
-        token = f"Atza|access-{len(self.tokens) + 1}"
-        self.tokens.add(token)
-        return as_json({"access_token": token, "refresh_token": SECRETS["refresh_token"],
-                        "token_type": "bearer", "expires_in": 3600})
+        return self.form_grant(request, {
+            "grant_type": "refresh_token", "refresh_token": SECRETS["refresh_token"],
+            "client_id": SECRETS["lwa_client_id"],
+            "client_secret": SECRETS["lwa_client_secret"]}, as_json({
+                "error_description": "The request has an invalid grant parameter : "
+                                     "refresh_token", "error": "invalid_grant"}, 400))
 
     def denied(self, request):
         if request.headers.get("x-amz-access-token") in self.tokens:

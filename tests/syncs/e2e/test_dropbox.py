@@ -25,7 +25,6 @@ class FakeDropbox(Fake):
             {".tag": "file", "id": f"id:{i}", "name": f"r{i}.csv", "rev": f"0{i}",
              "path_display": f"/Reports/r{i}.csv", "size": 10 * i,
              "server_modified": f"2026-01-0{i}T00:00:00Z"} for i in range(1, 5)]
-        self.tokens: set[str] = set()
         self.cursors: dict[str, tuple[int, int]] = {}
         server.expect_request("/oauth2/token", method="POST").respond_with_handler(self.token)
         server.expect_request("/2/users/get_current_account", method="POST") \
@@ -35,22 +34,16 @@ class FakeDropbox(Fake):
             .respond_with_handler(self.list_continue)
 
     def token(self, request):
-        self.seen(request)
-        form = request.form
-        if (form.get("grant_type"), form.get("refresh_token"), form.get("client_id"),
-                form.get("client_secret")) != ("refresh_token", SECRETS["refresh_token"],
-                                               SECRETS["app_key"], SECRETS["app_secret"]):
-            return as_json({"error": "invalid_grant", "error_description": "refresh token is "
-                                                                          "malformed"}, 400)
-        token = f"sl.access-{len(self.tokens) + 1}"
-        self.tokens.add(token)
-        return as_json({"access_token": token, "token_type": "bearer", "expires_in": 14400})
+        return self.form_grant(request, {
+            "grant_type": "refresh_token", "refresh_token": SECRETS["refresh_token"],
+            "client_id": SECRETS["app_key"], "client_secret": SECRETS["app_secret"]},
+            as_json({"error": "invalid_grant", "error_description": "refresh token is "
+                                                                   "malformed"}, 400))
 
     def denied(self, request):
-        if request.headers.get("Authorization", "").removeprefix("Bearer ") in self.tokens:
-            return None
-        return as_json({"error_summary": "invalid_access_token/...",
-                        "error": {".tag": "invalid_access_token"}}, 401)
+        return self.bearer_refused(request, as_json({
+            "error_summary": "invalid_access_token/...",
+            "error": {".tag": "invalid_access_token"}}, 401))
 
     def account(self, request):
         self.seen(request)

@@ -16,7 +16,6 @@ class FakeFlexiroam(Fake):
         super().__init__(server)
         self.sims = [{"iccid": f"8900{i}", "status": "active",
                       "updated_at": f"2026-01-0{i}T00:00:00Z"} for i in range(1, 6)]
-        self.tokens: set[str] = set()
         server.expect_request("/v1/auth/login", method="POST").respond_with_handler(self.login)
         server.expect_request("/v1/partners/PARTNER-1234").respond_with_handler(self.partner)
         server.expect_request(SIMS).respond_with_handler(self.list_sims)
@@ -26,14 +25,10 @@ class FakeFlexiroam(Fake):
         if (request.form.get("username"), request.form.get("password")) != \
                 (SECRETS["username"], SECRETS["password"]):
             return as_json({"message": "Invalid credentials"}, 401)
-        token = f"flexi-token-{len(self.tokens) + 1}"
-        self.tokens.add(token)
-        return as_json({"data": {"token": token}, "expires_in": 3600})
+        return as_json({"data": {"token": self.issue_token()}, "expires_in": 3600})
 
     def denied(self, request):
-        if request.headers.get("Authorization", "").removeprefix("Bearer ") in self.tokens:
-            return None
-        return as_json({"message": "Unauthenticated."}, 401)
+        return self.bearer_refused(request, as_json({"message": "Unauthenticated."}, 401))
 
     def partner(self, request):
         self.seen(request)

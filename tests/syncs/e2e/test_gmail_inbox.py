@@ -11,7 +11,7 @@ import pytest
 
 from tests.syncs.e2e.harness import connect, create_sync, run_sync, table_rows, throttled_run
 from tests.syncs.fakes.base import Fake, as_json
-from tests.syncs.fakes.google import FakeGoogleToken, key_file, private_key_pem
+from tests.syncs.fakes.google import FakeGoogleToken, PageTokens, key_file, private_key_pem
 
 USER = "invoices@example.com"
 MESSAGES = f"/gmail/v1/users/{USER}/messages"
@@ -35,7 +35,7 @@ class FakeGmail(Fake):
         super().__init__(server)
         self.token = token
         self.messages = [message(i, f"Invoice {i}", T + i * DAY) for i in range(1, 6)]
-        self.pages: dict[str, list] = {}
+        self.pages = PageTokens()
         server.expect_request(f"/gmail/v1/users/{USER}/profile").respond_with_handler(
             self.profile)
         server.expect_request(MESSAGES).respond_with_handler(self.list_messages)
@@ -52,23 +52,17 @@ class FakeGmail(Fake):
         if (answer := self.token.denied(request)) is not None:
             return answer
         args = entry["args"]
-        if args.get("pageToken"):
-            rows = self.pages.pop(args["pageToken"])
-        else:
+        rows = self.pages.following(args)
+        if rows is None:
             match = re.fullmatch(r"has:attachment(?: after:(\d+))?", args["q"])
             if not match:
                 return as_json({"error": {"code": 400, "message": "Invalid query"}}, 400)
             rows = sorted(self.messages, key=lambda m: -int(m["internalDate"]))
             if match.group(1):  # after: is in seconds; Gmail compares at that precision
                 rows = [m for m in rows if int(m["internalDate"]) >= int(match.group(1)) * 1000]
-        size = int(args["maxResults"])
-        document = {"messages": [{"id": m["id"], "threadId": m["threadId"]}
-                                 for m in rows[:size]], "resultSizeEstimate": len(rows)}
-        if rows[size:]:
-            token = f"page-{len(self.requests)}"
-            self.pages[token] = rows[size:]
-            document["nextPageToken"] = token
-        return as_json(document)
+        chunk, more = self.pages.page(rows, int(args["maxResults"]))
+        return as_json({"messages": [{"id": m["id"], "threadId": m["threadId"]} for m in chunk],
+                        "resultSizeEstimate": len(rows), **more})
 
     def get(self, request):
         entry = self.seen(request)

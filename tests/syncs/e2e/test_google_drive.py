@@ -11,7 +11,7 @@ import pytest
 
 from tests.syncs.e2e.harness import connect, create_sync, run_sync, table_rows, throttled_run
 from tests.syncs.fakes.base import Fake, as_json, instant
-from tests.syncs.fakes.google import FakeGoogleToken, key_file, private_key_pem
+from tests.syncs.fakes.google import FakeGoogleToken, PageTokens, key_file, private_key_pem
 
 FILES = "/drive/v3/files"
 SCOPE = "https://www.googleapis.com/auth/drive.readonly"
@@ -26,7 +26,7 @@ class FakeDrive(Fake):
         self.files = [{"id": f"f{i}", "name": f"report-{i}.csv", "mimeType": "text/csv",
                        "parents": ["root-folder"], "size": str(100 * i),
                        "modifiedTime": f"2026-01-0{i}T10:00:00.000Z"} for i in range(1, 6)]
-        self.pages: dict[str, list] = {}
+        self.pages = PageTokens()
         server.expect_request(f"{FILES}/root-folder").respond_with_handler(self.folder)
         server.expect_request(FILES).respond_with_handler(self.list_files)
 
@@ -41,9 +41,8 @@ class FakeDrive(Fake):
         if (answer := self.token.denied(request)) is not None:
             return answer
         args = entry["args"]
-        if args.get("pageToken"):
-            rows = self.pages.pop(args["pageToken"])
-        else:
+        rows = self.pages.following(args)
+        if rows is None:
             match = QUERY.fullmatch(args["q"])
             if not match:
                 return as_json({"error": {"code": 400, "message": "Invalid Value"}}, 400)
@@ -52,13 +51,8 @@ class FakeDrive(Fake):
             if match.group(2):
                 rows = [f for f in rows
                         if instant(f["modifiedTime"]) > instant(match.group(2))]
-        size = int(args["pageSize"])
-        document = {"kind": "drive#fileList", "files": rows[:size]}
-        if rows[size:]:
-            token = f"page-{len(self.requests)}"
-            self.pages[token] = rows[size:]
-            document["nextPageToken"] = token
-        return as_json(document)
+        chunk, more = self.pages.page(rows, int(args["pageSize"]))
+        return as_json({"kind": "drive#fileList", "files": chunk, **more})
 
 
 @pytest.fixture(scope="module")

@@ -14,27 +14,21 @@ class FakeInvoicing(Fake):
         super().__init__(server)
         self.invoices = [{"id": f"in_{i}", "amount": i * 100,
                           "updated_at": f"2026-01-0{i}T00:00:00Z"} for i in range(1, 6)]
-        self.tokens: set[str] = set()
         server.expect_request("/oauth/token", method="POST").respond_with_handler(self.token)
         server.expect_request(INVOICES).respond_with_handler(self.list_invoices)
 
     def token(self, request):
-        self.seen(request)
-        if (request.form.get("grant_type"), request.form.get("client_id"),
-                request.form.get("client_secret"), request.form.get("scope")) != (
-                "client_credentials", SECRETS["client_id"], SECRETS["client_secret"],
-                "invoices:read"):
-            return as_json({"error": "invalid_client"}, 401)
-        token = f"tok-{len(self.tokens) + 1}"
-        self.tokens.add(token)
-        return as_json({"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
+        return self.form_grant(request, {"grant_type": "client_credentials",
+                                         "scope": "invoices:read", **SECRETS},
+                               as_json({"error": "invalid_client"}, 401))
 
     def list_invoices(self, request):
         entry = self.seen(request)
         if (answer := self.throttled()) is not None:
             return answer
-        if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
-            return as_json({"error": "invalid_token"}, 401)
+        if (answer := self.bearer_refused(request, as_json({"error": "invalid_token"},
+                                                           401))) is not None:
+            return answer
         args = entry["args"]
         rows = sorted(self.invoices, key=lambda r: (r["updated_at"], r["id"]))
         if args.get("updated_since"):

@@ -25,7 +25,6 @@ class FakeGraph(Fake):
             {"id": f"i{i}", "name": f"q{i}.xlsx", "eTag": f"v1-{i}",
              "lastModifiedDateTime": f"2026-01-0{i}T00:00:00Z",
              "parentReference": {"path": "/drive/root:/Shared/Exports"}} for i in range(1, 5)]
-        self.tokens: set[str] = set()
         server.expect_request(f"/{TENANT}/oauth2/v2.0/token", method="POST") \
             .respond_with_handler(self.token)
         server.expect_request("/sites/contoso.sharepoint.com:/sites/Finance") \
@@ -34,23 +33,14 @@ class FakeGraph(Fake):
         server.expect_request(DELTA).respond_with_handler(self.delta)
 
     def token(self, request):
-        self.seen(request)
-        form = request.form
-        if (form.get("grant_type"), form.get("client_id"), form.get("client_secret"),
-                form.get("scope")) != ("client_credentials", SECRETS["client_id"],
-                                       SECRETS["client_secret"],
-                                       "https://graph.microsoft.com/.default"):
-            return as_json({"error": "invalid_client", "error_description": "AADSTS7000215: "
-                            "Invalid client secret provided."}, 401)
-        token = f"eyJ0eXAi.graph-{len(self.tokens) + 1}"
-        self.tokens.add(token)
-        return as_json({"token_type": "Bearer", "expires_in": 3599, "access_token": token})
+        return self.form_grant(request, {
+            "grant_type": "client_credentials", "scope": "https://graph.microsoft.com/.default",
+            **SECRETS}, as_json({"error": "invalid_client", "error_description":
+                                 "AADSTS7000215: Invalid client secret provided."}, 401))
 
     def denied(self, request):
-        if request.headers.get("Authorization", "").removeprefix("Bearer ") in self.tokens:
-            return None
-        return as_json({"error": {"code": "InvalidAuthenticationToken",
-                                  "message": "Access token is empty."}}, 401)
+        return self.bearer_refused(request, as_json({"error": {
+            "code": "InvalidAuthenticationToken", "message": "Access token is empty."}}, 401))
 
     def site(self, request):
         self.seen(request)

@@ -18,27 +18,21 @@ class FakeStarlink(Fake):
         super().__init__(server)
         self.lines = [{"serviceLineNumber": f"SL-{i}", "nickname": f"Site {i}",
                        "active": True} for i in range(1, 6)]
-        self.tokens: set[str] = set()
         server.expect_request("/auth/connect/token", method="POST") \
             .respond_with_handler(self.token)
         server.expect_request(LINES).respond_with_handler(self.list_lines)
 
     def token(self, request):
-        self.seen(request)
-        form = request.form
-        if (form.get("grant_type"), form.get("client_id"), form.get("client_secret")) != \
-                ("client_credentials", SECRETS["client_id"], SECRETS["client_secret"]):
-            return as_json({"error": "invalid_client"}, 400)
-        token = f"sl-access-{len(self.tokens) + 1}"
-        self.tokens.add(token)
-        return as_json({"access_token": token, "expires_in": 3600, "token_type": "Bearer"})
+        return self.form_grant(request, {"grant_type": "client_credentials", **SECRETS},
+                               as_json({"error": "invalid_client"}, 400))
 
     def list_lines(self, request):
         entry = self.seen(request)
         if (answer := self.throttled()) is not None:
             return answer
-        if request.headers.get("Authorization", "").removeprefix("Bearer ") not in self.tokens:
-            return as_json({"errors": [{"errorMessage": "Unauthorized"}]}, 401)
+        if (answer := self.bearer_refused(request, as_json(
+                {"errors": [{"errorMessage": "Unauthorized"}]}, 401))) is not None:
+            return answer
         page, limit = int(entry["args"].get("page", 0)), int(entry["args"]["limit"])
         chunk = self.lines[page * limit:(page + 1) * limit]
         return as_json({"content": {"pageIndex": page, "limit": limit,

@@ -48,7 +48,6 @@ class FakeGoogleToken(Fake):
         self.public_key = serialization.load_pem_private_key(pem.encode(),
                                                              password=None).public_key()
         self.scope, self.subject, self.path = scope, subject, path
-        self.tokens: set[str] = set()
         self.claims: list[dict] = []
         server.expect_request(path, method="POST").respond_with_handler(self.token)
 
@@ -82,12 +81,32 @@ class FakeGoogleToken(Fake):
         if not claims["iat"] - 300 <= now <= claims["exp"] or claims["exp"] - claims["iat"] > 3600:
             return self.refuse("Invalid JWT: Token must be a short-lived token.")
         self.claims.append(claims)
-        token = f"ya29.access-{len(self.tokens) + 1}"
-        self.tokens.add(token)
-        return as_json({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+        return as_json({"access_token": self.issue_token("ya29"), "expires_in": 3599,
+                        "token_type": "Bearer"})
 
     def denied(self, request):
-        if request.headers.get("Authorization", "").removeprefix("Bearer ") in self.tokens:
-            return None
-        return as_json({"error": {"code": 401, "message": "Request had invalid authentication "
-                                  "credentials.", "status": "UNAUTHENTICATED"}}, 401)
+        return self.bearer_refused(request, as_json({"error": {
+            "code": 401, "message": "Request had invalid authentication credentials.",
+            "status": "UNAUTHENTICATED"}}, 401))
+
+
+class PageTokens:
+    """Google's list paging: a page of ``size`` rows and, when more follow, the rest kept
+    under a ``nextPageToken`` that the next request sends back as ``pageToken``."""
+
+    def __init__(self) -> None:
+        self.rest: dict[str, list] = {}
+        self.issued = 0
+
+    def page(self, rows: list, size: int) -> tuple[list, dict]:
+        """(this page's rows, ``{"nextPageToken": ...}`` or ``{}``)."""
+        if not rows[size:]:
+            return rows[:size], {}
+        self.issued += 1
+        token = f"page-{self.issued}"
+        self.rest[token] = rows[size:]
+        return rows[:size], {"nextPageToken": token}
+
+    def following(self, args: dict) -> list | None:
+        """The rows a request's ``pageToken`` stands for (None on a first page)."""
+        return self.rest.pop(args["pageToken"]) if args.get("pageToken") else None
