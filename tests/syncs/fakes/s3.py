@@ -28,6 +28,6 @@ def set_free_actions(url: str, count: float) -> None:
     """The next ``count`` requests skip authentication, every later one is checked (moto's
     ``reset-auth``; ``inf`` switches checks off, moto's default)."""
     request = urllib.request.Request(f"{url}/moto-api/reset-auth", data=str(count).encode(),
-                                     method="POST")
+                                     method="POST", headers={"Content-Type": "text/plain"})
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local moto
         json.load(response)
