@@ -362,7 +362,13 @@ class HttpApiSource:
 
     # --- auth ---------------------------------------------------------------------------------
     def _auth(self) -> dict:
-        return self.config.get("auth") or {"type": "none"}
+        auth = self.config.get("auth") or {"type": "none"}
+        if auth.get("type") == "oauth2_client_credentials":
+            # The catalog's name (syncs.providers.http_api) for the engine's oauth2 grant.
+            auth = {**auth, "type": "oauth2", "grant_type": "client_credentials"}
+            if auth.get("scopes"):
+                auth["scope"] = " ".join(auth["scopes"])
+        return auth
 
     def _secret(self, name: str) -> str:
         return str(self.secrets.get(name) or "")

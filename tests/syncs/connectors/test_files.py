@@ -6,8 +6,6 @@ import gzip
 import json
 import logging
 import os
-import socket
-import threading
 import time
 import uuid
 
@@ -22,6 +20,8 @@ from syncs.connectors import CheckFailed, open_source
 from syncs.connectors.files import LocalFileSource
 from syncs.models import Sync, SyncRun
 from tests.conftest import body
+from tests.syncs.fakes.s3 import start_moto
+from tests.syncs.fakes.sftp import SftpServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -199,20 +199,10 @@ def check(api, connection_id):
 
 # --- S3 (moto server) ---------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_url():
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
+    server, url = start_moto()
+    yield url
     server.stop()
 
 
@@ -283,110 +273,6 @@ def test_s3_check_failures(moto_url, bucket):
 
 
 # --- SFTP (a paramiko server in a thread) -------------------------------------------------------
-
-class LocalSftpHandle(paramiko.SFTPHandle):
-    def stat(self):
-        return paramiko.SFTPAttributes.from_stat(os.fstat(self.readfile.fileno()))
-
-
-class LocalSftp(paramiko.SFTPServerInterface):
-    """Read-only SFTP over the local filesystem (paths are local absolute paths)."""
-
-    def _attributes(self, path):
-        try:
-            return paramiko.SFTPAttributes.from_stat(os.stat(path))
-        except OSError as exc:
-            return paramiko.SFTPServer.convert_errno(exc.errno)
-
-    def list_folder(self, path):
-        try:
-            names = os.listdir(path)
-        except OSError as exc:
-            return paramiko.SFTPServer.convert_errno(exc.errno)
-        found = []
-        for name in names:
-            attributes = paramiko.SFTPAttributes.from_stat(os.stat(os.path.join(path, name)))
-            attributes.filename = name
-            found.append(attributes)
-        return found
-
-    def stat(self, path):
-        return self._attributes(path)
-
-    lstat = stat
-
-    def open(self, path, flags, attr):
-        try:
-            handle_file = open(path, "rb")  # noqa: SIM115 - closed by the handle
-        except OSError as exc:
-            return paramiko.SFTPServer.convert_errno(exc.errno)
-        handle = LocalSftpHandle(flags)
-        handle.filename, handle.readfile = path, handle_file
-        return handle
-
-    def canonicalize(self, path):
-        return os.path.normpath(path if path.startswith("/") else "/" + path)
-
-
-class SshServer(paramiko.ServerInterface):
-    def __init__(self, password, public_key):
-        self.password, self.public_key = password, public_key
-
-    def check_channel_request(self, kind, chanid):
-        return paramiko.OPEN_SUCCEEDED if kind == "session" else \
-            paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-
-    def get_allowed_auths(self, username):
-        return "password,publickey"
-
-    def check_auth_password(self, username, password):
-        ok = (username, password) == ("loader", self.password)
-        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
-
-    def check_auth_publickey(self, username, key):
-        ok = username == "loader" and key.get_base64() == self.public_key.get_base64()
-        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
-
-
-class SftpServer:
-    def __init__(self, password):
-        self.host_key = paramiko.RSAKey.generate(2048)
-        self.client_key = paramiko.RSAKey.generate(2048)
-        self.password = password
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.transports: list[paramiko.Transport] = []
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def host_key_line(self) -> str:
-        return f"{self.host_key.get_name()} {self.host_key.get_base64()}"
-
-    def serve(self):
-        while not self.stopped.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            transport = paramiko.Transport(client)
-            transport.add_server_key(self.host_key)
-            transport.set_subsystem_handler("sftp", paramiko.SFTPServer, LocalSftp)
-            self.transports.append(transport)
-            try:
-                transport.start_server(server=SshServer(self.password, self.client_key))
-            except (paramiko.SSHException, EOFError, OSError):
-                transport.close()
-
-    def stop(self):
-        self.stopped.set()
-        self.thread.join(5)
-        for transport in self.transports:
-            transport.close()
-        self.listener.close()
-
 
 @pytest.fixture
 def sftp_server():
