@@ -309,6 +309,13 @@ class PostgresDialect(Dialect):
             self._tempdir = None
 
 
+PYMSSQL_CANNOT_VERIFY = (
+    "The SQL Server driver installed here (pymssql, FreeTDS) encrypts the connection but cannot "
+    "verify the server's certificate: set trust_server_certificate to true to accept it "
+    "unverified (as ODBC's TrustServerCertificate=yes), or install pyodbc and Microsoft ODBC "
+    "Driver 18 for SQL Server to verify it.")
+
+
 def sqlserver_driver() -> tuple[str, Any, str | None]:
     """(kind, module, odbc driver name) of an installed SQL Server driver."""
     try:
@@ -370,8 +377,11 @@ class SqlServerDialect(Dialect):
                 raise CheckFailed("Entra ID service principal authentication needs the ODBC "
                                   "driver (pyodbc with Microsoft ODBC Driver 18 for SQL "
                                   "Server); pymssql supports SQL authentication only.")
-            # FreeTDS encrypts when asked; it checks no certificate (no CA file is configured),
-            # so trust_server_certificate changes nothing on this driver.
+            # FreeTDS encrypts when asked but checks no certificate (pymssql configures no CA
+            # file): a connection that asks for a verified server is refused, never silently
+            # downgraded to an unverified one.
+            if config.get("encrypt", True) and not config.get("trust_server_certificate"):
+                raise CheckFailed(PYMSSQL_CANNOT_VERIFY)
             return self.module.connect(
                 server=address, port=str(port), user=config["username"],
                 password=self.secrets.get("password", ""), database=config["database"],

@@ -356,7 +356,14 @@ def test_sqlserver_statements_on_pymssql(monkeypatch):
         [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
           ("93.184.216.34", int(port)))] if host == "sql.example.com"
         else real_getaddrinfo(host, port, *a, **k)))
-    source = open_source("sqlserver", MSSQL_CONFIG, {"password": PASSWORD})
+    # FreeTDS cannot verify the certificate: the default (a verified server) is refused
+    # before any connection is attempted; accepting it unverified must be asked for.
+    with pytest.raises(CheckFailed, match="cannot verify the server's certificate"):
+        list(open_source("sqlserver", MSSQL_CONFIG, {"password": PASSWORD}).read(
+            "dbo_salesorder_s"))
+    assert connects == []
+    source = open_source("sqlserver", {**MSSQL_CONFIG, "trust_server_certificate": True},
+                         {"password": PASSWORD})
     batches = list(source.read("dbo_salesorder_s", cursor="2025-12-31T00:00:00"))
     assert connects[0]["server"] == "93.184.216.34"
     assert log == [("SELECT * FROM [dbo].[SalesOrder]]s] WHERE (Amount > 5 AND Code LIKE "
