@@ -106,6 +106,34 @@ def past(value: Any, floor: Any, *, inclusive: bool) -> bool:
         inclusive and cursor_key(value) == cursor_key(floor))
 
 
+def _utc_text_width(values: list) -> int | None:
+    """The width shared by every value but None, when all are fixed-width UTC timestamps."""
+    width = None
+    for value in values:
+        if value is None:
+            continue
+        if not isinstance(value, str) or (width is not None and len(value) != width) \
+                or not _UTC_ISO.fullmatch(value):
+            return None
+        width = len(value)
+    return width
+
+
+def _as_utc_text(bound: Any, width: int) -> str | None:
+    """``bound`` as a UTC timestamp text of ``width`` characters; None unless exact."""
+    moment = parse_instant(bound)
+    if moment is None:
+        return None
+    utc = moment.astimezone(UTC)
+    digits = width - len("2026-01-01T00:00:00.Z")
+    fraction = f"{utc.microsecond:06d}"
+    if width == len("2026-01-01T00:00:00Z"):
+        return None if utc.microsecond else utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if digits <= 0 or fraction[digits:].strip("0"):
+        return None
+    return f"{utc.strftime('%Y-%m-%dT%H:%M:%S')}.{fraction[:digits].ljust(digits, '0')}Z"
+
+
 @dataclass
 class IncrementalCursor:
     """One read of a stream: which records of each page to keep, when to stop paging and the
@@ -145,16 +173,42 @@ class IncrementalCursor:
         stop = False
         name = self.field
         if name and self.filters():
-            inclusive = self.cursor is None
-            kept = [r for r in records if past(r.get(name), self.floor, inclusive=inclusive)]
-            stop = self.order == "desc" and len(kept) < len(records)
-            if self.window is not None:
-                end = cursor_key(self.window[1])
-                kept = [r for r in kept if r.get(name) is None or cursor_key(r.get(name)) < end]
-            records = kept
+            values = [r.get(name) for r in records]
+            after = self._past_floor(values)
+            stop = self.order == "desc" and not all(after)
+            before = self._before_end(values)
+            records = [r for r, a, b in zip(records, after, before, strict=True) if a and b]
         if name and records:
             self.reached = later(self.reached, latest([r.get(name) for r in records]))
         return records, stop
+
+    def _bounds_as_text(self, values: list) -> tuple[str, str | None] | None:
+        """(floor, window end) as text comparable with ``values``, when every value is a UTC
+        timestamp of one width and the bounds render exactly in it (one regex per value
+        instead of parsing each)."""
+        width = _utc_text_width(values)
+        floor = _as_utc_text(self.floor, width) if width else None
+        end = _as_utc_text(self.window[1], width) if width and self.window else None
+        if floor is None or (self.window is not None and end is None):
+            return None
+        return floor, end
+
+    def _past_floor(self, values: list) -> list[bool]:
+        inclusive = self.cursor is None  # a start date is included, a checkpoint is not
+        text = self._bounds_as_text(values)
+        if text is not None:
+            floor = text[0]
+            return [v is None or v > floor or (inclusive and v == floor) for v in values]
+        return [past(v, self.floor, inclusive=inclusive) for v in values]
+
+    def _before_end(self, values: list) -> list[bool]:
+        if self.window is None:
+            return [True] * len(values)
+        text = self._bounds_as_text(values)
+        if text is not None:
+            return [v is None or v < text[1] for v in values]
+        end = cursor_key(self.window[1])
+        return [v is None or cursor_key(v) < end for v in values]
 
     def batch_cursor(self) -> Any:
         """The cursor a batch of records checkpoints (only asc advances it as it goes)."""

@@ -54,7 +54,9 @@ class OAuth1(httpx.Auth):
             ("oauth_nonce", nonce or secrets.token_hex(16)), ("oauth_version", "1.0"),
         ]
         query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
-        base = construct_base_string(method, url, query + oauth)
+        # authlib unescapes oauth_* values (as received in a header): hand them over escaped,
+        # or a value holding "%b0" would be signed as a different one.
+        base = construct_base_string(method, url, query + [(k, escape(v)) for k, v in oauth])
         key = f"{escape(self.consumer_secret)}&{escape(self.token_secret)}"
         digest = hmac.new(key.encode(), base.encode(), _DIGESTS[self.signature_method])
         oauth.append(("oauth_signature", base64.b64encode(digest.digest()).decode()))

@@ -93,16 +93,16 @@ def test_oauth1_requests_carry_a_signature_the_server_verifies(httpserver, answe
     nonces = []
 
     def things(request):
-        ok, fields = verify_oauth1(request, "cs-s3cr3t", "ts-s3cr3t")
+        ok, fields = verify_oauth1(request, "cs-s3cr3t", "ts-%41-s3cr3t")
         nonces.append(fields["oauth_nonce"])
-        assert fields["realm"] == "1234_SB1" and fields["oauth_token"] == "tok-id"
+        assert fields["realm"] == "1234_SB1" and fields["oauth_token"] == "tok%b0id"
         return answer({"data": [{"id": 1}], "next": "?page=2&q=a b" if len(nonces) == 1
                        else None}) if ok else answer({"error": "bad signature"}, 401)
 
     httpserver.expect_request("/things").respond_with_handler(things)
     source = source_for(httpserver, {"type": "oauth1", "realm": "1234_SB1"}, {
-        "consumer_key": "ck", "consumer_secret": "cs-s3cr3t", "token_id": "tok-id",
-        "token_secret": "ts-s3cr3t"}, pagination={"type": "next_url"})
+        "consumer_key": "ck", "consumer_secret": "cs-s3cr3t", "token_id": "tok%b0id",
+        "token_secret": "ts-%41-s3cr3t"}, pagination={"type": "next_url"})
     assert read(source) == [{"id": 1}, {"id": 1}]
     assert len(set(nonces)) == 2
 

@@ -84,3 +84,33 @@ def test_unordered_checkpoints_once_read_and_client_filter_drops_old_records():
     assert [r["id"] for r in kept] == [0, 2] and not stop  # the checkpoint itself is old
     assert cursor.batch_cursor() == "2026-01-02T00:00:00Z"
     assert cursor.needs_final_checkpoint() and cursor.reached == "2026-01-05T00:00:00Z"
+
+
+def reference(values, floor, inclusive, end):
+    from syncs.connectors.http_api.cursors import past
+
+    return [v for v in values if past(v, floor, inclusive=inclusive)
+            and (end is None or v is None or cursor_key(v) < cursor_key(end))]
+
+
+@pytest.mark.parametrize("values", [
+    ["2026-01-02T00:00:00Z", "2026-01-01T23:59:59Z", None, "2026-01-03T00:00:00Z"],
+    ["2026-01-02T00:00:00.000Z", "2026-01-02T00:00:00.500Z", "2026-01-01T00:00:00.999Z"],
+    ["2026-01-02T00:00:00.000000Z", "2026-01-02T00:00:00.000001Z"],
+    ["2026-01-02T00:00:00Z", "2026-01-02T00:00:00.5Z"],  # mixed widths: parsed
+    ["2026-01-02T01:00:00+01:00", "2026-01-02T00:00:01Z"],  # offsets: parsed
+])
+@pytest.mark.parametrize("floor", ["2026-01-02T00:00:00Z", "2026-01-02", "2026-01-02T00:00:00.5Z",
+                                   "2026-01-02T00:00:00.000001Z", 1767312000,
+                                   "2026-01-02T01:00:00+01:00"])
+@pytest.mark.parametrize("checkpoint", [True, False])
+@pytest.mark.parametrize("end", [None, "2026-01-02T12:00:00Z", "2026-01-02T00:00:00.5Z"])
+def test_the_text_comparison_agrees_with_parsing(values, floor, checkpoint, end):
+    window = ("2026-01-01", end) if end else None
+    cursor = IncrementalCursor(field="at", cursor=floor if checkpoint else None,
+                               window=window, client_filter=True,
+                               start_date=None if checkpoint else floor)
+    if not checkpoint and window:
+        cursor.floor = floor  # the window's start is the floor otherwise
+    kept, _ = cursor.page([{"at": v} for v in values])
+    assert [r["at"] for r in kept] == reference(values, floor, not checkpoint, end)
