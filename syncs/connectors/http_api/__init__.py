@@ -49,19 +49,24 @@ What was chosen, and why (measured by ``benchmarks/http_engine.py``, figures in
   model of dlt's ``rest_client.paginators`` (dlt itself is not a dependency: its paginators
   know nothing of our config keys, and it would bring its own requests-based client, outside
   the pinned SSRF-guarded transport).
-- OAuth 1: authlib's RFC 5849 functions build the signature base string and the header
-  (they pass the RFC's own example, and agree with the former hand-written signer); the
-  HMAC-SHA256 digest is ours, as authlib signs only HMAC-SHA1. authlib's httpx ``OAuth1Auth``
-  is not used (see ``oauth1.py``).
+- OAuth 1: authlib's RFC 5849 functions build the signature base string and the header: the
+  RFC's own example passes, and on 2,000 random requests the headers equal the former
+  hand-written signer's, except that a default port (``:443``) is now left out of the base
+  string as RFC 5849 section 3.4.1.2 requires. The HMAC-SHA256 digest is ours, as authlib signs
+  only HMAC-SHA1. Cost: ~112 µs per header against the former 88 µs, once per page. authlib's
+  httpx ``OAuth1Auth`` is not used (see ``oauth1.py``).
 - OAuth 2: the token flow stays the source's methods (``fetch_token``, ``token_request``,
   ``post_token``), because presets replace them with non-standard logins and a rotated
   refresh token must be handed to ``on_secrets_rotated`` before it is used; authlib's
   ``OAuth2Client`` would own the token request and its errors (unredacted).
 - Retries: httpx-retries' ``Retry`` is the policy (statuses, Retry-After in seconds or as an
   HTTP date, backoff, exhaustion); the loop applying it runs above httpx's auth flow, not as
-  its ``RetryTransport`` (see ``retries.py``: a transport retry would replay a signed request).
+  its ``RetryTransport`` (see ``retries.py``): measured, a ``RetryTransport`` retry of an
+  OAuth 1 request reached the server with the same nonce twice, the loop with two.
 - Pages are parsed with orjson from the raw bytes; selection, shaping, cursor tracking and
-  the incremental filter work per page (one ``max`` per page for the cursor reached).
+  the incremental filter work per page (one ``max`` per page for the cursor reached; same-width
+  UTC timestamps compared as text). Reading 100 pages of 1,000 records: 2.9 µs of CPU per
+  record against the former engine's 7.8 (4.6 against 13.7 with flatten and a client filter).
 """
 
 from syncs.connectors.http_api.auth import (  # noqa: F401 - the package's names
