@@ -122,23 +122,31 @@ def oauth1(baseline) -> list[str]:
 
 
 # --- 2. retries and signatures -----------------------------------------------------------------
-class _Flaky(http.server.BaseHTTPRequestHandler):
+class _JsonHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def answer(self, status: int, body: bytes, headers: dict | None = None) -> None:
+        self.send_response(status)
+        for name, value in {**(headers or {}), "Content-Type": "application/json",
+                            "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class _Flaky(_JsonHandler):
+    """503 (Retry-After: 0) to every other request; records the OAuth 1 nonces."""
+
     nonces: list[str] = []
 
     def do_GET(self):  # noqa: N802 - http.server's name
         header = self.headers.get("Authorization", "")
         self.nonces.append(header.split('oauth_nonce="')[1].split('"')[0])
         first = len(self.nonces) % 2 == 1
-        body = b'{"data": []}'
-        self.send_response(503 if first else 200)
-        self.send_header("Retry-After", "0")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.answer(503 if first else 200, b'{"data": []}', {"Retry-After": "0"})
 
 
 def retries() -> list[str]:
@@ -194,20 +202,10 @@ def _pages(count: int, size: int) -> list[bytes]:
 def _serve(port_queue, count: int, size: int) -> None:
     pages = _pages(count, size)
 
-    class Pages(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Pages(_JsonHandler):
         def do_GET(self):  # noqa: N802
             page = int(self.path.split("page=")[1].split("&")[0]) if "page=" in self.path else 1
-            body = pages[(page - 1) % len(pages)]
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
+            self.answer(200, pages[(page - 1) % len(pages)])
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pages)
     port_queue.put(server.server_address[1])
