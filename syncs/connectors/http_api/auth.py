@@ -13,7 +13,8 @@ Config keys (unchanged): ``bearer`` {secret: "token", prefix: "Bearer "}; ``api_
 secret: "api_key"}; ``basic`` {username | username_secret, password_secret: "password"};
 ``oauth1`` {realm, consumer_key_secret, consumer_secret_secret, token_id_secret,
 token_secret_secret, signature_method: HMAC-SHA256}; ``oauth2`` {token_url, grant_type,
-fields, params, scope, client_auth, token_path, header: "Authorization", prefix: "Bearer "}.
+fields, params, scope, client_auth, token_path, header: "Authorization", prefix: "Bearer "};
+``oauth2_client_credentials`` {token_url, scopes} (the http_api catalog's form of it).
 """
 
 from __future__ import annotations
@@ -105,9 +106,16 @@ class OAuth2Auth(Authenticator):
     uses_token = True
 
 
+class OAuth2ClientCredentialsAuth(OAuth2Auth):
+    """The http_api catalog's name for OAuth 2 client credentials: {token_url, scopes: [...]},
+    the client id and secret in the secrets ``client_id``/``client_secret``."""
+
+    kind = "oauth2_client_credentials"
+
+
 AUTHENTICATORS: dict[str, type[Authenticator]] = {cls.kind: cls for cls in (
     Authenticator, BearerAuth, ApiKeyHeaderAuth, ApiKeyQueryAuth, BasicAuth, OAuth1Auth,
-    OAuth2Auth)}
+    OAuth2Auth, OAuth2ClientCredentialsAuth)}
 
 
 def authenticator_for(config: dict | None, secret: SecretGetter) -> Authenticator:

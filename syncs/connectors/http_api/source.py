@@ -140,6 +140,8 @@ class HttpApiSource:
         form.update(auth.get("params") or {})
         if auth.get("scope"):
             form["scope"] = auth["scope"]
+        elif auth.get("scopes"):  # the http_api catalog's list (RFC 6749: space-delimited)
+            form["scope"] = " ".join(auth["scopes"])
         return form
 
     def fetch_token(self) -> tuple[str, float | None]:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import pytest
 
+from syncs.connectors import open_source
 from syncs.connectors.http_api import HttpApiSource
 from syncs.connectors.http_api.auth import (
     AUTHENTICATORS,
@@ -32,7 +33,7 @@ def read(source: HttpApiSource) -> list:
 
 def test_the_mapping_and_unknown_types():
     assert sorted(AUTHENTICATORS) == ["api_key_header", "api_key_query", "basic", "bearer",
-                                      "none", "oauth1", "oauth2"]
+                                      "none", "oauth1", "oauth2", "oauth2_client_credentials"]
     assert isinstance(authenticator_for({"type": "api_key_query"}, str), ApiKeyQueryAuth)
     with pytest.raises(ValueError, match="unknown auth type 'digest'"):
         authenticator_for({"type": "digest"}, str)
@@ -194,3 +195,19 @@ def test_oauth2_token_cache():
     assert token.current() == "tok-2" and issued == [1, 2]
     token.expires = 0.0  # expired
     assert token.current() == "tok-3"
+
+
+def test_the_catalogs_oauth2_client_credentials_type_fetches_a_token(httpserver, answer):
+    # The http_api catalog offers {type: oauth2_client_credentials, token_url, scopes}.
+    events: list = []
+    api = TokenServer(httpserver, answer, events)
+    source = open_source("http_api", {
+        "base_url": httpserver.url_for("/"),
+        "auth": {"type": "oauth2_client_credentials", "token_url": httpserver.url_for("/token"),
+                 "scopes": ["orders:read", "customers:read"]},
+        "streams": [{"name": "things", "path": "/things", "record_selector": "data"}]},
+        {"client_id": "cid", "client_secret": "csec"})
+    assert read(source) == [{"id": 1}]
+    assert api.forms == [{"grant_type": "client_credentials", "client_id": "cid",
+                          "client_secret": "csec", "scope": "orders:read customers:read"}]
+    assert events[-1] == ("api", "Bearer at-1")
