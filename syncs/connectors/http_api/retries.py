@@ -6,7 +6,14 @@ The loop that applies the policy is the source's (``HttpApiSource._send``), abov
 flow, not httpx-retries' ``RetryTransport`` below it: a transport retry resends the request as
 already signed and authorised, so an OAuth 1 retry would replay its nonce, a 401 could not
 fetch a new token first, and retries would skip the throttle. Every attempt still goes through
-the pinned transport of ``syncservice.outbound`` (the SSRF guard's checked address)."""
+the pinned transport of ``syncservice.outbound`` (the SSRF guard's checked address).
+
+httpx-retries 0.6 as checked here, and what ``RetryPolicy`` changes: ``Retry-After`` as
+integer seconds and as an HTTP date is honoured, fractional seconds ("1.5") are not (parsed
+here); 429/502/503/504 by default (500 added); POST is not retried by default (allowed here:
+the engine's POSTs are reads); network errors are retried by default, including the pinned
+transport's refusal of an unsafe address (a ``ConnectError``; not retried here); waits have
+full jitter by default (none here: one reader per connection, and tests can rely on them)."""
 
 from __future__ import annotations
 
