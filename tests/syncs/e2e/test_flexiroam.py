@@ -1,5 +1,5 @@
 """Flexiroam end to end through the API against a fake of the partner API as the preset
-assumes it (not publicly documented; see syncs/connectors/saas/flexiroam.py): ``POST
+assumes it (not publicly documented; see syncs/providers/flexiroam.py): ``POST
 /v1/auth/login`` with the partner username and password returns a bearer ``token`` (a wrong
 password gets 401); lists page with ``page``/``limit`` (``data``) and filter on
 ``updated_from`` (inclusive)."""
