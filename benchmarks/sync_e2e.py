@@ -64,7 +64,7 @@ DEFAULT_DLT_PYTHON = "/tmp/dltvenv/bin/python"
 PAGE = 1000
 ENTITY = "records"
 CHILD_TIMEOUT = 3600.0
-MODES = ("ours", "dlt-defaults", "dlt-tuned", "copy")
+MODES = ("ours", "ours-inline", "dlt-defaults", "dlt-tuned", "copy")
 GOALS = {"dlt-tuned": 2.0, "copy": 0.35}  # ours' rows/s over theirs (issue 17, P6)
 # dlt's fastest settings found here (dlt 1.31, 2 cores): each one is read by dlt from the
 # environment (its config providers); the source-level ones are in dlt_child.
@@ -265,10 +265,11 @@ def django_child(url: str, step: str, api: str = "", size: int = 0, sync_id: str
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_ours(url: str, sync_id: str, size: int) -> dict:
+def run_ours(url: str, sync_id: str, size: int, env: dict | None = None) -> dict:
     """One run: triggered, executed (and timed) by a worker process, checked."""
     django_child(url, "trigger", sync_id=sync_id)
-    line = run_child([PYTHON, "manage.py", "run_worker", "--burst"], child_env(url))
+    line = run_child([PYTHON, "manage.py", "run_worker", "--burst"],
+                     {**child_env(url), **(env or {})})
     checked = django_child(url, "check", size=size, sync_id=sync_id)
     if size:
         check_count(url, f'"{checked["table"]}"', size, "ours")
@@ -389,10 +390,12 @@ def measure(size: int, modes: list[str], url: str, dlt_python: str) -> dict[str,
         pipelines = tempfile.mkdtemp(prefix="sync_e2e_dlt_")
         for mode in modes:
             query(url, "CHECKPOINT")  # no run pays for the previous one's dirty pages
-            if mode == "ours":
+            if mode.startswith("ours"):
+                # ours-inline: the same without reading ahead (what the run did before).
+                env = {"SYNCS_READ_AHEAD_ROWS": "0"} if mode == "ours-inline" else {}
                 sync_id = django_child(url, "create", api=api, size=size)["sync"]
-                full = run_ours(url, sync_id, size)
-                again = run_ours(url, sync_id, 0)
+                full = run_ours(url, sync_id, size, env)
+                again = run_ours(url, sync_id, 0, env)
             elif mode == "copy":
                 query(url, f"DROP TABLE IF EXISTS {COPY_TABLE}")
                 query(url, f"CREATE TABLE {COPY_TABLE} ({COPY_COLUMNS})")
@@ -434,10 +437,9 @@ def report(info: dict, commit: str, postgres: str, results: dict[int, dict]) -> 
             mode, run = key.rsplit(" ", 1)
             rate = size / line["seconds"] if run == "full" else None
             ratio = ""
-            if ours and key in by and key != "ours full" and run == "full":
-                ratio = f"{line['seconds'] / ours['seconds']:.2f}"
-            elif ours and run == "no-change" and f"ours {run}" in by and mode != "ours":
-                ratio = f"{line['seconds'] / by[f'ours {run}']['seconds']:.2f}"
+            baseline = by.get(f"ours {run}")
+            if baseline and mode != "ours":
+                ratio = f"{line['seconds'] / baseline['seconds']:.2f}"
             lines.append(f"| {size:,} | {mode} | {run} | {line['seconds']:.2f} | "
                          f"{f'{rate:,.0f}' if rate else ''} | {ratio} | {line['cpu']:.1f} | "
                          f"{line['peak_rss_mb']:.1f} |")
