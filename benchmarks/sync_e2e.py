@@ -2,7 +2,8 @@
 and a plain ``COPY``, measured from outside each process.
 
     .venv/bin/python benchmarks/sync_e2e.py [--records 1000000] [--small-records 200000]
-        [--modes ours,dlt-defaults,dlt-tuned,copy] [--dlt-python /tmp/dltvenv/bin/python]
+        [--modes ours,ours-inline,dlt-defaults,dlt-tuned,copy]
+        [--dlt-python /tmp/dltvenv/bin/python]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_sync_e2e]
         [--record benchmarks/sync_e2e.md]
 
@@ -26,6 +27,8 @@ with nothing changed (the incremental run: its cursor is at the last record):
   ``updated_since``) and a sync with an upsert binding on ``id``, created through the service
   layer; each run triggered through ``syncs.services.trigger`` and executed by a real worker
   process (``manage.py run_worker --burst``), which is what is timed;
+- ``ours-inline``: the same with ``SYNCS_READ_AHEAD_ROWS=0`` (the source read inline, a
+  write per page: the run path before syncs.pipeline);
 - ``dlt-defaults``: dlt's ``rest_api`` source (``json_link`` paginator, an ``incremental``
   ``updated_since`` param) into its ``postgres`` destination, ``merge`` on ``id``, every
   setting at its default (nested lists unnested into a child table);
@@ -407,6 +410,7 @@ def measure(size: int, modes: list[str], url: str, dlt_python: str) -> dict[str,
                 query(url, f"DROP SCHEMA IF EXISTS {dataset_of(mode)} CASCADE")
                 full = run_dlt(mode, api, url, dlt_python, pipelines)
                 check_count(url, f"{dataset_of(mode)}.{ENTITY}", size, mode)
+                full["rows"] = size  # what the table holds (dlt-tuned's normalize count is 12x it)
                 again = run_dlt(mode, api, url, dlt_python, pipelines)
                 check_count(url, f"{dataset_of(mode)}.{ENTITY}", size, mode)
             for label, line in (("full", full), ("no-change", again)):
