@@ -15,6 +15,7 @@ from syncs.loading import read_checkpoint
 from syncs.models import Sync, SyncRun
 from syncs.pipeline import ReadAhead, read_ahead
 from syncs.services import cancel_run
+from syncs.signals import batch_staged
 from tests.conftest import body, wait_for
 
 
@@ -230,9 +231,20 @@ def table_ids(sync: Sync) -> list[int]:
 def test_a_run_reads_ahead_and_loads_every_row_once_in_order(api, paged, run_job, settings):
     settings.SYNCS_READ_AHEAD_ROWS = 8  # two pages per write at most
     source, sync = paged
-    run = trigger(api, sync)
-    run_job(run.job_id)
+    writes = []  # (rows, a reader thread was reading meanwhile) per write
+
+    def staged(sender, rows, **kwargs):
+        writes.append((rows, bool(readers())))
+
+    batch_staged.connect(staged, dispatch_uid="test_pipeline")
+    try:
+        run = trigger(api, sync)
+        run_job(run.job_id)
+    finally:
+        batch_staged.disconnect(dispatch_uid="test_pipeline")
     run.refresh_from_db()
+    assert writes[0][1], "the first write happened while the reader read on"
+    assert all(rows <= 8 for rows, _ in writes) and sum(r for r, _ in writes) == 20
     assert run.status == "succeeded", run.error
     assert table_ids(sync) == list(range(1, PagedApi.RECORDS + 1))  # append: once each
     assert run.summary["rows_written"] == PagedApi.RECORDS
