@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime, parse_duration
@@ -31,6 +31,7 @@ from syncs import events as run_events
 from syncs import services
 from syncs.loading import StaleAttempt, TableLoader, bound_idle_transaction, read_checkpoint, take
 from syncs.models import Sync, SyncRun, TableBinding
+from syncs.pipeline import read_ahead
 from syncs.providers import base as catalog
 from syncs.signals import run_finished
 
@@ -178,26 +179,31 @@ def run_task(ctx, run_id, task_key: str) -> None:
                          staging=True if full_refresh and not window else None)
     loader.begin()
     reached = cursor
-    for batch in source.read(entity, cursor=None if window else cursor, window=window,
-                             entity_config=sync.source_config.get("entities", {}).get(entity)):
-        # Before writing: a cancelled run, or a job reaped from this worker (a zombie),
-        # writes nothing more; the batch is read again by the next attempt.
-        ctx.heartbeat()
-        written = loader.write(batch.records, batch.cursor)
-        reached = batch.cursor if batch.cursor is not None else reached
-        read_count = len(batch.records)
+    batches = source.read(entity, cursor=None if window else cursor, window=window,
+                          entity_config=sync.source_config.get("entities", {}).get(entity))
+    # The next pages are read while a batch is written (syncs.pipeline); each write still
+    # commits its rows with their checkpoint, in the source's order.
+    with read_ahead(batches, using=(DEFAULT_DB_ALIAS, loader.using),
+                    on_wait=ctx.raise_if_cancelled) as batches:
+        for batch in batches:
+            # Before writing: a cancelled run, or a job reaped from this worker (a zombie),
+            # writes nothing more; the batch is read again by the next attempt.
+            ctx.heartbeat()
+            written = loader.write(batch.records, batch.cursor)
+            reached = batch.cursor if batch.cursor is not None else reached
+            read_count = len(batch.records)
 
-        def counted(r, read=read_count, written=written, reached=reached):
-            entity_summary = _entity_summary(r, entity)
-            entity_summary["rows_read"] += read
-            entity_summary["rows_written"] += written
-            if reached is not None:
-                entity_summary["cursor"] = reached
-            r.summary["rows_read"] = r.summary.get("rows_read", 0) + read
-            r.summary["rows_written"] = r.summary.get("rows_written", 0) + written
-            run_events.progress(r, task_key, reached)  # events: throttled, with the change
+            def counted(r, read=read_count, written=written, reached=reached):
+                entity_summary = _entity_summary(r, entity)
+                entity_summary["rows_read"] += read
+                entity_summary["rows_written"] += written
+                if reached is not None:
+                    entity_summary["cursor"] = reached
+                r.summary["rows_read"] = r.summary.get("rows_read", 0) + read
+                r.summary["rows_written"] = r.summary.get("rows_written", 0) + written
+                run_events.progress(r, task_key, reached)  # events: throttled, with the change
 
-        update_run(run.pk, counted)
+            update_run(run.pk, counted)
     if window:
         lease.commit(window[1])  # this window is complete
     else:

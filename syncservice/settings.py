@@ -232,6 +232,10 @@ SYNCS_SCHEDULER_EVERY_SECONDS = env.int("SYNCS_SCHEDULER_EVERY_SECONDS", default
 SYNCS_STALLED_TRANSACTION_TIMEOUT_SECONDS = env.float(
     "SYNCS_STALLED_TRANSACTION_TIMEOUT_SECONDS", default=30.0)
 DATABASE_ROUTERS = ["syncservice.routers.WarehouseRouter"]
+# Rows of a sync's source read ahead while the previous batch is written, and the most rows
+# of batches already read that one write merges (syncs.pipeline); 0: read inline, a write
+# per batch.
+SYNCS_READ_AHEAD_ROWS = env.int("SYNCS_READ_AHEAD_ROWS", default=5000)
 
 # --- OpenAPI --------------------------------------------------------------------------------
 # The schema at /api/v1/schema and Swagger UI at /api/v1/docs (assets from

@@ -25,8 +25,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 RECORDS = 1500
 PAGE = 100  # 15 batches
 STOP_AT = 6
+# SYNCS_READ_AHEAD_ROWS: a write per page (read ahead, pages would merge into fewer writes),
+# so the fault lands mid-run, with batches committed before it and after it.
 FAST = {"JOBS_HEARTBEAT_SECONDS": "0.2", "JOBS_HEARTBEAT_TIMEOUT_SECONDS": "2",
-        "JOBS_POLL_SECONDS": "0.1", "SYNCS_STALLED_TRANSACTION_TIMEOUT_SECONDS": "1"}
+        "JOBS_POLL_SECONDS": "0.1", "SYNCS_STALLED_TRANSACTION_TIMEOUT_SECONDS": "1",
+        "SYNCS_READ_AHEAD_ROWS": str(PAGE)}
 ROOT = Path(__file__).resolve().parents[2]
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
