@@ -250,7 +250,14 @@ class TableLoader:
         keys = ", ".join(self.q(c) for c in self.key_columns)
         updates = ", ".join(f"{self.q(n)} = excluded.{self.q(n)}" for n in names
                             if n not in self.key_columns)
-        return f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        # A record sent again unchanged costs no write: every column of a row is made from its
+        # ``_record``, so an equal ``_record`` (jsonb equality on PostgreSQL: key order does
+        # not matter) means an equal row, and the row keeps its ``_synced_at`` and ``_run_id``
+        # (when its content last changed). No new row version, no index entry, no WAL for it.
+        distinct = "IS DISTINCT FROM" if self.vendor == "postgresql" else "IS NOT"
+        record = self.q("_record")
+        return (f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+                f" WHERE {self.q(self.target)}.{record} {distinct} excluded.{record}")
 
     def _insert(self, records: Sequence[dict]) -> int:
         names = list(self._columns)
@@ -307,14 +314,14 @@ class TableLoader:
                     row.append(count)
                     copy.write_row(row)
             if merges:
+                source = temp  # the usual case: no sort needed
                 if repeated:
                     keys = ", ".join(self.q(c) for c in self.key_columns)
-                    select = (f"SELECT DISTINCT ON ({keys}) {selected} FROM {temp} "
-                              f"ORDER BY {keys}, _load_order DESC")
-                else:  # the usual case: no sort needed
-                    select = f"SELECT {selected} FROM {temp}"
-                cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) {select}"
-                               + self._on_conflict(names))
+                    source = (f"(SELECT DISTINCT ON ({keys}) * FROM {temp} "
+                              f"ORDER BY {keys}, _load_order DESC)")
+                cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
+                               f"SELECT {selected} FROM {source} AS {self.q('_load')} "
+                               f"WHERE {self._changed()}" + self._on_conflict(names))
             else:
                 cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
                                f"SELECT {selected} FROM {temp} ORDER BY _load_order")
@@ -323,6 +330,22 @@ class TableLoader:
                 # (Otherwise ON COMMIT DELETE ROWS empties the table at write's commit.)
                 cursor.execute(f"TRUNCATE {temp}")
         return count
+
+    def _changed(self) -> str:
+        """PostgreSQL: the condition that keeps the batch's rows whose record differs from the
+        row stored under their key (or that have none). A record sent again unchanged is
+        dropped before the INSERT, so its row is not even locked (ON CONFLICT locks every row
+        it meets, which dirties the page and writes WAL). A correlated scalar subquery, not
+        NOT EXISTS: it probes the unique key index row by row whatever the batch size, where
+        an anti join could be planned as a hash join over the whole table. Read without a lock:
+        a row a concurrent writer changes meanwhile is then left with its value, which is as
+        if this record had been written just before it."""
+        stored = self.q("_stored")
+        match = " AND ".join(f"{stored}.{self.q(c)} = {self.q('_load')}.{self.q(c)}"
+                             for c in self.key_columns)
+        record = self.q("_record")
+        return (f"(SELECT {stored}.{record} FROM {self.q(self.target)} AS {stored} "
+                f"WHERE {match}) IS DISTINCT FROM {self.q('_load')}.{record}")
 
     def _key_positions(self, names: list[str]) -> list[tuple[int, bool]] | None:
         """For ``_key_text``: (position in ``names``, column is text) of each key column, or
