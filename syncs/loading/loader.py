@@ -7,8 +7,13 @@ that transaction, through the attempt's lease (syncs.loading.fence): a stale att
 rolls back whole, and the row lock is held only for the commit.
 
 Load modes: ``append_event`` inserts; ``upsert`` merges on the binding's primary key columns
-(INSERT … ON CONFLICT DO UPDATE, on PostgreSQL and SQLite alike); ``replace`` loads into a
-staging table and swaps it in when the entity finishes.
+(INSERT … ON CONFLICT DO UPDATE, on PostgreSQL and SQLite alike), leaving out the records
+whose stored row holds the same ``_record`` (no write at all for a record sent again
+unchanged); ``replace`` loads into a staging table and swaps it in when the entity finishes.
+
+Schema evolution (README, "Synced tables"): a new field gets a column; a value of a kind its
+field's column does not hold goes to a variant column ``<column>__v_<kind>``; nothing loaded
+is converted. The DDL runs in the batch's transaction, behind the same fence.
 """
 
 from __future__ import annotations
