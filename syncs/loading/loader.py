@@ -151,6 +151,11 @@ class TableLoader:
         self._temp_columns: set[str] | None = None  # PostgreSQL: the COPY staging table's
         self._known_keys: set = set()  # record keys that have their column (or are ignored)
         self._key_types: dict[str, str] = {}  # PostgreSQL: the key columns' types
+        # PostgreSQL upserts: leave unchanged records out before the INSERT (``_changed``)?
+        # Worth its index probe per row only while batches hold unchanged records: on for a
+        # loader's first batch, then on after a batch that wrote fewer rows than it sent.
+        # Either way an unchanged record gets no new row version (``_on_conflict``).
+        self._leave_out_unchanged = True
 
     # --- schema -------------------------------------------------------------------------------
     def q(self, name: str) -> str:
@@ -405,9 +410,12 @@ class TableLoader:
                     keys = ", ".join(self.q(c) for c in self.key_columns)
                     source = (f"(SELECT DISTINCT ON ({keys}) * FROM {temp} "
                               f"ORDER BY {keys}, _load_order DESC)")
+                where = f" WHERE {self._changed()}" if self._leave_out_unchanged else ""
                 cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
-                               f"SELECT {selected} FROM {source} AS {self.q('_load')} "
-                               f"WHERE {self._changed()}" + self._on_conflict(names))
+                               f"SELECT {selected} FROM {source} AS {self.q('_load')}{where}"
+                               + self._on_conflict(names))
+                # Rows left out, or met unchanged by ON CONFLICT, are not counted.
+                self._leave_out_unchanged = cursor.rowcount < count
             else:
                 cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
                                f"SELECT {selected} FROM {temp} ORDER BY _load_order")

@@ -261,3 +261,22 @@ def test_upsert_unchanged_last_duplicate_still_wins(binding):
     assert rows(target) == [(1, "a")]
     load(target, [[{"id": 1, "status": "a"}, {"id": 1, "status": "b"}]])
     assert rows(target) == [(1, "b")]
+
+
+def test_unchanged_records_after_a_batch_of_new_ones_are_not_rewritten(binding):
+    """Within one load, after batches of new keys only (PostgreSQL then stops probing for
+    unchanged records before the INSERT), an unchanged record still gets no new row version,
+    and a changed one is written."""
+    target = binding("upsert")
+    load(target, [[{"id": 1, "status": "a"}]], run_id="00000000-0000-0000-0000-0000000000e1")
+    columns = "id, status, _run_id" + (", ctid::text, xmin::text"
+                                        if db.vendor == "postgresql" else "")
+    before = rows(target, columns)
+    load(target, [[{"id": 2, "status": "b"}], [{"id": 3, "status": "c"}],
+                  [{"id": 1, "status": "a"}, {"id": 3, "status": "d"}]],
+         run_id="00000000-0000-0000-0000-0000000000e2")
+    after = rows(target, columns)
+    assert after[0] == before[0]
+    assert [row[:3] for row in after[1:]] == [
+        (2, "b", "00000000-0000-0000-0000-0000000000e2"),
+        (3, "d", "00000000-0000-0000-0000-0000000000e2")]
