@@ -2,11 +2,12 @@
 ``syncs.loading.TableLoader``, against a plain ``COPY`` of the same rows in the same run.
 
     .venv/bin/python benchmarks/sync_load.py [--rows 1000000] [--small-rows 300000]
-        [--batch 5000] [--repeat 1] [--modes idle,copy,insert,update]
+        [--batch 5000] [--repeat 1] [--modes idle,copy,insert,update,change]
         [--database-url postgres://postgres@127.0.0.1:5432/bench_sync_load]
         [--record benchmarks/sync_load.md]
     # another checkout's loader (e.g. an earlier commit in a worktree) in the same run:
-    #   --modes idle,copy,insert,update,other-insert,other-update --other-root /tmp/old
+    #   --modes idle,copy,insert,update,change,other-insert,other-update,other-change \
+    #   --other-root /tmp/old
 
 The script drops and creates its own database (its name must start with "bench_sync_load"),
 runs ``manage.py migrate`` on it in a subprocess, sets Django up in-process on it and creates a
@@ -24,18 +25,22 @@ the timed loop in every mode):
 - ``insert``: ours into an empty table: ``TableLoader.begin()`` then ``write(records, cursor)``
   per batch (one transaction per batch with the ``SyncState`` checkpoint, as ``run_task``
   does), then ``finish()``;
-- ``update``: ours again with the same records: every row is an ``ON CONFLICT DO UPDATE``.
+- ``update``: ours again with the same records: every record meets its key, unchanged;
+- ``change``: ours with every record changed (a later ``updated_at``, another ``status``):
+  every row is rewritten by the ``ON CONFLICT DO UPDATE``.
 
 Peak RSS is each process's ``ru_maxrss`` (``os.wait4``); ``idle`` is a process that only sets
 Django up. The whole series runs for ``--small-rows`` (0 skips) and ``--rows``, to show that
 memory does not grow with the row count. Client CPU is the child's ``process_time``; server CPU
 is its PostgreSQL backend's (``/proc/<pg_backend_pid()>/stat``; not the WAL writer,
-checkpointer or autovacuum). After each run the table is checked: its row count and distinct
-ids, that its columns and types are the baseline table's, and the checkpoint.
+checkpointer or autovacuum); "vs COPY (CPU)" compares their sums (medians), which a machine
+shared with other work blurs less than the wall times. After each run the table is checked:
+its row count and distinct ids, that its columns and types are the baseline table's, the
+checkpoint, and (``change``) that every row holds the changed record.
 
 ``--modes`` picks the modes (in order), ``--repeat`` how many rounds of them. The modes
-``other-insert`` and ``other-update`` are ``insert`` and ``update`` through the
-``syncs/loading/__init__.py`` of ``--other-root`` (another checkout, loaded as a module in the
+``other-insert``, ``other-update`` and ``other-change`` are those three through the
+``syncs/loading/loader.py`` of ``--other-root`` (another checkout, loaded as a module in the
 child process; the models and the rest of the service are this checkout's).
 ``--record FILE`` writes the results table between markers in ``FILE`` (keeping the rest).
 """
