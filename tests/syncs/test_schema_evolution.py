@@ -9,23 +9,11 @@ import pytest
 from django.db import connection as db
 
 from syncs.loading import StaleAttempt, TableLoader, read_checkpoint, take
-from syncs.models import Sync
+from tests.syncs import test_loading
 
+binding = test_loading.binding  # the fixture: a binding of the given load mode and keys
 _tokens = iter(range(1, 10**6))
 RUN = "00000000-0000-0000-0000-0000000000f1"
-
-
-@pytest.fixture
-def binding(project, make_sync, connection):
-    def make(load_mode, keys=("id",)):
-        sync = Sync.objects.get(pk=make_sync(name=f"evolve {load_mode}")["id"])
-        row = sync.table_bindings.get()
-        row.load_mode = load_mode
-        row.primary_key_columns = list(keys)
-        row.save()
-        return row
-
-    return make
 
 
 def loader_for(binding, token=None, run_id=RUN) -> TableLoader:
