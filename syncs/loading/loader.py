@@ -7,8 +7,13 @@ that transaction, through the attempt's lease (syncs.loading.fence): a stale att
 rolls back whole, and the row lock is held only for the commit.
 
 Load modes: ``append_event`` inserts; ``upsert`` merges on the binding's primary key columns
-(INSERT … ON CONFLICT DO UPDATE, on PostgreSQL and SQLite alike); ``replace`` loads into a
-staging table and swaps it in when the entity finishes.
+(INSERT … ON CONFLICT DO UPDATE, on PostgreSQL and SQLite alike), leaving out the records
+whose stored row holds the same ``_record`` (no write at all for a record sent again
+unchanged); ``replace`` loads into a staging table and swaps it in when the entity finishes.
+
+Schema evolution (README, "Synced tables"): a new field gets a column; a value of a kind its
+field's column does not hold goes to a variant column ``<column>__v_<kind>``; nothing loaded
+is converted. The DDL runs in the batch's transaction, behind the same fence.
 """
 
 from __future__ import annotations
@@ -69,6 +74,41 @@ SQL_TYPES = {
 }
 
 
+# The kind of column each declared type holds (``_existing_columns``); a column of another
+# type (made by hand, or a key column) takes any value, as before schema evolution.
+DECLARED_KINDS = {
+    "postgresql": {"boolean": "boolean", "bigint": "bigint", "double precision": "double",
+                   "jsonb": "json", "text": "text"},
+    "sqlite": {"boolean": "boolean", "integer": "bigint", "real": "double", "json": "json",
+               "text": "text"},
+}
+# The exact Python types a column of each kind takes as they are (None: a null, anywhere).
+# Any other value is looked at by ``_misfit``: a subclass, a Decimal or a date in a text
+# column, an int in a double one still fit; the rest goes to a variant column.
+FITS = {"boolean": frozenset({bool, type(None)}), "bigint": frozenset({int, type(None)}),
+        "double": frozenset({float, int, type(None)}),
+        "json": frozenset({dict, list, type(None)}), "text": frozenset({str, type(None)})}
+
+
+def fits(kind: str, column_kind: str | None) -> bool:
+    """Whether a value of ``kind`` goes into a column of ``column_kind`` keeping its meaning
+    (None: a column that takes anything)."""
+    return column_kind is None or kind == column_kind or (kind, column_kind) == ("bigint",
+                                                                                 "double")
+
+
+def variant_name(name: str, kind: str) -> str:
+    """The column for the values of ``kind`` of a field whose column holds another kind (as
+    dlt names them: ``amount__v_text``), within PostgreSQL's 63 characters."""
+    suffix = f"__v_{kind}"
+    return name[:63 - len(suffix)] + suffix
+
+
+class _Misfit(Exception):
+    """A record has a value whose variant column does not exist yet: make it, then redo the
+    batch (``write``)."""
+
+
 # Key column types whose equality Python can tell without the database (see _key_text).
 _TEXT_TYPES = ("text", "character varying")
 _INTEGER_TYPES = ("bigint", "integer", "smallint")
@@ -106,26 +146,37 @@ class TableLoader:
         self.table = binding.physical_table_name
         self.target = f"{self.table}__staging" if self.replace else self.table
         self.key_columns = [column_name(c) for c in binding.primary_key_columns or []]
-        self._columns: dict[str, str] | None = None
-        self._json_columns: set[str] = set()
+        # The target's columns and the kind of value each holds (None: any value).
+        self._columns: dict[str, str | None] | None = None
         self._temp_columns: set[str] | None = None  # PostgreSQL: the COPY staging table's
         self._known_keys: set = set()  # record keys that have their column (or are ignored)
         self._key_types: dict[str, str] = {}  # PostgreSQL: the key columns' types
+        # PostgreSQL upserts: leave unchanged records out before the INSERT (``_changed``)?
+        # Worth its index probe per row only while batches hold unchanged records: on for a
+        # loader's first batch, then on after a batch that wrote fewer rows than it sent.
+        # Either way an unchanged record gets no new row version (``_on_conflict``).
+        self._leave_out_unchanged = True
 
     # --- schema -------------------------------------------------------------------------------
     def q(self, name: str) -> str:
         return self.connection.ops.quote_name(name)
 
-    def _existing_columns(self, table: str) -> dict[str, str] | None:
+    def _existing_columns(self, table: str) -> dict[str, str | None] | None:
+        """The columns of ``table`` (None if it does not exist) and the kind each holds."""
         with self.connection.cursor() as cursor:
             if table not in self.connection.introspection.table_names(cursor):
                 return None
-            description = self.connection.introspection.get_table_description(cursor, table)
             if self.vendor == "postgresql":
-                cursor.execute("SELECT column_name FROM information_schema.columns WHERE "
-                               "table_name = %s AND data_type = 'jsonb'", [table])
-                self._json_columns = {row[0] for row in cursor.fetchall()}
-        return {col.name: "" for col in description}
+                cursor.execute("SELECT column_name, data_type FROM information_schema.columns "
+                               "WHERE table_schema = current_schema() AND table_name = %s "
+                               "ORDER BY ordinal_position", [table])
+                declared = cursor.fetchall()
+            else:
+                cursor.execute(f"PRAGMA table_info({self.q(table)})")
+                declared = [(row[1], row[2].lower()) for row in cursor.fetchall()]
+        kinds = DECLARED_KINDS[self.vendor]
+        return {name: None if name in self.key_columns else kinds.get(sql_type)
+                for name, sql_type in declared}
 
     def begin(self) -> None:
         """Prepare the target (for replace: a fresh staging table)."""
@@ -135,23 +186,36 @@ class TableLoader:
         self._columns = self._existing_columns(self.target)
         self._known_keys = set()
 
-    def _ensure_columns(self, records: Sequence[dict]) -> None:
+    def _ensure_columns(self, records: Sequence[dict], *, every_value: bool = False) -> None:
+        """Create the table, or add the columns the records need: one per new field (of the
+        kind of its first value), and a variant column (``variant_name``) for a value whose
+        kind its field's column does not hold. Looks only at records with a field it has not
+        seen yet, unless ``every_value`` (``_rows`` found a value that fits nowhere)."""
         kinds: dict[str, str] = {}
         known = self._known_keys
         for record in records:
-            if known.issuperset(record):
+            if not every_value and known.issuperset(record):
                 continue  # the usual case: every key has its column already
             for key, value in record.items():
-                if key in known:
+                if key in known and not every_value:
                     continue
                 name = column_name(key)
-                if name in META_COLUMNS or (self._columns is not None
-                                            and name in self._columns):
+                if name in META_COLUMNS:
                     known.add(key)  # a source field named like ours stays in _record only
                     continue
                 kind = kind_of(value)
-                if kind and name not in kinds:
+                if self._columns is not None and name in self._columns:
+                    known.add(key)
+                    column_kind = self._columns[name]
+                elif name in kinds:  # new in this batch; a key column takes any value
+                    column_kind = None if name in self.key_columns else kinds[name]
+                elif kind:
                     kinds[name] = kind
+                    continue
+                else:
+                    continue  # only nulls so far: no column yet
+                if kind and not fits(kind, column_kind):
+                    kinds.setdefault(variant_name(name, kind), kind)
         types = SQL_TYPES[self.vendor]
         if self._columns is not None and all(name in self._columns for name in kinds):
             return
@@ -173,16 +237,14 @@ class TableLoader:
                     cols = ", ".join(self.q(c) for c in self.key_columns)
                     cursor.execute(f"CREATE UNIQUE INDEX {self.q(index)} "
                                    f"ON {self.q(self.target)} ({cols})")
-                self._columns = dict.fromkeys(columns, "")
-                self._json_columns = {n for n, k in columns.items() if k == "json"}
+                self._columns = {n: None if n in self.key_columns else k
+                                 for n, k in columns.items()}
                 return
             for name, kind in kinds.items():
                 if name not in self._columns:
                     cursor.execute(f"ALTER TABLE {self.q(self.target)} ADD COLUMN "
                                    f"{self.q(name)} {types[kind]}")
-                    self._columns[name] = ""
-                    if kind == "json":
-                        self._json_columns.add(name)
+                    self._columns[name] = kind
 
     # --- writing ------------------------------------------------------------------------------
     def write(self, records: Sequence[dict], cursor_value: Any) -> int:
@@ -196,7 +258,11 @@ class TableLoader:
             written = 0
             if records:
                 self._ensure_columns(records)
-                written = self._insert(records)
+                try:
+                    written = self._insert(records)
+                except _Misfit:  # nothing of the batch was written yet
+                    self._ensure_columns(records, every_value=True)
+                    written = self._insert(records)
             batch_staged.send(sender=TableLoader, binding=self.binding, run_id=self.run_id,
                               rows=written)
             if self.replace:
@@ -220,18 +286,22 @@ class TableLoader:
         sqlite = self.vendor == "sqlite"
         width = len(names)
         dumps = orjson.dumps
-        plans: dict[tuple, list[tuple[Any, int]]] = {}
+        columns = self._columns
+        plans: dict[tuple, list[tuple[Any, int, frozenset | None]]] = {}
         for record in records:
             keys = tuple(record)
             plan = plans.get(keys)
             if plan is None:
-                # Where each key's value goes; a later key of the same column wins.
-                plan = plans[keys] = [(key, position[name]) for key in keys
-                                      if (name := column_name(key)) in position
-                                      and name not in META_COLUMNS]
+                # Where each key's value goes, and the types its column takes as they are;
+                # a later key of the same column wins.
+                plan = plans[keys] = [
+                    (key, position[name], FITS.get(columns[name])) for key in keys
+                    if (name := column_name(key)) in position and name not in META_COLUMNS]
             row = [None] * width
-            for key, index in plan:
+            for key, index, fit in plan:
                 value = record[key]
+                if fit is not None and type(value) not in fit:
+                    index = self._misfit(key, value, index, position)
                 if isinstance(value, (dict, list)):
                     value = dumps(value).decode()
                 elif sqlite and isinstance(value, bool):
@@ -242,6 +312,19 @@ class TableLoader:
                 row[index] = value
             yield row
 
+    def _misfit(self, key: Any, value: Any, index: int, position: dict[str, int]) -> int:
+        """Where a value goes whose exact type its column does not take as it is: the column
+        itself when its kind still fits (a subclass, a Decimal in a text column), otherwise
+        the variant column of its kind. Raises ``_Misfit`` when that column does not exist."""
+        name = column_name(key)
+        kind = kind_of(value)
+        if kind is None or fits(kind, self._columns[name]):
+            return index
+        variant = variant_name(name, kind)
+        if variant not in position:
+            raise _Misfit(variant)
+        return position[variant]
+
     def _merges(self) -> bool:
         return bool(self.key_columns) and \
             self.binding.load_mode != TableBinding.LoadMode.APPEND_EVENT
@@ -250,7 +333,14 @@ class TableLoader:
         keys = ", ".join(self.q(c) for c in self.key_columns)
         updates = ", ".join(f"{self.q(n)} = excluded.{self.q(n)}" for n in names
                             if n not in self.key_columns)
-        return f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        # A record sent again unchanged costs no write: every column of a row is made from its
+        # ``_record``, so an equal ``_record`` (jsonb equality on PostgreSQL: key order does
+        # not matter) means an equal row, and the row keeps its ``_synced_at`` and ``_run_id``
+        # (when its content last changed). No new row version, no index entry, no WAL for it.
+        distinct = "IS DISTINCT FROM" if self.vendor == "postgresql" else "IS NOT"
+        record = self.q("_record")
+        return (f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+                f" WHERE {self.q(self.target)}.{record} {distinct} excluded.{record}")
 
     def _insert(self, records: Sequence[dict]) -> int:
         names = list(self._columns)
@@ -289,8 +379,9 @@ class TableLoader:
                 cursor.execute(f"ALTER TABLE {temp} ADD COLUMN _load_order bigint")
                 self._temp_columns = set(names)
             for name in [n for n in names if n not in self._temp_columns]:
-                # A column the target gained after the temp table was made.
-                cursor.execute(f"ALTER TABLE {temp} ADD COLUMN {self.q(name)} "
+                # A column the target gained after the temp table was made (IF NOT EXISTS:
+                # another loader on this connection may have made the table anew since).
+                cursor.execute(f"ALTER TABLE {temp} ADD COLUMN IF NOT EXISTS {self.q(name)} "
                                f"{self._pg_type(name)}")
                 self._temp_columns.add(name)
             merges = self._merges()
@@ -298,23 +389,33 @@ class TableLoader:
             seen: set = set()
             repeated = key_at is None  # a key twice in the batch: the last one must win
             count = 0
+            misfit = None
             with cursor.cursor.copy(f"COPY {temp} ({copied}, _load_order) FROM STDIN") as copy:
-                for count, row in enumerate(rows, 1):
-                    if merges and not repeated:
-                        key = _key_text(row, key_at)
-                        repeated = key is None or key in seen
-                        seen.add(key)
-                    row.append(count)
-                    copy.write_row(row)
+                try:
+                    for count, row in enumerate(rows, 1):
+                        if merges and not repeated:
+                            key = _key_text(row, key_at)
+                            repeated = key is None or key in seen
+                            seen.add(key)
+                        row.append(count)
+                        copy.write_row(row)
+                except _Misfit as exc:
+                    misfit = exc  # end the COPY cleanly: the transaction stays usable
+            if misfit is not None:
+                cursor.execute(f"TRUNCATE {temp}")
+                raise misfit
             if merges:
+                source = temp  # the usual case: no sort needed
                 if repeated:
                     keys = ", ".join(self.q(c) for c in self.key_columns)
-                    select = (f"SELECT DISTINCT ON ({keys}) {selected} FROM {temp} "
-                              f"ORDER BY {keys}, _load_order DESC")
-                else:  # the usual case: no sort needed
-                    select = f"SELECT {selected} FROM {temp}"
-                cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) {select}"
+                    source = (f"(SELECT DISTINCT ON ({keys}) * FROM {temp} "
+                              f"ORDER BY {keys}, _load_order DESC)")
+                where = f" WHERE {self._changed()}" if self._leave_out_unchanged else ""
+                cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
+                               f"SELECT {selected} FROM {source} AS {self.q('_load')}{where}"
                                + self._on_conflict(names))
+                # Rows left out, or met unchanged by ON CONFLICT, are not counted.
+                self._leave_out_unchanged = cursor.rowcount < count
             else:
                 cursor.execute(f"INSERT INTO {self.q(self.target)} ({columns}) "
                                f"SELECT {selected} FROM {temp} ORDER BY _load_order")
@@ -323,6 +424,22 @@ class TableLoader:
                 # (Otherwise ON COMMIT DELETE ROWS empties the table at write's commit.)
                 cursor.execute(f"TRUNCATE {temp}")
         return count
+
+    def _changed(self) -> str:
+        """PostgreSQL: the condition that keeps the batch's rows whose record differs from the
+        row stored under their key (or that have none). A record sent again unchanged is
+        dropped before the INSERT, so its row is not even locked (ON CONFLICT locks every row
+        it meets, which dirties the page and writes WAL). A correlated scalar subquery, not
+        NOT EXISTS: it probes the unique key index row by row whatever the batch size, where
+        an anti join could be planned as a hash join over the whole table. Read without a lock:
+        a row a concurrent writer changes meanwhile is then left with its value, which is as
+        if this record had been written just before it."""
+        stored = self.q("_stored")
+        match = " AND ".join(f"{stored}.{self.q(c)} = {self.q('_load')}.{self.q(c)}"
+                             for c in self.key_columns)
+        record = self.q("_record")
+        return (f"(SELECT {stored}.{record} FROM {self.q(self.target)} AS {stored} "
+                f"WHERE {match}) IS DISTINCT FROM {self.q('_load')}.{record}")
 
     def _key_positions(self, names: list[str]) -> list[tuple[int, bool]] | None:
         """For ``_key_text``: (position in ``names``, column is text) of each key column, or

@@ -227,3 +227,56 @@ def test_worker_killed_mid_load_resumes_exactly_once(api, make_sync, shop, spawn
     rescuer.send_signal(signal.SIGTERM)
     assert rescuer.wait(30) == 0
     assert not Job.objects.filter(status="running").exists()
+
+
+def test_upsert_of_an_unchanged_record_writes_nothing(binding):
+    """A record sent again unchanged leaves its row as it was (its ``_run_id`` and
+    ``_synced_at`` say when its content last changed; on PostgreSQL not even a new row version
+    or a row lock); a changed record under the same key is written."""
+    target = binding("upsert")
+    first = [{"id": 1, "status": "a", "tags": ["x"]}, {"id": 2, "status": "a"}]
+    load(target, [first], run_id="00000000-0000-0000-0000-0000000000e1")
+    columns = "id, status, _run_id, _synced_at"
+    if db.vendor == "postgresql":
+        columns += ", ctid::text, xmin::text, xmax::text"
+    before = rows(target, columns)
+    load(target, [[dict(first[0]), {"id": 2, "status": "b"}, {"id": 3, "status": "c"}]],
+         run_id="00000000-0000-0000-0000-0000000000e2")
+    after = rows(target, columns)
+    assert after[0] == before[0]                      # unchanged: the very same row version
+    assert after[0][2].endswith("e1")
+    if db.vendor == "postgresql":
+        assert after[0][6] == "0"                    # never locked by the second load
+    assert after[1][:3] == (2, "b", "00000000-0000-0000-0000-0000000000e2")
+    assert after[1][3] > before[1][3]
+    assert after[2][:3] == (3, "c", "00000000-0000-0000-0000-0000000000e2")
+
+
+def test_upsert_unchanged_last_duplicate_still_wins(binding):
+    """A batch repeating a key: its last record wins even when it is the stored one (the
+    unchanged filter applies after the batch's own deduplication)."""
+    target = binding("upsert")
+    load(target, [[{"id": 1, "status": "a"}]])
+    load(target, [[{"id": 1, "status": "b"}, {"id": 1, "status": "a"}]])
+    assert rows(target) == [(1, "a")]
+    load(target, [[{"id": 1, "status": "a"}, {"id": 1, "status": "b"}]])
+    assert rows(target) == [(1, "b")]
+
+
+def test_unchanged_records_after_a_batch_of_new_ones_are_not_rewritten(binding):
+    """Within one load, after batches of new keys only (PostgreSQL then stops probing for
+    unchanged records before the INSERT), an unchanged record still gets no new row version,
+    and a changed one is written."""
+    target = binding("upsert")
+    load(target, [[{"id": 1, "status": "a"}]], run_id="00000000-0000-0000-0000-0000000000e1")
+    columns = "id, status, _run_id" + (", ctid::text, xmin::text"
+                                        if db.vendor == "postgresql" else "")
+    before = rows(target, columns)
+    load(target, [[{"id": 2, "status": "b"}], [{"id": 3, "status": "c"}],
+                  [{"id": 1, "status": "a"}, {"id": 3, "status": "d"}]],
+         run_id="00000000-0000-0000-0000-0000000000e2")
+    after = rows(target, columns)
+    assert after[0] == before[0]
+    assert [row[:3] for row in after[1:]] == [
+        (2, "b", "00000000-0000-0000-0000-0000000000e2"),
+        (3, "d", "00000000-0000-0000-0000-0000000000e2")]

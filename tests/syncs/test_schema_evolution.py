@@ -1,0 +1,164 @@
+"""Schema evolution of warehouse tables: a field that appears later gets its column; a value
+whose kind its field's column does not hold goes to a variant column (``<column>__v_<kind>``)
+and the run goes on; values already loaded keep their column and meaning; the checkpoint fence
+holds across a schema change."""
+
+import json
+
+import pytest
+from django.db import connection as db
+
+from syncs.loading import StaleAttempt, TableLoader, read_checkpoint, take
+from tests.syncs import test_loading
+
+binding = test_loading.binding  # the fixture: a binding of the given load mode and keys
+_tokens = iter(range(1, 10**6))
+RUN = "00000000-0000-0000-0000-0000000000f1"
+
+
+def loader_for(binding, token=None, run_id=RUN) -> TableLoader:
+    token = next(_tokens) if token is None else token
+    loader = TableLoader(binding, run_id, lease=take(binding, token, run_id))
+    loader.begin()
+    return loader
+
+
+def load(binding, *batches):
+    """One run: each batch in its own transaction with its checkpoint."""
+    loader = loader_for(binding)
+    for index, records in enumerate(batches):
+        loader.write(records, f"c{index}")
+    loader.finish(f"c{len(batches) - 1}")
+
+
+def column_kinds(binding) -> dict[str, str]:
+    """Column -> the declared type, as the exports read it."""
+    table = binding.physical_table_name
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            cursor.execute("SELECT column_name, data_type FROM information_schema.columns "
+                           "WHERE table_name = %s", [table])
+            return dict(cursor.fetchall())
+        cursor.execute(f'PRAGMA table_info("{table}")')
+        return {row[1]: row[2].lower() for row in cursor.fetchall()}
+
+
+def rows(binding, columns):
+    with db.cursor() as cursor:
+        cursor.execute(f'SELECT {columns} FROM "{binding.physical_table_name}" ORDER BY id')
+        return [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
+
+
+def _plain(value):
+    """SQLite returns JSON columns as text and booleans as 0/1; PostgreSQL as Python values."""
+    if isinstance(value, str) and value[:1] in "[{":
+        return json.loads(value)
+    return value
+
+
+TYPES = {"postgresql": {"bigint": "bigint", "double": "double precision", "text": "text",
+                        "json": "jsonb", "boolean": "boolean"},
+         "sqlite": {"bigint": "integer", "double": "real", "text": "text", "json": "json",
+                    "boolean": "boolean"}}
+
+
+def declared(kind: str) -> str:
+    return TYPES[db.vendor][kind]
+
+
+@pytest.mark.parametrize("mode", ["append_event", "upsert"])
+def test_a_field_that_appears_later_becomes_a_column(binding, mode):
+    target = binding(mode)
+    load(target, [{"id": 1, "status": "a"}], [{"id": 2, "status": "b", "size": 3}])
+    assert rows(target, "id, status, size") == [(1, "a", None), (2, "b", 3)]
+    load(target, [{"id": 3, "colour": "red"}])                  # a later run
+    assert rows(target, "id, size, colour") == [(1, None, None), (2, 3, None),
+                                                 (3, None, "red")]
+    assert column_kinds(target)["size"] == declared("bigint")
+    assert read_checkpoint(target) == "c0"
+
+
+@pytest.mark.parametrize("mode", ["append_event", "upsert"])
+def test_a_value_of_another_kind_goes_to_a_variant_column(binding, mode):
+    """number -> string, number -> float, scalar -> object, scalar -> boolean, across batches
+    and inside one batch; object -> list stays in its JSON column; an int fits a double
+    column. The loaded values keep their column, type and meaning."""
+    target = binding(mode)
+    load(target,
+         [{"id": 1, "qty": 7, "note": "hi", "extra": {"k": 1}, "price": 1.5, "flag": 1}],
+         [{"id": 2, "qty": "seven", "note": {"lines": ["a"]}, "extra": [1, 2], "price": 2,
+           "flag": True},
+          {"id": 3, "qty": 7.5, "note": "plain", "extra": None, "price": 3.25, "flag": 0}])
+    kinds = column_kinds(target)
+    assert {name: kinds[name] for name in kinds if "__v_" in name} == {
+        "qty__v_text": declared("text"), "qty__v_double": declared("double"),
+        "note__v_json": declared("json"), "flag__v_boolean": declared("boolean")}
+    assert kinds["qty"] == declared("bigint") and kinds["extra"] == declared("json")
+    assert kinds["price"] == declared("double")
+    got = rows(target, "id, qty, qty__v_text, qty__v_double, note, note__v_json, extra, "
+                       "price, flag, flag__v_boolean")
+    assert got == [
+        (1, 7, None, None, "hi", None, {"k": 1}, 1.5, 1, None),
+        (2, None, "seven", None, None, {"lines": ["a"]}, [1, 2], 2.0, None, True),
+        (3, None, None, 7.5, "plain", None, None, 3.25, 0, None)]
+    with db.cursor() as cursor:  # the loaded integer is still an integer, the text a text
+        cursor.execute(f'SELECT qty + 1, note || \'!\' FROM "{target.physical_table_name}" '
+                       "WHERE id = 1")
+        assert cursor.fetchone() == (8, "hi!")
+
+
+def test_a_kind_change_in_a_later_run_and_a_changed_record_moves_column(binding):
+    """Across runs (the loader reads the kinds back from the table); an upserted record
+    whose field changed kind leaves nothing of its old value in the base column."""
+    target = binding("upsert")
+    load(target, [{"id": 1, "qty": 7}, {"id": 2, "qty": 8}])
+    load(target, [{"id": 1, "qty": "many"}])
+    assert rows(target, "id, qty, qty__v_text") == [(1, None, "many"), (2, 8, None)]
+    load(target, [{"id": 1, "qty": 9}])
+    assert rows(target, "id, qty, qty__v_text") == [(1, 9, None), (2, 8, None)]
+
+
+def test_the_first_batch_mixing_kinds_makes_both_columns(binding):
+    target = binding("append_event")
+    load(target, [{"id": 1, "v": 1}, {"id": 2, "v": "x"}, {"id": 3, "v": [1]}])
+    assert rows(target, "id, v, v__v_text, v__v_json") == [
+        (1, 1, None, None), (2, None, "x", None), (3, None, None, [1])]
+
+
+def test_key_columns_take_any_value(binding):
+    """A key is never split over variants (it would no longer be one key)."""
+    target = binding("upsert")
+    load(target, [{"id": 1, "status": "a"}, {"id": "1", "status": "b"}])
+    assert not [name for name in column_kinds(target) if name.startswith("id__")]
+    assert rows(target, "CAST(id AS text), status") == [("1", "b")]
+
+
+def test_a_stale_attempt_cannot_commit_across_a_schema_change(binding):
+    """Attempt A loads, a newer attempt B takes the checkpoint over and makes a variant
+    column; A wakes: its batches, whether they need B's new column or one of their own,
+    raise StaleAttempt and leave nothing behind (no rows, no column, no checkpoint move)."""
+    target = binding("upsert")
+    older = loader_for(target, token=10_000)
+    older.write([{"id": 1, "qty": 1}], "a1")
+    newer = loader_for(target, token=10_001, run_id="00000000-0000-0000-0000-0000000000f2")
+    newer.write([{"id": 2, "qty": "two"}], "b1")
+    with pytest.raises(StaleAttempt):
+        older.write([{"id": 3, "qty": "three"}], "a2")      # into B's variant column
+    with pytest.raises(StaleAttempt):
+        older.write([{"id": 4, "qty": 4.5, "new": True}], "a3")  # columns of its own
+    assert "qty__v_double" not in column_kinds(target) and "new" not in column_kinds(target)
+    assert rows(target, "id, qty, qty__v_text") == [(1, 1, None), (2, None, "two")]
+    assert read_checkpoint(target) == "b1"
+    newer.write([{"id": 5, "qty": 5.5}], "b2")               # B goes on
+    newer.finish("b2")
+    assert rows(target, "id, qty__v_double") [-1] == (5, 5.5)
+    assert read_checkpoint(target) == "b2"
+
+
+def test_replace_keeps_variants_in_the_new_table(binding):
+    target = binding("replace")
+    load(target, [{"id": 1, "qty": 1}], [{"id": 2, "qty": "two"}])
+    assert rows(target, "id, qty, qty__v_text") == [(1, 1, None), (2, None, "two")]
+    load(target, [{"id": 3, "qty": "three"}])                # a fresh table: text first
+    assert rows(target, "id, qty") == [(3, "three")]
+    assert "qty__v_text" not in column_kinds(target)
