@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from syncs.connectors.http_api import (
@@ -111,10 +112,22 @@ class SaasSource(HttpApiSource):
                                     f"{', '.join(known)}.")
         return super().stream_for(entity)
 
+    def change_feed(self, entity: str) -> ChangeFeed | None:
+        """Hook: the change feed ``entity`` is read from, checkpointed on the feed's own
+        position (``read_change_feed``); None (the default): the engine's stream."""
+        return None
+
     def read(self, entity: str, *, cursor: Any = None, window: tuple | None = None,
              entity_config: dict | None = None) -> Iterator[Batch]:
-        yield from self.guarded(super().read(entity, cursor=cursor, window=window,
-                                             entity_config=entity_config))
+        feed = self.change_feed(entity)
+        if feed is None:
+            batches = super().read(entity, cursor=cursor, window=window,
+                                   entity_config=entity_config)
+        else:
+            batches = read_change_feed(feed.pages, cursor, resumes=feed.resumes,
+                                       cursor_field=self.stream_for(entity)["cursor_field"],
+                                       start_date=first_run_start(self.settings))
+        yield from self.guarded(batches)
 
     def guarded(self, batches: Iterator[Batch]) -> Iterator[Batch]:
         """``batches``, with any unexpected error re-raised as a ``SourceError`` whose message
@@ -147,13 +160,20 @@ class CursorExpired(SourceError):
     ``reset``): the feed is read again from the start."""
 
 
-#: A feed read from a position (None: from the start, the whole listing): each page's records
-#: with the position to continue from after it; the last one's is where the next run starts.
-Feed = Callable[[str | None], Iterator[tuple[list[dict], str]]]
+@dataclass(frozen=True)
+class ChangeFeed:
+    """An entity read from a change feed: ``pages(position)`` reads the feed from a position
+    (None: from the start, the whole listing), yielding each page's records with the position
+    to continue from after it (the last one's is where the next run starts); ``resumes(cursor)``
+    tells a saved position from other checkpoints."""
+
+    pages: Callable[[str | None], Iterator[tuple[list[dict], str]]]
+    resumes: Callable[[Any], bool]
 
 
-def read_change_feed(feed: Feed, cursor: Any, *, resumes: Callable[[Any], bool],
-                     cursor_field: str, start_date: str | None = None) -> Iterator[Batch]:
+def read_change_feed(pages: Callable[[str | None], Iterator[tuple[list[dict], str]]],
+                     cursor: Any, *, resumes: Callable[[Any], bool], cursor_field: str,
+                     start_date: str | None = None) -> Iterator[Batch]:
     """The batches of a change feed whose checkpoint is the service's position.
 
     A ``cursor`` the feed ``resumes`` from (the position saved by the last run) reads only the
@@ -172,12 +192,12 @@ def read_change_feed(feed: Feed, cursor: Any, *, resumes: Callable[[Any], bool],
         elif parse_instant(cursor) is not None:
             floor = cursor
     try:
-        yield from _feed_batches(feed(position), cursor, cursor_field, floor, inclusive)
+        yield from _feed_batches(pages(position), cursor, cursor_field, floor, inclusive)
     except CursorExpired as expired:
         if position is None:
             raise
         logger.warning("%s; reading the whole listing again", expired)
-        yield from _feed_batches(feed(None), cursor, cursor_field, None, False)
+        yield from _feed_batches(pages(None), cursor, cursor_field, None, False)
 
 
 def _feed_batches(pages: Iterator[tuple[list[dict], str]], cursor: Any, cursor_field: str,

@@ -34,9 +34,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from syncs.connectors.http_api import SourceError, parse_instant
-from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
-from syncs.providers._saas import CursorExpired, SaasSource, read_change_feed
+from syncs.providers._saas import ChangeFeed, CursorExpired, SaasSource
 from syncs.providers.base import define_provider
 from syncs.providers.resources import blobs, incremental
 
@@ -108,15 +107,8 @@ class DropboxSource(SaasSource, provider="dropbox", service="Dropbox",
                            headers=headers,
                            check={"path": "2/users/get_current_account", "method": "POST"})
 
-    def read(self, entity: str, *, cursor: Any = None, window: tuple | None = None,
-             entity_config: dict | None = None) -> Iterator[Batch]:
-        if entity != "files":
-            yield from super().read(entity, cursor=cursor, window=window,
-                                    entity_config=entity_config)
-            return
-        yield from self.guarded(read_change_feed(
-            self.listing_pages, cursor, resumes=self.resumes, cursor_field="server_modified",
-            start_date=self.settings.get("start_date")))
+    def change_feed(self, entity: str) -> ChangeFeed | None:
+        return ChangeFeed(self.listing_pages, self.resumes) if entity == "files" else None
 
     @staticmethod
     def resumes(cursor: Any) -> bool:

@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 from syncs.connectors.http_api import SourceError, fill
 from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
-from syncs.providers._saas import CursorExpired, SaasSource, read_change_feed
+from syncs.providers._saas import ChangeFeed, CursorExpired, SaasSource
 from syncs.providers.base import define_provider
 from syncs.providers.resources import blobs, incremental, snapshot
 
@@ -172,14 +172,13 @@ class SharePointSource(SaasSource, provider="msft_sharepoint", service="Microsof
             self.site_id()
             if entity == "drive_items":
                 self.drive_id()
-                yield from read_change_feed(self.delta_pages, cursor, resumes=self.resumes,
-                                            cursor_field="lastModifiedDateTime",
-                                            start_date=self.settings.get("start_date"))
-                return
             yield from SaasSource.read(self, entity, cursor=cursor, window=window,
                                        entity_config=entity_config)
 
         yield from self.guarded(batches())
+
+    def change_feed(self, entity: str) -> ChangeFeed | None:
+        return ChangeFeed(self.delta_pages, self.resumes) if entity == "drive_items" else None
 
     def resumes(self, cursor: Any) -> bool:
         """``cursor`` is a delta (or next) link of this library: older checkpoints were

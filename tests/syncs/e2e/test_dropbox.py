@@ -8,7 +8,18 @@ it with ``/2/files/list_folder/continue`` and reads only the changes (a deleted 
 has no id: its row stays), a run without changes writes nothing, and a cursor Dropbox
 answers ``reset`` starts over with a full listing."""
 
-from tests.syncs.e2e.harness import connect, create_sync, run_sync, table_rows, throttled_run
+import pytest
+
+from syncs.connectors.http_api import SourceError
+from syncs.connectors.sources import open_source
+from tests.syncs.e2e.harness import (
+    connect,
+    create_sync,
+    read_all,
+    run_sync,
+    table_rows,
+    throttled_run,
+)
 from tests.syncs.fakes.dropbox import DROPBOX_SECRETS, LIST, FakeDropbox, file_entry
 
 CONTINUE = f"{LIST}/continue"
@@ -72,3 +83,22 @@ def test_dropbox_end_to_end(api, httpserver, run_job):
     fake.requests.clear()
     run_sync(api, run_job, sync)
     assert cursors(fake) == ["cursor-9"]
+
+
+def test_dropbox_cursor_errors_other_than_reset_fail_the_read(httpserver):
+    fake = FakeDropbox(httpserver)
+    config = {"path": "/Reports", "page_size": 2, "base_url": httpserver.url_for("/"),
+              "start_date": "2026-01-03T00:00:00Z"}
+    source = open_source("dropbox", config, DROPBOX_SECRETS)
+
+    # A first run: from start_date on (inclusive); the checkpoint moves with the last batch.
+    batches = list(source.read("files"))
+    assert [r["id"] for b in batches for r in b.records] == ["id:3", "id:4"]
+    assert [b.cursor for b in batches] == [None] * (len(batches) - 1) + ["cursor-3"]
+
+    # A cursor Dropbox does not know is no reset: the read fails, saying what Dropbox said.
+    fake.requests.clear()
+    with pytest.raises(SourceError, match="409") as failure:
+        read_all(source, "files", cursor="cursor-unknown")
+    assert "other" in str(failure.value)
+    assert not [r for r in fake.data_requests(LIST) if r["path"] == LIST]  # no new listing

@@ -9,7 +9,15 @@ calls that link and reads only the changes (a deleted item flags its row), a run
 changes writes nothing, and a delta link Graph answers 410 Gone starts over with a full
 delta."""
 
-from tests.syncs.e2e.harness import connect, create_sync, run_sync, table_rows, throttled_run
+from syncs.connectors.sources import open_source
+from tests.syncs.e2e.harness import (
+    connect,
+    create_sync,
+    read_all,
+    run_sync,
+    table_rows,
+    throttled_run,
+)
 from tests.syncs.fakes.graph import DELTA, GRAPH_SECRETS, TENANT, FakeGraph, file_item
 
 
@@ -75,3 +83,30 @@ def test_msft_sharepoint_end_to_end(api, httpserver, run_job):
     fake.requests.clear()
     run_sync(api, run_job, sync)
     assert [p["args"].get("token") for p in fake.data_requests(DELTA)] == ["t4"]
+
+
+def test_msft_sharepoint_checkpoints_other_than_a_delta_link_read_the_whole_delta(httpserver):
+    fake = FakeGraph(httpserver)
+    base = httpserver.url_for("/").rstrip("/")
+    config = {"tenant_id": TENANT, "site_url": "https://contoso.sharepoint.com/sites/Finance",
+              "folder_path": "/Shared/Exports", "page_size": 2, "base_url": base,
+              "authority_url": base, "start_date": "2026-01-03T00:00:00Z"}
+    source = open_source("msft_sharepoint", config, GRAPH_SECRETS)
+
+    # A first run: from start_date on (inclusive); the checkpoint moves with the last batch.
+    batches = list(source.read("drive_items"))
+    assert [r["id"] for b in batches for r in b.records] == ["i3", "i4"]
+    assert [b.cursor for b in batches] == [None] * (len(batches) - 1) + [
+        fake.delta_link("t1", 2)]
+
+    # An older version's checkpoint (an instant): the whole delta, the items past it.
+    records, cursor = read_all(source, "drive_items", cursor="2026-01-02T00:00:00Z")
+    assert [r["id"] for r in records] == ["i3", "i4"]
+    assert cursor == fake.delta_link("t2", 2)
+
+    # A link of another library (drive_name changed): the whole delta, every item.
+    other = f"{base}/drives/d0/root/delta?token=t1"
+    records, cursor = read_all(source, "drive_items", cursor=other)
+    assert [r["id"] for r in records] == ["i1", "i2", "i3", "i4"]
+    assert all("token" not in r["args"] for r in fake.data_requests(DELTA))
+    assert cursor == fake.delta_link("t3", 2)

@@ -1,20 +1,20 @@
 """A fake of the Dropbox API v2 folder listing and its OAuth token endpoint.
 
-``/oauth2/token`` takes the ``refresh_token`` grant with the app key and secret (a wrong
-refresh token gets ``invalid_grant``); RPC endpoints take the access token as a Bearer.
-Entries keep a change log: every change (``change``, ``add``, ``delete``) gets the next
+``/oauth2/token`` takes the ``refresh_token`` grant with the app key and secret (a wrong refresh
+token gets ``invalid_grant``); RPC endpoints take the access token as a Bearer. Entries are kept
+in a change log (``ChangeLog``): every change (``change``, ``add``, ``delete``) gets the next
 sequence number. ``/2/files/list_folder`` lists the live entries, ``limit`` a page, with an
-opaque ``cursor`` and ``has_more``; ``/2/files/list_folder/continue`` takes a cursor: one
-handed out mid-listing answers the next page, the last one of a listing (``has_more`` false)
-answers the entries changed since it was handed out, deleted ones as ``.tag: deleted``
-entries (name and path, no id). ``reset()`` makes every cursor handed out so far answer 409
-``reset``, as Dropbox does when a cursor can no longer be continued."""
+opaque ``cursor`` and ``has_more``; ``/2/files/list_folder/continue`` takes a cursor: one handed
+out mid-listing answers the next page, the last one of a listing (``has_more`` false) answers
+the entries changed since it was handed out, deleted ones as ``.tag: deleted`` entries (name and
+path, no id). ``reset()`` makes every cursor handed out so far answer 409 ``reset``, as Dropbox
+does when a cursor can no longer be continued."""
 
 from __future__ import annotations
 
 import json
 
-from tests.syncs.fakes.base import Fake, as_json
+from tests.syncs.fakes.base import ChangeLog, Fake, as_json
 
 DROPBOX_SECRETS = {"app_key": "dbx-app-key", "app_secret": "dbx-app-s3cr3t",
                    "refresh_token": "dbx-refresh-s3cr3t"}
@@ -30,9 +30,7 @@ def file_entry(i: int, day: int, rev: str = "") -> dict:
 class FakeDropbox(Fake):
     def __init__(self, server):
         super().__init__(server)
-        self.sequence = 0
-        self.entries: dict[str, dict] = {}   # path_lower -> entry
-        self.changed: dict[str, int] = {}    # path_lower -> sequence of its last change
+        self.log = ChangeLog()  # path_lower -> entry
         self.add({".tag": "folder", "id": "id:dir", "name": "2026",
                   "path_display": "/Reports/2026", "path_lower": "/reports/2026"})
         for i in range(1, 5):
@@ -50,26 +48,22 @@ class FakeDropbox(Fake):
             .respond_with_handler(self.list_continue)
 
     # --- the folder's changes -----------------------------------------------------------------
-    def _changed(self, path: str) -> None:
-        self.sequence += 1
-        self.changed[path] = self.sequence
+    def _path(self, entry_id: str) -> str:
+        return next(p for p, e in self.log.records.items() if e.get("id") == entry_id)
 
     def add(self, entry: dict) -> None:
-        self.entries[entry["path_lower"]] = entry
-        self._changed(entry["path_lower"])
+        self.log.put(entry["path_lower"], entry)
 
     def change(self, entry_id: str, **fields) -> None:
-        path = next(p for p, e in self.entries.items() if e.get("id") == entry_id)
-        self.entries[path].update(fields)
-        self._changed(path)
+        path = self._path(entry_id)
+        self.log.put(path, {**self.log.records[path], **fields})
 
     def delete(self, entry_id: str) -> None:
-        path = next(p for p, e in self.entries.items() if e.get("id") == entry_id)
-        entry = self.entries[path]
+        path = self._path(entry_id)
+        entry = self.log.records[path]
         # Dropbox's DeletedMetadata: a name and paths, no id.
-        self.entries[path] = {".tag": "deleted", "name": entry["name"],
-                              "path_display": entry["path_display"], "path_lower": path}
-        self._changed(path)
+        self.log.put(path, {".tag": "deleted", "name": entry["name"],
+                            "path_display": entry["path_display"], "path_lower": path})
 
     def reset(self) -> None:
         self.resets |= set(self.cursors)
@@ -114,9 +108,9 @@ class FakeDropbox(Fake):
             return answer
         if entry["json"]["path"] != "/Reports":
             return as_json({"error_summary": "path/not_found/"}, 409)
-        listed = [e for e in self.entries.values() if e[".tag"] != "deleted"]
+        listed = [e for e in self.log.records.values() if e[".tag"] != "deleted"]
         self.limit = int(entry["json"]["limit"])
-        return self._page(None, self.sequence, listed, 0, self.limit)
+        return self._page(None, self.log.sequence, listed, 0, self.limit)
 
     def list_continue(self, request):
         entry = self._read(request)
@@ -129,6 +123,6 @@ class FakeDropbox(Fake):
             return as_json({"error_summary": "other/..", "error": {".tag": "other"}}, 409)
         since, upto, listed, offset = self.cursors[cursor]
         if offset == 0 and not listed:  # the end of a listing: what changed since
-            upto = self.sequence
-            listed = [e for path, e in self.entries.items() if self.changed[path] > since]
+            upto = self.log.sequence
+            listed = self.log.since(since)
         return self._page(since, upto, listed, offset, self.limit)

@@ -1,19 +1,19 @@
 """A fake of Microsoft Graph's SharePoint surface and its identity platform token endpoint: the
 client credentials grant, the site by path, the site's drives, and the drive root's delta query.
 
-The delta keeps a change log: every change (``change``, ``add``, ``delete``) gets the next
-sequence number. A delta without a token enumerates the live items; one with ``token=`` (a
-delta link issued earlier) answers only the items changed since, deleted ones as Graph does
-(a ``deleted`` facet, no path). Pages hold ``$top`` items and carry ``@odata.nextLink``
-(``$skiptoken``); the last one the ``@odata.deltaLink`` of the state it answered (both keep
-``$top``). ``expire()``
-makes every delta link issued so far answer 410 Gone (``resyncRequired``)."""
+The delta reads a change log (``ChangeLog``): every change (``change``, ``add``, ``delete``)
+gets the next sequence number. A delta without a token enumerates the live items; one with
+``token=`` (a delta link issued earlier) answers only the items changed since, deleted ones as
+Graph does (a ``deleted`` facet, no path). Pages hold ``$top`` items and carry
+``@odata.nextLink`` (``$skiptoken``); the last one the ``@odata.deltaLink`` of the state it
+answered (both keep ``$top``). ``expire()`` makes every delta link issued so far answer 410 Gone
+(``resyncRequired``)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from tests.syncs.fakes.base import Fake, as_json
+from tests.syncs.fakes.base import ChangeLog, Fake, as_json
 
 GRAPH_SECRETS = {"client_id": "app-0001", "client_secret": "graph-s3cr3t-0001"}
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -30,16 +30,14 @@ def file_item(i: int, day: int, etag: str = "") -> dict:
 class FakeGraph(Fake):
     def __init__(self, server):
         super().__init__(server)
-        self.sequence = 0
-        self.items: dict[str, dict] = {}
-        self.changed: dict[str, int] = {}  # item id -> sequence of its last change
+        self.log = ChangeLog()  # item id -> item
         self.add({"id": "root", "name": "root", "root": {},
                   "parentReference": {"driveId": "d1"}})
         for i in range(1, 5):
             self.add(file_item(i, i))
         self.issued: dict[str, int] = {}    # delta token -> the sequence it was issued at
         self.expired: set[str] = set()
-        self.rounds: dict[str, tuple[int | None, list[dict]]] = {}  # $skiptoken -> round
+        self.rounds: dict[str, tuple[int, list[dict]]] = {}  # $skiptoken -> round
         server.expect_request(f"/{TENANT}/oauth2/v2.0/token", method="POST") \
             .respond_with_handler(self.token)
         server.expect_request("/sites/contoso.sharepoint.com:/sites/Finance") \
@@ -48,23 +46,16 @@ class FakeGraph(Fake):
         server.expect_request(DELTA).respond_with_handler(self.delta)
 
     # --- the drive's changes ------------------------------------------------------------------
-    def _changed(self, item_id: str) -> None:
-        self.sequence += 1
-        self.changed[item_id] = self.sequence
-
     def add(self, item: dict) -> None:
-        self.items[item["id"]] = item
-        self._changed(item["id"])
+        self.log.put(item["id"], item)
 
     def change(self, item_id: str, **fields) -> None:
-        self.items[item_id].update(fields)
-        self._changed(item_id)
+        self.log.put(item_id, {**self.log.records[item_id], **fields})
 
     def delete(self, item_id: str) -> None:
         # What Graph answers for a deleted item: its id, the deleted facet, no path.
-        self.items[item_id] = {"id": item_id, "deleted": {"state": "deleted"},
-                               "parentReference": {"driveId": "d1"}}
-        self._changed(item_id)
+        self.log.put(item_id, {"id": item_id, "deleted": {"state": "deleted"},
+                               "parentReference": {"driveId": "d1"}})
 
     def expire(self) -> None:
         self.expired |= set(self.issued)
@@ -113,11 +104,9 @@ class FakeGraph(Fake):
             if token is not None and token not in self.issued:
                 return as_json({"error": {"code": "invalidRequest",
                                           "message": "Invalid delta token."}}, 400)
-            since = self.issued[token] if token is not None else None
-            upto = self.sequence
-            listed = [item for key, item in self.items.items()
-                      if (since is None and "deleted" not in item)
-                      or (since is not None and self.changed[key] > since)]
+            upto = self.log.sequence
+            listed = self.log.since(self.issued[token]) if token is not None else [
+                item for item in self.log.records.values() if "deleted" not in item]
             round_key = f"r{len(self.rounds) + 1}"
             self.rounds[round_key] = (upto, listed)
             offset = 0
