@@ -213,7 +213,7 @@ class SharePointSource(SaasSource, provider="msft_sharepoint", service="Microsof
 
     def error_for(self, response: httpx.Response) -> SourceError:
         if response.status_code == 410 and "/root/delta" in response.request.url.path:
-            return CursorExpired("Microsoft Graph answered 410 Gone to the saved delta link "
+            return CursorExpired("Microsoft Graph answered 410 Gone to the delta query "
                                  "(resync required)", status=410)
         return super().error_for(response)
 
