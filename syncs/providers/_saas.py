@@ -1,15 +1,26 @@
 """What the SaaS providers' sources share: config validation against the catalog, streams built
-from the catalog's resources, the clear messages of ``check()``, and their registration (a
-subclass naming its ``provider``)."""
+from the catalog's resources, the clear messages of ``check()``, their registration (a
+subclass naming its ``provider``), and the reading of a change feed checkpointed on the
+service's own opaque position (``read_change_feed``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from syncs.connectors.http_api import HttpApiSource, SourceError, UnsupportedEntity
+from syncs.connectors.http_api import (
+    HttpApiSource,
+    SourceError,
+    UnsupportedEntity,
+    cursor_key,
+    parse_instant,
+)
 from syncs.connectors.sources import Batch, CheckFailed, register_source
 from syncs.providers import base as catalog
+
+logger = logging.getLogger("syncs.providers")
 
 
 class InvalidConfig(CheckFailed):
@@ -101,10 +112,22 @@ class SaasSource(HttpApiSource):
                                     f"{', '.join(known)}.")
         return super().stream_for(entity)
 
+    def change_feed(self, entity: str) -> ChangeFeed | None:
+        """Hook: the change feed ``entity`` is read from, checkpointed on the feed's own
+        position (``read_change_feed``); None (the default): the engine's stream."""
+        return None
+
     def read(self, entity: str, *, cursor: Any = None, window: tuple | None = None,
              entity_config: dict | None = None) -> Iterator[Batch]:
-        yield from self.guarded(super().read(entity, cursor=cursor, window=window,
-                                             entity_config=entity_config))
+        feed = self.change_feed(entity)
+        if feed is None:
+            batches = super().read(entity, cursor=cursor, window=window,
+                                   entity_config=entity_config)
+        else:
+            batches = read_change_feed(feed.pages, cursor, resumes=feed.resumes,
+                                       cursor_field=self.stream_for(entity)["cursor_field"],
+                                       start_date=first_run_start(self.settings))
+        yield from self.guarded(batches)
 
     def guarded(self, batches: Iterator[Batch]) -> Iterator[Batch]:
         """``batches``, with any unexpected error re-raised as a ``SourceError`` whose message
@@ -128,3 +151,72 @@ class SaasSource(HttpApiSource):
 
 def first_run_start(settings: dict) -> str | None:
     return settings.get("start_date") or None
+
+
+# --- change feeds -----------------------------------------------------------------------------
+
+class CursorExpired(SourceError):
+    """The service no longer accepts a saved feed position (Graph's 410 Gone, Dropbox's
+    ``reset``): the feed is read again from the start."""
+
+
+@dataclass(frozen=True)
+class ChangeFeed:
+    """An entity read from a change feed: ``pages(position)`` reads the feed from a position
+    (None: from the start, the whole listing), yielding each page's records with the position
+    to continue from after it (the last one's is where the next run starts); ``resumes(cursor)``
+    tells a saved position from other checkpoints."""
+
+    pages: Callable[[str | None], Iterator[tuple[list[dict], str]]]
+    resumes: Callable[[Any], bool]
+
+
+def read_change_feed(pages: Callable[[str | None], Iterator[tuple[list[dict], str]]],
+                     cursor: Any, *, resumes: Callable[[Any], bool], cursor_field: str,
+                     start_date: str | None = None) -> Iterator[Batch]:
+    """The batches of a change feed whose checkpoint is the service's position.
+
+    A ``cursor`` the feed ``resumes`` from (the position saved by the last run) reads only the
+    changes since. Without one the whole listing is read: on a first run only the records at
+    or after ``start_date``; after a checkpoint an older version saved (an instant of
+    ``cursor_field``) only the records past it. The position reached is checkpointed by a last
+    batch once the feed is read to its end; the batches before keep ``cursor``, so a run
+    stopped midway reads again from where it started (the upserts make that harmless). A saved
+    position the service refuses (``CursorExpired``) starts over with the whole listing, every
+    record written."""
+    position = cursor if cursor is not None and resumes(cursor) else None
+    floor, inclusive = None, False
+    if position is None:
+        if cursor is None:
+            floor, inclusive = start_date, True
+        elif parse_instant(cursor) is not None:
+            floor = cursor
+    try:
+        yield from _feed_batches(pages(position), cursor, cursor_field, floor, inclusive)
+    except CursorExpired as expired:
+        if position is None:
+            raise
+        logger.warning("%s; reading the whole listing again", expired)
+        yield from _feed_batches(pages(None), cursor, cursor_field, None, False)
+
+
+def _feed_batches(pages: Iterator[tuple[list[dict], str]], cursor: Any, cursor_field: str,
+                  floor: Any, inclusive: bool) -> Iterator[Batch]:
+    reached = None
+    for records, position in pages:
+        reached = position
+        if floor is not None:
+            records = [r for r in records if _past(r.get(cursor_field), floor, inclusive)]
+        if records:
+            yield Batch(records=records, cursor=cursor)
+    if reached is None:
+        raise SourceError("The change feed ended without a position to continue from.")
+    yield Batch(records=[], cursor=reached)
+
+
+def _past(value: Any, floor: Any, inclusive: bool) -> bool:
+    """A record without the cursor field (a deletion) is always kept."""
+    if value is None:
+        return True
+    return cursor_key(value) > cursor_key(floor) or (
+        inclusive and cursor_key(value) == cursor_key(floor))

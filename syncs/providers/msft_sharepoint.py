@@ -15,25 +15,39 @@ Client credentials at ``{authority_url}/{tenant_id}/oauth2/v2.0/token`` (scope
 ``https://graph.microsoft.com/.default``). The site is resolved from its URL (``GET
 /sites/{hostname}:/{path}``), the document library by name (``/sites/{id}/drives``). Library
 items come from the delta query on the drive root (``/drives/{id}/root/delta``, the only delta
-SharePoint offers), following ``@odata.nextLink``, kept when under ``folder_path`` (and its
-subfolders when ``include_subfolders``) and modified after the checkpoint; deleted items are
-flagged ``deleted``. Lists and list items (``expand=fields``) are filtered on
-``lastModifiedDateTime`` after the checkpoint. Checkpoints are saved once a read is done.
-File contents and tabular streams are not read by this connector.
+SharePoint offers), following ``@odata.nextLink``; items are kept when under ``folder_path``
+(and its subfolders when ``include_subfolders``). The last page's ``@odata.deltaLink`` is the
+checkpoint: the next run calls it and reads only the changes since (a first run reads the
+whole drive, keeping items modified at or after ``start_date``). A delta link Graph answers
+410 Gone (expired: "resync required") starts over with a full delta, every item written
+again; so does a link of another library (``drive_name`` changed). Changing ``folder_path``
+needs a full refresh run: the delta link only reports items changed since.
+
+Deletions: ``drive_items`` is upserted on ``id``, so a deleted item (Graph's ``deleted``
+facet) is written as a row flagged ``deleted`` (a soft delete), not removed. Graph gives
+deleted items no path, so a deletion is kept even when the folder of the item cannot be told
+(an item deleted elsewhere in the library may add a flagged row). Deletions that happen while
+a delta link is expired are not seen by the full delta that follows: their rows stay
+unflagged until a full refresh run. Lists and list items (``expand=fields``) are filtered on
+``lastModifiedDateTime`` after the checkpoint, saved once a read is done. File contents and
+tabular streams are not read by this connector.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from syncs.connectors.http_api import SourceError
+from syncs.connectors.http_api import SourceError, fill
 from syncs.connectors.sources import Batch
 from syncs.providers import schemas as js
-from syncs.providers._saas import SaasSource
+from syncs.providers._saas import ChangeFeed, CursorExpired, SaasSource
 from syncs.providers.base import define_provider
 from syncs.providers.resources import blobs, incremental, snapshot
+
+if TYPE_CHECKING:
+    import httpx
 
 CONFIG_SCHEMA = js.obj({
     "tenant_id": js.string("Directory (tenant) id, or the tenant's domain "
@@ -101,9 +115,9 @@ class SharePointSource(SaasSource, provider="msft_sharepoint", service="Microsof
         top = settings["page_size"]
         streams = [
             self.stream("drives", path="sites/{site_id}/drives", record_selector="value"),
+            # Read by ``delta_pages``: its checkpoint is Graph's delta link.
             self.stream("drive_items", path="drives/{drive_id}/root/delta",
-                        record_selector="value", params={"$top": top}, order="unordered",
-                        client_filter=True, start_date=settings.get("start_date")),
+                        record_selector="value", params={"$top": top}),
             self.stream("lists", path="sites/{site_id}/lists", record_selector="value",
                         order="unordered", client_filter=True,
                         start_date=settings.get("start_date")),
@@ -163,6 +177,46 @@ class SharePointSource(SaasSource, provider="msft_sharepoint", service="Microsof
 
         yield from self.guarded(batches())
 
+    def change_feed(self, entity: str) -> ChangeFeed | None:
+        return ChangeFeed(self.delta_pages, self.resumes) if entity == "drive_items" else None
+
+    def resumes(self, cursor: Any) -> bool:
+        """``cursor`` is a delta (or next) link of this library: older checkpoints were
+        instants, and a link of another library would report that library's changes."""
+        return isinstance(cursor, str) and cursor.startswith(("https://", "http://")) and \
+            f"/drives/{self.drive_id()}/" in unquote(cursor)
+
+    def delta_pages(self, link: str | None) -> Iterator[tuple[list[dict], str]]:
+        """The drive root's delta from ``link`` (None: a full delta): each page's items in the
+        folder, with the link after it (the next page's, then the delta link)."""
+        stream = self.streams["drive_items"]
+        values = self.placeholders()
+        if link is None:
+            link = self.url(fill(stream["path"], values))
+            params = self.request_params(stream, None, None, values)
+        else:
+            params = None  # a next or delta link holds its whole query
+        while True:
+            document = self.get(link, params).json()
+            items = self.after_page(stream, document.get("value") or [], document, values)
+            following = document.get("@odata.nextLink")
+            if following:
+                yield items, following
+                link, params = following, None
+                continue
+            delta = document.get("@odata.deltaLink")
+            if not delta:
+                raise SourceError("Microsoft Graph answered a delta page with neither "
+                                  "@odata.nextLink nor @odata.deltaLink.")
+            yield items, delta
+            return
+
+    def error_for(self, response: httpx.Response) -> SourceError:
+        if response.status_code == 410 and "/root/delta" in response.request.url.path:
+            return CursorExpired("Microsoft Graph answered 410 Gone to the delta query "
+                                 "(resync required)", status=410)
+        return super().error_for(response)
+
     def after_page(self, stream: dict, records: list[dict], document: Any,
                    values: dict) -> list[dict]:
         if stream["name"] == "lists":
@@ -176,11 +230,17 @@ class SharePointSource(SaasSource, provider="msft_sharepoint", service="Microsof
         rows = []
         for item in records:
             parent = unquote((item.get("parentReference") or {}).get("path") or "")
+            if item.get("root"):
+                continue
+            if "deleted" in item and not parent:
+                # Graph gives deleted items no path: flag the row of that id, wherever it was.
+                rows.append({**item, "path": None, "deleted": True})
+                continue
             relative = parent.split("root:", 1)[1] if "root:" in parent else ""
             inside = relative == folder or (
                 self.settings.get("include_subfolders") and
                 (relative + "/").startswith(folder + "/"))
-            if item.get("root") or not inside:
+            if not inside:
                 continue
             rows.append({**item, "path": f"{relative}/{item.get('name')}",
                          "deleted": "deleted" in item})

@@ -1,105 +1,104 @@
-"""Dropbox end to end through the API against a fake of API v2.
+"""Dropbox end to end through the API against its fake (tests/syncs/fakes/dropbox.py): the
+refresh-token grant with the app key and secret (a wrong refresh token gets
+``invalid_grant``), ``/2/files/list_folder`` paged by ``limit`` and continued with the
+returned ``cursor`` while ``has_more``, a 429 with Retry-After honoured.
 
-The fake's ``/oauth2/token`` takes the ``refresh_token`` grant with the app key and secret (a
-wrong refresh token gets ``invalid_grant``); RPC endpoints take the access token as a Bearer.
-``/2/files/list_folder`` answers ``limit`` entries and a ``cursor`` while ``has_more``;
-``/2/files/list_folder/continue`` takes that cursor. Dropbox has no modified-since filter, so
-the incremental run lists the folder again (asserted: the same request) and keeps only files
-whose ``server_modified`` is past the checkpoint."""
+The first run lists the folder and checkpoints its last cursor; the next run continues from
+it with ``/2/files/list_folder/continue`` and reads only the changes (a deleted file's entry
+has no id: its row stays), a run without changes writes nothing, and a cursor Dropbox
+answers ``reset`` starts over with a full listing."""
 
-import json
+import pytest
 
-from tests.syncs.e2e.harness import connect, create_sync, run_sync, table_rows, throttled_run
-from tests.syncs.fakes.base import Fake, as_json
+from syncs.connectors.http_api import SourceError
+from syncs.connectors.sources import open_source
+from tests.syncs.e2e.harness import (
+    connect,
+    create_sync,
+    read_all,
+    run_sync,
+    table_rows,
+    throttled_run,
+)
+from tests.syncs.fakes.dropbox import DROPBOX_SECRETS, LIST, FakeDropbox, file_entry
 
-SECRETS = {"app_key": "dbx-app-key", "app_secret": "dbx-app-s3cr3t",
-           "refresh_token": "dbx-refresh-s3cr3t"}
-LIST = "/2/files/list_folder"
+CONTINUE = f"{LIST}/continue"
 
 
-class FakeDropbox(Fake):
-    def __init__(self, server):
-        super().__init__(server)
-        self.entries = [{".tag": "folder", "id": "id:dir", "name": "2026",
-                         "path_display": "/Reports/2026"}] + [
-            {".tag": "file", "id": f"id:{i}", "name": f"r{i}.csv", "rev": f"0{i}",
-             "path_display": f"/Reports/r{i}.csv", "size": 10 * i,
-             "server_modified": f"2026-01-0{i}T00:00:00Z"} for i in range(1, 5)]
-        self.cursors: dict[str, tuple[int, int]] = {}
-        server.expect_request("/oauth2/token", method="POST").respond_with_handler(self.token)
-        server.expect_request("/2/users/get_current_account", method="POST") \
-            .respond_with_handler(self.account)
-        server.expect_request(LIST, method="POST").respond_with_handler(self.list_folder)
-        server.expect_request(f"{LIST}/continue", method="POST") \
-            .respond_with_handler(self.list_continue)
-
-    def token(self, request):
-        return self.form_grant(request, {
-            "grant_type": "refresh_token", "refresh_token": SECRETS["refresh_token"],
-            "client_id": SECRETS["app_key"], "client_secret": SECRETS["app_secret"]},
-            as_json({"error": "invalid_grant", "error_description": "refresh token is "
-                                                                   "malformed"}, 400))
-
-    def denied(self, request):
-        return self.bearer_refused(request, as_json({
-            "error_summary": "invalid_access_token/...",
-            "error": {".tag": "invalid_access_token"}}, 401))
-
-    def account(self, request):
-        self.seen(request)
-        return self.denied(request) or as_json({"account_id": "dbid:1", "email": "a@b.c"})
-
-    def _page(self, offset: int, limit: int):
-        chunk = self.entries[offset:offset + limit]
-        cursor = f"cursor-{len(self.cursors) + 1}"
-        self.cursors[cursor] = (offset + limit, limit)
-        return as_json({"entries": chunk, "cursor": cursor,
-                        "has_more": offset + limit < len(self.entries)})
-
-    def list_folder(self, request):
-        entry = self.seen(request)
-        entry["json"] = json.loads(request.data)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.denied(request)) is not None:
-            return answer
-        if entry["json"]["path"] != "/Reports":
-            return as_json({"error_summary": "path/not_found/"}, 409)
-        return self._page(0, int(entry["json"]["limit"]))
-
-    def list_continue(self, request):
-        entry = self.seen(request)
-        entry["json"] = json.loads(request.data)
-        if (answer := self.denied(request)) is not None:
-            return answer
-        offset, limit = self.cursors[entry["json"]["cursor"]]
-        return self._page(offset, limit)
+def cursors(fake) -> list[str]:
+    return [r["json"]["cursor"] for r in fake.data_requests(CONTINUE)]
 
 
 def test_dropbox_end_to_end(api, httpserver, run_job):
     fake = FakeDropbox(httpserver)
     config = {"path": "/Reports", "recursive": True, "page_size": 2,
               "base_url": httpserver.url_for("/")}
-    connection = connect(api, "dropbox", config, SECRETS,
-                         {**SECRETS, "refresh_token": "dbx-wrong"},
+    connection = connect(api, "dropbox", config, DROPBOX_SECRETS,
+                         {**DROPBOX_SECRETS, "refresh_token": "dbx-wrong"},
                          "Dropbox rejected the OAuth credentials (400: invalid_grant")
     sync = create_sync(api, connection, ["files"])
     run = throttled_run(api, run_job, fake, sync, LIST)
-    first, *more = fake.data_requests(LIST)[1:]
-    assert first["json"] == {"path": "/Reports", "recursive": True, "limit": 2,
-                             "include_deleted": False}
-    assert [m["json"] for m in more] == [{"cursor": "cursor-1"}, {"cursor": "cursor-2"}]
+    listing = [r for r in fake.data_requests(LIST) if r["path"] == LIST][1:]  # after the 429
+    assert [r["json"] for r in listing] == [{"path": "/Reports", "recursive": True,
+                                             "limit": 2, "include_deleted": False}]
+    assert cursors(fake) == ["cursor-1", "cursor-2"]
     assert run.summary["entities"]["files"]["rows_written"] == 4  # the folder is no file
+    assert run.summary["entities"]["files"]["cursor"] == "cursor-3"
     assert table_rows(sync, "files", ["id", "rev"]) == [(f"id:{i}", f"0{i}")
                                                         for i in range(1, 5)]
 
-    fake.entries[2].update(rev="0b", server_modified="2026-01-06T00:00:00Z")
-    fake.entries.append({".tag": "file", "id": "id:5", "name": "r5.csv", "rev": "05",
-                         "path_display": "/Reports/r5.csv", "size": 50,
-                         "server_modified": "2026-01-07T00:00:00Z"})
+    # The second run continues from the saved cursor and reads only what changed.
+    fake.change("id:2", rev="0b", server_modified="2026-01-06T00:00:00Z")
+    fake.delete("id:3")
+    fake.add(file_entry(5, 7))
     fake.requests.clear()
     run = run_sync(api, run_job, sync)
-    assert fake.data_requests(LIST)[0]["json"] == first["json"]
-    assert run.summary["entities"]["files"]["rows_written"] == 2
+    assert not [r for r in fake.data_requests(LIST) if r["path"] == LIST]  # no new listing
+    assert cursors(fake) == ["cursor-3", "cursor-4"]  # 3 changes, 2 a page
+    assert run.summary["entities"]["files"]["rows_read"] == 2  # the deletion has no id
+    assert run.summary["entities"]["files"]["cursor"] == "cursor-5"
     assert table_rows(sync, "files", ["id", "rev"]) == [
         ("id:1", "01"), ("id:2", "0b"), ("id:3", "03"), ("id:4", "04"), ("id:5", "05")]
+
+    # Nothing changed: one request with the new cursor, nothing written.
+    fake.requests.clear()
+    run = run_sync(api, run_job, sync)
+    assert cursors(fake) == ["cursor-5"]
+    assert run.summary["entities"]["files"]["rows_written"] == 0
+    assert run.summary["entities"]["files"]["cursor"] == "cursor-6"
+
+    # The saved cursor was reset: a full listing, every live file.
+    fake.reset()
+    fake.change("id:1", rev="0a", server_modified="2026-01-08T00:00:00Z")
+    fake.requests.clear()
+    run = run_sync(api, run_job, sync)
+    assert [r["path"] for r in fake.data_requests(LIST)] == [CONTINUE, LIST, CONTINUE,
+                                                             CONTINUE]
+    assert cursors(fake) == ["cursor-6", "cursor-7", "cursor-8"]
+    assert run.summary["entities"]["files"]["rows_written"] == 4
+    assert run.summary["entities"]["files"]["cursor"] == "cursor-9"
+    assert table_rows(sync, "files", ["id", "rev"]) == [
+        ("id:1", "0a"), ("id:2", "0b"), ("id:3", "03"), ("id:4", "04"), ("id:5", "05")]
+
+    fake.requests.clear()
+    run_sync(api, run_job, sync)
+    assert cursors(fake) == ["cursor-9"]
+
+
+def test_dropbox_cursor_errors_other_than_reset_fail_the_read(httpserver):
+    fake = FakeDropbox(httpserver)
+    config = {"path": "/Reports", "page_size": 2, "base_url": httpserver.url_for("/"),
+              "start_date": "2026-01-03T00:00:00Z"}
+    source = open_source("dropbox", config, DROPBOX_SECRETS)
+
+    # A first run: from start_date on (inclusive); the checkpoint moves with the last batch.
+    batches = list(source.read("files"))
+    assert [r["id"] for b in batches for r in b.records] == ["id:3", "id:4"]
+    assert [b.cursor for b in batches] == [None] * (len(batches) - 1) + ["cursor-3"]
+
+    # A cursor Dropbox does not know is no reset: the read fails, saying what Dropbox said.
+    fake.requests.clear()
+    with pytest.raises(SourceError, match="409") as failure:
+        read_all(source, "files", cursor="cursor-unknown")
+    assert "other" in str(failure.value)
+    assert not [r for r in fake.data_requests(LIST) if r["path"] == LIST]  # no new listing

@@ -1,72 +1,29 @@
-"""SharePoint (Microsoft Graph) end to end through the API against a fake of Graph and its
-Microsoft identity platform token endpoint: client credentials with scope
+"""SharePoint (Microsoft Graph) end to end through the API against its fake
+(tests/syncs/fakes/graph.py): client credentials with scope
 ``https://graph.microsoft.com/.default`` at ``{authority}/{tenant}/oauth2/v2.0/token`` (a
 wrong secret gets AADSTS ``invalid_client``), the site resolved by path, the library by
 name, then the drive root's delta paged by ``$top`` and ``@odata.nextLink``.
 
-Graph's delta is the only change feed SharePoint has; the connector reads it from the start
-each run (asserted: no skip token on the second run's first request) and keeps the items
-modified past the checkpoint."""
+The first run reads the whole delta and checkpoints its ``@odata.deltaLink``; the next run
+calls that link and reads only the changes (a deleted item flags its row), a run without
+changes writes nothing, and a delta link Graph answers 410 Gone starts over with a full
+delta."""
 
-from urllib.parse import urlencode
+from syncs.connectors.sources import open_source
+from tests.syncs.e2e.harness import (
+    connect,
+    create_sync,
+    read_all,
+    run_sync,
+    table_rows,
+    throttled_run,
+)
+from tests.syncs.fakes.graph import DELTA, GRAPH_SECRETS, TENANT, FakeGraph, file_item
 
-from tests.syncs.e2e.harness import connect, create_sync, run_sync, table_rows, throttled_run
-from tests.syncs.fakes.base import Fake, as_json
 
-SECRETS = {"client_id": "app-0001", "client_secret": "graph-s3cr3t-0001"}
-TENANT = "11111111-2222-3333-4444-555555555555"
-DELTA = "/drives/d1/root/delta"
-
-
-class FakeGraph(Fake):
-    def __init__(self, server):
-        super().__init__(server)
-        self.items = [{"id": "root", "name": "root", "root": {}, "parentReference": {}}] + [
-            {"id": f"i{i}", "name": f"q{i}.xlsx", "eTag": f"v1-{i}",
-             "lastModifiedDateTime": f"2026-01-0{i}T00:00:00Z",
-             "parentReference": {"path": "/drive/root:/Shared/Exports"}} for i in range(1, 5)]
-        server.expect_request(f"/{TENANT}/oauth2/v2.0/token", method="POST") \
-            .respond_with_handler(self.token)
-        server.expect_request("/sites/contoso.sharepoint.com:/sites/Finance") \
-            .respond_with_handler(self.site)
-        server.expect_request("/sites/site-1/drives").respond_with_handler(self.drives)
-        server.expect_request(DELTA).respond_with_handler(self.delta)
-
-    def token(self, request):
-        return self.form_grant(request, {
-            "grant_type": "client_credentials", "scope": "https://graph.microsoft.com/.default",
-            **SECRETS}, as_json({"error": "invalid_client", "error_description":
-                                 "AADSTS7000215: Invalid client secret provided."}, 401))
-
-    def denied(self, request):
-        return self.bearer_refused(request, as_json({"error": {
-            "code": "InvalidAuthenticationToken", "message": "Access token is empty."}}, 401))
-
-    def site(self, request):
-        self.seen(request)
-        return self.denied(request) or as_json({"id": "site-1", "name": "Finance"})
-
-    def drives(self, request):
-        self.seen(request)
-        return self.denied(request) or as_json({"value": [{"id": "d0", "name": "Archive"},
-                                                          {"id": "d1", "name": "Documents"}]})
-
-    def delta(self, request):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.denied(request)) is not None:
-            return answer
-        top = int(entry["args"]["$top"])
-        offset = int(entry["args"].get("$skiptoken", 0))
-        document = {"value": self.items[offset:offset + top]}
-        base = self.server.url_for(DELTA)
-        if offset + top < len(self.items):
-            document["@odata.nextLink"] = f"{base}?" + urlencode(
-                {"$top": top, "$skiptoken": offset + top})
-        else:
-            document["@odata.deltaLink"] = f"{base}?token=latest"
-        return as_json(document)
+def rows(sync):
+    return [(id_, etag, bool(deleted)) for id_, etag, deleted in
+            table_rows(sync, "drive_items", ["id", "etag", "deleted"])]
 
 
 def test_msft_sharepoint_end_to_end(api, httpserver, run_job):
@@ -75,25 +32,81 @@ def test_msft_sharepoint_end_to_end(api, httpserver, run_job):
     config = {"tenant_id": TENANT, "site_url": "https://contoso.sharepoint.com/sites/Finance",
               "folder_path": "/Shared/Exports", "page_size": 2, "base_url": base,
               "authority_url": base}
-    connection = connect(api, "msft_sharepoint", config, SECRETS,
-                         {**SECRETS, "client_secret": "wrong"},
+    connection = connect(api, "msft_sharepoint", config, GRAPH_SECRETS,
+                         {**GRAPH_SECRETS, "client_secret": "wrong"},
                          "Microsoft Graph rejected the OAuth credentials (401: invalid_client")
     sync = create_sync(api, connection, ["drive_items"])
     run = throttled_run(api, run_job, fake, sync, DELTA)
-    pages = fake.data_requests(DELTA)[1:]
-    assert [p["args"].get("$skiptoken") for p in pages] == [None, "2", "4"]
+    pages = fake.data_requests(DELTA)[1:]  # after the 429
+    assert len(pages) == 3 and "token" not in pages[0]["args"]
+    assert all("$skiptoken" in p["args"] for p in pages[1:])
     assert all(p["args"]["$top"] == "2" for p in pages)
     assert run.summary["entities"]["drive_items"]["rows_written"] == 4  # the root is skipped
+    assert run.summary["entities"]["drive_items"]["cursor"] == fake.delta_link("t1", 2)
     assert table_rows(sync, "drive_items", ["id", "etag", "path"]) == [
         (f"i{i}", f"v1-{i}", f"/Shared/Exports/q{i}.xlsx") for i in range(1, 5)]
 
-    fake.items[2].update(eTag="v2-2", lastModifiedDateTime="2026-01-06T00:00:00Z")
-    fake.items.append({"id": "i5", "name": "q5.xlsx", "eTag": "v1-5",
-                       "lastModifiedDateTime": "2026-01-07T00:00:00Z",
-                       "parentReference": {"path": "/drive/root:/Shared/Exports"}})
+    # The second run calls the saved delta link and reads only what changed.
+    fake.change("i2", eTag="v2-2", lastModifiedDateTime="2026-01-06T00:00:00Z")
+    fake.delete("i3")
+    fake.add(file_item(5, 7))
     fake.requests.clear()
     run = run_sync(api, run_job, sync)
-    assert "$skiptoken" not in fake.data_requests(DELTA)[0]["args"]
-    assert run.summary["entities"]["drive_items"]["rows_written"] == 2
-    assert table_rows(sync, "drive_items", ["id", "etag"]) == [
-        ("i1", "v1-1"), ("i2", "v2-2"), ("i3", "v1-3"), ("i4", "v1-4"), ("i5", "v1-5")]
+    pages = fake.data_requests(DELTA)
+    assert pages[0]["args"]["token"] == "t1"
+    assert len(pages) == 2 and "$skiptoken" in pages[1]["args"]  # 3 changes, 2 a page
+    assert run.summary["entities"]["drive_items"]["rows_read"] == 3
+    assert run.summary["entities"]["drive_items"]["cursor"] == fake.delta_link("t2", 2)
+    assert rows(sync) == [("i1", "v1-1", False), ("i2", "v2-2", False), ("i3", None, True),
+                          ("i4", "v1-4", False), ("i5", "v1-5", False)]
+
+    # Nothing changed: one request with the new link, nothing written.
+    fake.requests.clear()
+    run = run_sync(api, run_job, sync)
+    assert [p["args"].get("token") for p in fake.data_requests(DELTA)] == ["t2"]
+    assert run.summary["entities"]["drive_items"]["rows_written"] == 0
+    assert run.summary["entities"]["drive_items"]["cursor"] == fake.delta_link("t3", 2)
+
+    # The saved link expired (410 Gone, resync required): a full delta, every live item.
+    fake.expire()
+    fake.change("i1", eTag="v2-1", lastModifiedDateTime="2026-01-08T00:00:00Z")
+    fake.requests.clear()
+    run = run_sync(api, run_job, sync)
+    first, *full = fake.data_requests(DELTA)
+    assert first["args"]["token"] == "t3"
+    assert "token" not in full[0]["args"] and len(full) == 3
+    assert run.summary["entities"]["drive_items"]["rows_written"] == 4
+    assert run.summary["entities"]["drive_items"]["cursor"] == fake.delta_link("t4", 2)
+    assert rows(sync) == [("i1", "v2-1", False), ("i2", "v2-2", False), ("i3", None, True),
+                          ("i4", "v1-4", False), ("i5", "v1-5", False)]
+
+    fake.requests.clear()
+    run_sync(api, run_job, sync)
+    assert [p["args"].get("token") for p in fake.data_requests(DELTA)] == ["t4"]
+
+
+def test_msft_sharepoint_checkpoints_other_than_a_delta_link_read_the_whole_delta(httpserver):
+    fake = FakeGraph(httpserver)
+    base = httpserver.url_for("/").rstrip("/")
+    config = {"tenant_id": TENANT, "site_url": "https://contoso.sharepoint.com/sites/Finance",
+              "folder_path": "/Shared/Exports", "page_size": 2, "base_url": base,
+              "authority_url": base, "start_date": "2026-01-03T00:00:00Z"}
+    source = open_source("msft_sharepoint", config, GRAPH_SECRETS)
+
+    # A first run: from start_date on (inclusive); the checkpoint moves with the last batch.
+    batches = list(source.read("drive_items"))
+    assert [r["id"] for b in batches for r in b.records] == ["i3", "i4"]
+    assert [b.cursor for b in batches] == [None] * (len(batches) - 1) + [
+        fake.delta_link("t1", 2)]
+
+    # An older version's checkpoint (an instant): the whole delta, the items past it.
+    records, cursor = read_all(source, "drive_items", cursor="2026-01-02T00:00:00Z")
+    assert [r["id"] for r in records] == ["i3", "i4"]
+    assert cursor == fake.delta_link("t2", 2)
+
+    # A link of another library (drive_name changed): the whole delta, every item.
+    other = f"{base}/drives/d0/root/delta?token=t1"
+    records, cursor = read_all(source, "drive_items", cursor=other)
+    assert [r["id"] for r in records] == ["i1", "i2", "i3", "i4"]
+    assert all("token" not in r["args"] for r in fake.data_requests(DELTA))
+    assert cursor == fake.delta_link("t3", 2)

@@ -70,3 +70,22 @@ class Fake:
         """None when the request carries an issued token as a Bearer, else ``refusal``."""
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         return None if token in self.tokens else refusal
+
+
+class ChangeLog:
+    """What a change feed is made from: records by key, each with the sequence number of its
+    last change (a fake's delta token or cursor remembers the sequence it was handed out at)."""
+
+    def __init__(self) -> None:
+        self.sequence = 0
+        self.records: dict[str, dict] = {}
+        self.changed: dict[str, int] = {}
+
+    def put(self, key: str, record: dict) -> None:
+        self.sequence += 1
+        self.records[key] = record
+        self.changed[key] = self.sequence
+
+    def since(self, sequence: int) -> list[dict]:
+        """The records changed after ``sequence``, deleted ones as they are now."""
+        return [r for key, r in self.records.items() if self.changed[key] > sequence]
