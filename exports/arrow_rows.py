@@ -41,8 +41,7 @@ def csv_decoder(columns: Sequence[str]):
     from pyarrow import csv as pa_csv
 
     names = list(columns)
-    read_options = pa_csv.ReadOptions(column_names=names, use_threads=False,
-                                      block_size=1 << 26)
+    read_options = pa_csv.ReadOptions(column_names=names, use_threads=False)
     # A one-column row whose value is NULL is an empty line: a row, not a line to skip.
     parse_options = pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
     convert_options = pa_csv.ConvertOptions(

@@ -36,7 +36,7 @@ logger = logging.getLogger("exports")
 
 BATCH_SIZE = 2000
 # Parquet's fast path writes a row group per batch: larger ones compress better and cost less.
-COPY_BATCH_SIZES = {"parquet": 65536}
+COPY_BATCH_SIZES = {"parquet": 16384}
 
 
 def _no_copy(format_name: str) -> bool:
