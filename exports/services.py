@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
+from exports import uploads
 from exports.arrow_rows import ArrowRows
 from exports.formats import FORMATS, GZIP_MIME_TYPE, CountingFile, ExportFormat, open_compressed
 from exports.job_classes import BUILD_JOB, EXPIRE_JOB
@@ -296,8 +296,8 @@ def publish_file(local_path: str, name: str) -> str:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.replace(local_path, target)
         return name
-    with open(local_path, "rb") as fh:  # object stores show an object only once uploaded
-        stored = default_storage.save(name, File(fh))
+    # Object stores show an object only once uploaded (a part at a time, see uploads).
+    stored = uploads.upload(local_path, name, default_storage)
     _unlink(local_path)
     return stored
 
