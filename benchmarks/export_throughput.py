@@ -414,6 +414,7 @@ def main() -> None:
 
     url = args.database_url
     started = time.monotonic()
+    commit = commit_id()
     load_start = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     recreate_database(url)
     migrate(url)
@@ -434,7 +435,7 @@ def main() -> None:
             results[size] = measure(url, Path(tmp), size,
                                     args.repeat if first else args.large_repeat, formats,
                                     python if first else [], args.xlsx_rows)
-    text = report({**machine(), "load_start": load_start}, postgres, commit_id(), fills,
+    text = report({**machine(), "load_start": load_start}, postgres, commit, fills,
                   results)
     print()
     print(text)
@@ -452,10 +453,11 @@ RECORD_SECTION = """
 Goals (exports issue 18): ≥ 0.5× COPY rows/s for csv, jsonl, json and parquet; peak RSS flat
 (< 200 MB) at 3M rows; xlsx recorded. Each export runs in a fresh process as `build_export`
 does (count, then the COPY fast path's batches, or for xlsx the Python path's, into the
-`_FileSink`: a file per 1,000,000 rows, its sha256, published to a local storage); the
-baseline is a bare `COPY (SELECT <columns> FROM bench_rows ORDER BY id) TO STDOUT WITH (FORMAT
-csv)` of the table in the same run. "best" is the fastest of the runs, "median" compares
-medians; xlsx and the Python path run once.
+`_FileSink`: a file per 1,000,000 rows or 256 MB, its sha256, published to a local
+storage). The baseline of each resource is a bare `COPY (SELECT ... ORDER BY id) TO STDOUT
+WITH (FORMAT csv)` of its rows in the same run: all the table's columns, every column of the
+project's jobs (`SELECT *`). "best" is the fastest of the runs, "median" compares medians;
+xlsx and the Python path run once, xlsx on the first 100,000 rows only (`--xlsx-rows`).
 
 """
 

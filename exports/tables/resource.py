@@ -19,13 +19,15 @@
   Python would write, checked by the tests, at half the cost); on SQLite Python converts.
 - project scoping: ``WHERE <project_column> = project.pk`` when ``project_column`` is set.
 
-CSV fast path (PostgreSQL): ``csv_batches`` / ``copy_csv`` stream ``COPY (SELECT ...) TO STDOUT
-WITH (FORMAT csv)``; the SELECT formats every value in SQL the way ``CsvWriter`` writes the
-Python path's value, so both paths give the same bytes (``\\r\\n`` line ends included); the
-rare known differences are listed in ``exports.tables.sql_format``.
+COPY fast path (PostgreSQL): ``copy_batches`` streams ``COPY (SELECT ...) TO STDOUT`` for csv,
+jsonl, json and parquet (``exports.tables.copy_select``); the SELECT formats every value the way
+the format's writer writes the Python path's value: CSV byte for byte (``\\r\\n`` line ends
+included; the rare known differences are listed in ``exports.tables.sql_format``), JSON and
+Parquet value for value. ``csv_batches`` / ``copy_csv`` are its CSV lines.
 
 The fast path reads on a connection of its own (a COPY holds its connection until it ends,
-and the export job writes its progress between batches), so it sees committed rows only.
+and the export job writes its progress between batches), so it sees committed rows only;
+inside a transaction it reads that transaction's connection (``exports.copy_stream``).
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ class TableResource:
         finally:
             own.close()
 
-    # --- the CSV fast path (PostgreSQL) --------------------------------------------------------
+    # --- the COPY fast path (PostgreSQL) -------------------------------------------------------
     @property
     def supports_copy_csv(self) -> bool:
         return self.connection.vendor == "postgresql"

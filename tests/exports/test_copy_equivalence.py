@@ -23,7 +23,12 @@ from exports.formats import FORMATS
 from exports.models import Export, ExportFile
 from exports.services import ExportRequest, create_export
 from exports.tables import TableResource
-from tests.exports.test_tables import _drop, types_table, unregister  # noqa: F401 - fixtures
+from tests.exports.test_tables import (  # noqa: F401 - fixtures
+    _drop,
+    storage,
+    types_table,
+    unregister,
+)
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql",
                                 reason="the COPY fast paths need PostgreSQL")
@@ -136,6 +141,8 @@ SERVICE_CASES = [
     ("exports", {}, [], ["job", "project", "files"]),
     ("exports", {}, ["metadata"], ["job.project"]),
     ("exports", {"size__gte": "100"}, ["size"], ["job.project", "files"]),
+    ("exports", {}, ["job"], ["job", "job.project"]),
+    ("jobs", {}, ["project"], []),
     ("projects", {}, [], []),
     ("projects", {}, ["name"], []),
 ]
@@ -206,16 +213,6 @@ def test_one_column_table_with_blanks_and_nulls(transactional_db, project, forma
 
 # --- through the build: split by records and bytes, gzip ----------------------------------------
 
-@pytest.fixture
-def storage(settings, tmp_path):
-    location = tmp_path / "media"
-    settings.MEDIA_ROOT = str(location)
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(location), "base_url": "/media/"}}}
-    return location
-
-
 def _build(project, run_job, request: ExportRequest) -> list[tuple[int, list]]:
     export = create_export(project, request)
     run_job(export.job_id)
@@ -232,10 +229,11 @@ def _build(project, run_job, request: ExportRequest) -> list[tuple[int, list]]:
     return files
 
 
+@pytest.mark.usefixtures("storage")
 @pytest.mark.parametrize("format_name", COPY_FORMATS)
 @pytest.mark.parametrize("split", ["records", "bytes", "gzip"])
-def test_builds_give_the_same_files(service_rows, project, run_job, storage, settings,
-                                    monkeypatch, format_name, split):
+def test_builds_give_the_same_files(service_rows, project, run_job, settings, monkeypatch,
+                                    format_name, split):
     from exports import services
     from exports.model_copy import CopyModelResource
 
@@ -256,7 +254,7 @@ def test_builds_give_the_same_files(service_rows, project, run_job, storage, set
     assert sum(count for count, _ in fast) == 3
 
 
-def test_xlsx_and_dry_data_keep_the_python_path(service_rows, project):
+def test_xlsx_keeps_the_python_path(service_rows, project):
     resource = registry.get_resource("jobs", project)
     assert not resource.supports_copy("xlsx")
     with pytest.raises(NotImplementedError):
