@@ -51,4 +51,7 @@ class JsonLines(Lines):
         if b"\\" not in data:
             return cls(bytes(data), sizes)
         text = bytes(data).replace(b"\\\\", b"\\")
-        return cls(text, [len(line) + 1 for line in text.split(b"\n")[:-1]])
+        new_sizes = [len(line) + 1 for line in text.split(b"\n")[:-1]]
+        if len(new_sizes) != len(sizes):
+            raise ValueError("A JSON row of COPY's output held a line break.")
+        return cls(text, new_sizes)

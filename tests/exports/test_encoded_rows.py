@@ -34,6 +34,8 @@ def test_json_lines_undo_copys_escapes_and_split_between_rows():
     assert len(lines[3:]) == 0 and lines[:5] is lines
     with pytest.raises(TypeError):
         lines[0]
+    with pytest.raises(ValueError, match="line break"):  # JSON text never holds one
+        JsonLines.from_copy(bytearray(b'{"a":"\\\\"\n}\n'), [12])
 
 
 @pytest.mark.parametrize("format_name", ["jsonl", "json"])
