@@ -32,6 +32,10 @@ class RowWriter:
     def write(self, rows: Sequence[dict]) -> None:
         raise NotImplementedError
 
+    def write_encoded(self, rows: Any) -> None:
+        """Rows a COPY fast path encoded already (``exports.tables.copy_select``)."""
+        raise TypeError(f"{type(self).__name__} takes no encoded rows.")
+
     def close(self) -> None:
         pass
 
@@ -39,6 +43,9 @@ class RowWriter:
 class JsonLinesWriter(RowWriter):
     def write(self, rows):
         self.stream.write(b"".join(_dumps(row) + b"\n" for row in rows))
+
+    def write_encoded(self, rows):  # JsonLines: one object per line already
+        self.stream.write(bytes(rows))
 
 
 class JsonArrayWriter(RowWriter):
@@ -51,6 +58,14 @@ class JsonArrayWriter(RowWriter):
         if not rows:
             return
         body = b",\n".join(_dumps(row) for row in rows)
+        self._write_body(body)
+
+    def write_encoded(self, rows):
+        """JsonLines: JSON text has no raw line break, so each line end ends an object."""
+        if len(rows):
+            self._write_body(bytes(rows)[:-1].replace(b"\n", b",\n"))
+
+    def _write_body(self, body: bytes) -> None:
         self.stream.write((b"\n" if self.first else b",\n") + body)
         self.first = False
 
@@ -81,6 +96,10 @@ class CsvWriter(RowWriter):
         cell = self.cell
         columns = self.columns
         self.writer.writerows([cell(row.get(c)) for c in columns] for row in rows)
+
+    def write_encoded(self, rows):  # CsvLines: csv.writer's lines already
+        self.text.flush()
+        self.stream.write(bytes(rows))
 
     def close(self):
         self.text.flush()
@@ -113,6 +132,10 @@ class ParquetWriter(RowWriter):
         if rows:
             data = {c: [self.cell(row.get(c)) for row in rows] for c in self.columns}
             self.writer.write_table(self.pa.table(data, schema=self.schema))
+
+    def write_encoded(self, rows):  # ArrowRows: string columns already
+        if len(rows):
+            self.writer.write_table(rows.table)
 
     def close(self):
         self.writer.close()

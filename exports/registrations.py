@@ -18,9 +18,9 @@ def _from_viewset(name: str, viewset_path: str, resource_class_path: str):
 
 def register_service_resources() -> None:
     register_lazily("jobs", _from_viewset("jobs", "jobs.api.views.JobViewSet",
-                                          "exports.resources.ModelResource"))
+                                          "exports.model_copy.CopyModelResource"))
     register_lazily("exports", _from_viewset("exports", "exports.api.views.ExportViewSet",
                                              "exports.service_resources.ExportsResource"))
     register_lazily("projects", _from_viewset(
         "projects", "syncservice.accounts.api.views.ProjectViewSet",
-        "exports.resources.ModelResource"))
+        "exports.model_copy.CopyModelResource"))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from exports.resources import ModelResource
+from exports.model_copy import CopyModelResource
 
 
-class ExportsResource(ModelResource):
+class ExportsResource(CopyModelResource):
     """Exports of exports read their status as the API does: expired past expires_at."""
 
     def queryset(self, project, filters):

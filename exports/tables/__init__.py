@@ -1,7 +1,8 @@
 """Plain SQL tables (e.g. the warehouse tables the syncs load) as exportable resources:
 ``TableResource`` (``resource``), what it reads of a table (``introspection``), its values as
 the API writes them (``values``) or as the SELECT formats them (``sql_format``), its filters
-(``filters``) and the CSV fast path's lines (``csv_lines``)."""
+(``filters``), the COPY fast path's statements (``copy_select``) and CSV lines
+(``csv_lines``)."""
 
 from exports.tables.csv_lines import CsvLines, csv_header
 from exports.tables.filters import LOOKUPS

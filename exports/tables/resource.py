@@ -19,13 +19,15 @@
   Python would write, checked by the tests, at half the cost); on SQLite Python converts.
 - project scoping: ``WHERE <project_column> = project.pk`` when ``project_column`` is set.
 
-CSV fast path (PostgreSQL): ``csv_batches`` / ``copy_csv`` stream ``COPY (SELECT ...) TO STDOUT
-WITH (FORMAT csv)``; the SELECT formats every value in SQL the way ``CsvWriter`` writes the
-Python path's value, so both paths give the same bytes (``\\r\\n`` line ends included); the
-rare known differences are listed in ``exports.tables.sql_format``.
+COPY fast path (PostgreSQL): ``copy_batches`` streams ``COPY (SELECT ...) TO STDOUT`` for csv,
+jsonl, json and parquet (``exports.tables.copy_select``); the SELECT formats every value the way
+the format's writer writes the Python path's value: CSV byte for byte (``\\r\\n`` line ends
+included; the rare known differences are listed in ``exports.tables.sql_format``), JSON and
+Parquet value for value. ``csv_batches`` / ``copy_csv`` are its CSV lines.
 
 The fast path reads on a connection of its own (a COPY holds its connection until it ends,
-and the export job writes its progress between batches), so it sees committed rows only.
+and the export job writes its progress between batches), so it sees committed rows only;
+inside a transaction it reads that transaction's connection (``exports.copy_stream``).
 """
 
 from __future__ import annotations
@@ -36,11 +38,19 @@ from typing import IO
 
 from django.db import connections
 
+from exports.copy_stream import copy_batches
 from exports.resources import Row
+from exports.tables.copy_select import (
+    COPY_FORMATS,
+    CopyColumn,
+    copy_statement,
+    decoder,
+    expressions,
+)
 from exports.tables.csv_lines import CsvLines, csv_header
 from exports.tables.filters import where_clause
 from exports.tables.introspection import TableColumn, TableMissing, TableShape, read_shape
-from exports.tables.sql_format import sql_api, sql_csv
+from exports.tables.sql_format import sql_api
 from exports.tables.values import converter
 from syncservice.jsonapi.errors import InvalidAttribute
 
@@ -145,59 +155,48 @@ class TableResource:
         finally:
             own.close()
 
-    # --- the CSV fast path (PostgreSQL) --------------------------------------------------------
+    # --- the COPY fast path (PostgreSQL) -------------------------------------------------------
     @property
     def supports_copy_csv(self) -> bool:
         return self.connection.vendor == "postgresql"
 
-    def copy_sql(self, project, filters: Mapping[str, str],
-                 fields: Sequence[str]) -> tuple[str, list]:
-        """The COPY statement (with %s parameters) of the fast path."""
+    def supports_copy(self, format_name: str) -> bool:
+        """Whether ``copy_batches`` serves ``format_name`` (every format but xlsx)."""
+        return self.supports_copy_csv and format_name in COPY_FORMATS
+
+    def copy_sql(self, project, filters: Mapping[str, str], fields: Sequence[str],
+                 format_name: str = "csv") -> tuple[str, list]:
+        """The COPY statement (with %s parameters) of the fast path of ``format_name``."""
         shape = self.shape()
         selected = self._selected(shape, fields)
-        expressions = [sql_csv(c, self._quote(c.name)) for c in selected]
-        if len(expressions) == 1:
-            # csv.writer writes a row of one empty field as "" (an empty line would be no row);
-            # COPY writes an empty string, unlike a NULL, as "" too.
-            expressions = [f"COALESCE({expressions[0]}, '')"]
-        select, params = self._select(shape, expressions, project, filters)
-        return f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", params
+        columns = [CopyColumn(c.name, self._quote(c.name), c) for c in selected]
+        select, params = self._select(shape, expressions(format_name, columns), project,
+                                      filters)
+        return copy_statement(format_name, select, [c.name for c in selected],
+                              self._quote), params
+
+    def copy_batches(self, project, filters: Mapping[str, str], fields: Sequence[str],
+                     includes: Sequence[str], format_name: str,
+                     batch_size: int) -> Iterator:
+        """The rows of ``batch_size`` at a time, encoded for ``format_name`` by one COPY
+        (``exports.tables.copy_select``): what the format's writer writes for the same rows of
+        ``batches``."""
+        if not self.supports_copy(format_name):
+            raise NotImplementedError(f"No COPY fast path for {format_name} here (it needs "
+                                      "PostgreSQL, and xlsx has none).")
+        sql, params = self.copy_sql(project, filters, fields, format_name)
+        names = self.columns(fields, includes)
+        return copy_batches(self.using, sql, params, batch_size,
+                            decoder(format_name, names))
 
     def csv_batches(self, project, filters: Mapping[str, str], fields: Sequence[str],
                     batch_size: int) -> Iterator[CsvLines]:
         """The CSV lines (no header) of ``batch_size`` rows at a time: ``bytes(lines)`` is
         what ``CsvWriter.write`` writes for the same rows of ``batches``. One COPY, on a
-        connection of its own (so it sees committed rows only)."""
+        connection of its own (so it sees committed rows only) outside a transaction."""
         if not self.supports_copy_csv:
             raise NotImplementedError("The CSV fast path needs PostgreSQL.")
-        sql, params = self.copy_sql(project, filters, fields)
-        connection = connections.create_connection(self.using)
-        try:
-            with connection.cursor() as cursor:
-                # JIT would spend seconds compiling the formatting expressions of a big scan.
-                cursor.execute("SET jit = off")
-                cursor.execute("SET extra_float_digits = 1")
-                # The formatting expressions cost far more than the planner's default
-                # estimate: let it use parallel workers (within the server's
-                # max_parallel_workers_per_gather) for any table big enough for them; Gather
-                # Merge keeps the order.
-                cursor.execute("SET parallel_setup_cost = 0")
-                cursor.execute("SET parallel_tuple_cost = 0")
-                # The driver's own cursor: Django's debug wrapper takes no COPY parameters.
-                with cursor.cursor.copy(sql, params) as copy:
-                    # Copied into one buffer at once: holding thousands of the driver's row
-                    # buffers costs about 1 µs of CPU per row more.
-                    data, sizes = bytearray(), []
-                    for row in copy:  # one row per message, ending with "\n"
-                        data += row
-                        sizes.append(len(row))
-                        if len(sizes) >= batch_size:
-                            yield CsvLines.from_copy(data, sizes)
-                            data, sizes = bytearray(), []
-                    if sizes:
-                        yield CsvLines.from_copy(data, sizes)
-        finally:
-            connection.close()
+        return self.copy_batches(project, filters, fields, [], "csv", batch_size)
 
     def copy_csv(self, project, filters: Mapping[str, str], fields: Sequence[str],
                  stream: IO[bytes], batch_size: int = 2000) -> int:

@@ -90,17 +90,19 @@ def _sql_float(value: str, sql_type: str | None) -> str:
 _JSON_TOKEN = r"""'("(?:[^"\\]|\\.)*"|[^" ]+) ?'"""
 
 
-def _sql_json(quoted: str, sql_type: str | None) -> str:
+def _sql_json(quoted: str, sql_type: str | None, blank_is_null: bool = True) -> str:
     value = quoted if sql_type == "jsonb" else f"CAST({quoted} AS jsonb)"
     text = f"({value})::text"
     blind = f"replace(replace({text}, ', ', ','), ': ', ':')"
     compact = (f"(CASE WHEN strpos({text}, ': null') = 0 THEN json_strip_nulls(to_json({value}))"
                f"::text WHEN ({blind})::jsonb = {value} THEN {blind} "
                f"ELSE regexp_replace({text}, {_JSON_TOKEN}, '\\1', 'g') END)")
+    string = (f"NULLIF({value} #>> '{{}}', '')" if blank_is_null
+              else f"({value} #>> '{{}}')")
     number = (f"(CASE WHEN strpos({text}, '.') > 0 THEN {_sql_float(text, None)} "
               f"ELSE {text} END)")
     return (f"(CASE jsonb_typeof({value}) WHEN 'object' THEN {compact} "
-            f"WHEN 'array' THEN {compact} WHEN 'string' THEN NULLIF({value} #>> '{{}}', '') "
+            f"WHEN 'array' THEN {compact} WHEN 'string' THEN {string} "
             f"WHEN 'boolean' THEN {text} WHEN 'number' THEN {number} END)")
 
 
@@ -123,7 +125,9 @@ def sql_api(column: TableColumn, quoted: str) -> str:
     return quoted
 
 
-def sql_csv(column: TableColumn, quoted: str) -> str:
+def sql_csv(column: TableColumn, quoted: str, blank_is_null: bool = True) -> str:
+    """``blank_is_null``: an empty text is NULL (an empty cell: CSV writes both alike);
+    without it, what ``ParquetWriter`` stores: the cell's text, NULL only for a null value."""
     kind, sql_type = column.kind, column.sql_type
     if kind in ("int", "decimal", "uuid"):
         return quoted  # COPY prints them as Python does (Decimal via format(v, "f"))
@@ -142,7 +146,25 @@ def sql_csv(column: TableColumn, quoted: str) -> str:
         suffix = " || 'Z'" if settings.USE_TZ else ""
         return f"({_sql_datetime(utc)}{suffix})"
     if kind == "json":
-        return _sql_json(quoted, sql_type)
+        return _sql_json(quoted, sql_type, blank_is_null)
     text = quoted if kind == "text" else f"CAST({quoted} AS text)"
+    if not blank_is_null:
+        return text
     # octet_length, not = '': a blank-padded char(n) of spaces is not empty.
     return f"(CASE WHEN octet_length({text}) > 0 THEN {text} END)"
+
+
+def sql_json(column: TableColumn, quoted: str) -> str:
+    """The JSON value of the column in a row of the JSON fast path (``row_to_json``), equal to
+    the value ``JsonLinesWriter`` writes for the Python path's: the API's text for datetimes,
+    dates, times, uuids, decimals and other types, JSON values embedded, numbers, booleans
+    and texts as they are; NaN and infinities null (as orjson writes them)."""
+    kind, sql_type = column.kind, column.sql_type
+    if kind == "json":
+        return quoted if sql_type == "jsonb" else f"CAST({quoted} AS jsonb)"
+    if kind == "float":
+        return (f"(CASE WHEN ({quoted})::float8 IN ('NaN', 'Infinity', '-Infinity') THEN NULL "
+                f"ELSE {quoted} END)")
+    if kind in ("int", "bool", "text"):
+        return quoted
+    return sql_api(column, quoted)

@@ -226,7 +226,9 @@ def test_a_failed_build_fails_the_export_and_its_job(some_jobs, monkeypatch, med
     def broken(self, rows):
         raise RuntimeError("disk on fire")
 
+    # (the Python path writes rows, PostgreSQL's COPY fast path encoded ones)
     monkeypatch.setattr(formats.CsvWriter, "write", broken)
+    monkeypatch.setattr(formats.CsvWriter, "write_encoded", broken)
     with pytest.raises(CommandError, match=r"failed: RuntimeError: disk on fire"):
         call_command("export", "jobs", "--project", "acme", "--format", "csv",
                      stdout=io.StringIO(), stderr=io.StringIO())
@@ -239,13 +241,15 @@ def test_a_failed_build_fails_the_export_and_its_job(some_jobs, monkeypatch, med
 
 
 def cancel_during_first_batch(monkeypatch, how):
-    real_write = formats.JsonLinesWriter.write
+    # (the Python path writes rows, PostgreSQL's COPY fast path encoded ones)
+    for method in ("write", "write_encoded"):
+        real_write = getattr(formats.JsonLinesWriter, method)
 
-    def write(self, rows):
-        how()
-        real_write(self, rows)
+        def write(self, rows, real_write=real_write):
+            how()
+            real_write(self, rows)
 
-    monkeypatch.setattr(formats.JsonLinesWriter, "write", write)
+        monkeypatch.setattr(formats.JsonLinesWriter, method, write)
 
 
 def test_a_cancel_requested_on_the_job_stops_the_build(some_jobs, monkeypatch, settings,
