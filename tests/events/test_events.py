@@ -47,6 +47,8 @@ def trigger(api, sync) -> SyncRun:
 @pytest.mark.django_db(transaction=True)
 def test_a_sync_runs_lifecycle_in_order_with_row_counts(api, make_sync, shop, settings):
     settings.EVENTS_PROGRESS_SECONDS = 0  # every batch: the fake shop sends 3 pages of orders
+    # A page per write (pages read ahead would merge into fewer writes, as timing has it).
+    settings.SYNCS_READ_AHEAD_ROWS = 3
     run = trigger(api, make_sync(entities=["orders", "customers"]))
     Worker(burst=True, poll_seconds=0.05).run()
     run.refresh_from_db()
