@@ -10,6 +10,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 
 from syncservice.jsonapi.read.spec import ResourceSpec, ToManySpec, ToOneSpec, hook_columns
+from syncservice.jsonapi.read.text import Decode, decode_rows, text_expressions
 
 Row = dict[str, Any]
 
@@ -50,9 +51,17 @@ def sort_columns(queryset: QuerySet) -> list[str] | None:
     return columns
 
 
-def page_queryset(queryset: QuerySet, columns: list[str]) -> QuerySet:
+def values(queryset: QuerySet, columns: list[str], text: dict[str, Decode]) -> QuerySet:
+    """``queryset`` as rows of ``columns``, those in ``text`` read as text (``decode_rows``
+    decodes them once fetched)."""
+    return queryset.values(*(column for column in columns if column not in text),
+                           **text_expressions(text))
+
+
+def page_queryset(queryset: QuerySet, columns: list[str], text: dict[str, Decode]
+                  ) -> QuerySet:
     """The view's filtered and sorted queryset as rows of ``columns``."""
-    return queryset.select_related(None).prefetch_related(None).values(*columns)
+    return values(queryset.select_related(None).prefetch_related(None), columns, text)
 
 
 def row_of(instance: Any, columns: list[str]) -> Row:
@@ -60,19 +69,21 @@ def row_of(instance: Any, columns: list[str]) -> Row:
     return {column: getattr(instance, column) for column in columns}
 
 
-def rows_by_pk(relationship: ToOneSpec, keys: Iterable[Any], columns: list[str]) -> dict:
+def rows_by_pk(relationship: ToOneSpec, keys: Iterable[Any], columns: list[str],
+               text: dict[str, Decode]) -> dict:
     """The related rows of a to-one relationship, by primary key: read with the related
     model's base manager, as Django reads a forward relation."""
     keys = {key for key in keys if key is not None}
     if not keys:
         return {}
     pk = relationship.model._meta.pk.attname
-    rows = relationship.model._base_manager.filter(pk__in=keys).values(*columns)
+    rows = list(values(relationship.model._base_manager.filter(pk__in=keys), columns, text))
+    decode_rows(rows, text)
     return {row[pk]: row for row in rows}
 
 
 def rows_by_parent(relationship: ToManySpec, parent_keys: Iterable[Any],
-                   columns: list[str]) -> dict[Any, list[Row]]:
+                   columns: list[str], text: dict[str, Decode]) -> dict[Any, list[Row]]:
     """The related rows of a to-many relationship, grouped by parent key (every key given,
     with or without rows), in the order of the related model's default manager (as its
     related manager and prefetch read them)."""
@@ -80,8 +91,9 @@ def rows_by_parent(relationship: ToManySpec, parent_keys: Iterable[Any],
     if not grouped:
         return grouped
     back = relationship.back_column
-    rows = relationship.model._default_manager.filter(**{f"{back}__in": list(grouped)}) \
-        .values(*dict.fromkeys([*columns, back]))
+    rows = list(values(relationship.model._default_manager.filter(
+        **{f"{back}__in": list(grouped)}), list(dict.fromkeys([*columns, back])), text))
+    decode_rows(rows, text)
     for row in rows:
         grouped[row[back]].append(row)
     return grouped
