@@ -38,6 +38,7 @@ from rest_framework_json_api.utils import (
     get_resource_type_from_instance,
 )
 
+from syncservice.jsonapi.read import compiled
 from syncservice.jsonapi.read import rows as row_queries
 from syncservice.jsonapi.read import text as text_reads
 from syncservice.jsonapi.read.links import Links, TemplatedReverse
@@ -86,6 +87,9 @@ class Recipe:
         # converter changes and the instance's attributes (DRF's own reading; left out on
         # SkipField).
         self.attribute_names: list[str] = []
+        # (name, how: column / converted / hook / instance, column, converter or hook), in
+        # the serializer's order: what the compiled builder reads (``compiled``).
+        self.attribute_reads: list[tuple[str, str, str | None, Any]] = []
         columns: list[str] = []
         self.converted: list[tuple[str, str, Callable[[Any], Any]]] = []
         self.from_instance: list[tuple[str, Any]] = []
@@ -100,11 +104,14 @@ class Recipe:
             if attribute.kind == HOOK:
                 columns.append(self.pk)
                 self.from_hook.append((attribute.name, attribute.hook.value))
+                self.attribute_reads.append((attribute.name, "hook", None,
+                                             attribute.hook.value))
                 decoders.update(dict.fromkeys(attribute.hook.columns))
                 continue
             if attribute.kind == INSTANCE:
                 columns.append(self.pk)
                 self.from_instance.append((attribute.name, self.fields[attribute.name]))
+                self.attribute_reads.append((attribute.name, "instance", None, None))
                 continue
             columns.append(attribute.column)
             decode = text_reads.decoder(spec.model._meta.get_field(attribute.column),
@@ -118,6 +125,10 @@ class Recipe:
                 self.converted.append((attribute.name, attribute.column, _datetime_converter(
                     to_representation, reader.utc) if attribute.kind == DATETIME
                     else to_representation))
+                self.attribute_reads.append((attribute.name, "converted", attribute.column,
+                                             self.converted[-1][2]))
+            else:
+                self.attribute_reads.append((attribute.name, "column", attribute.column, None))
         for column in (self.pk, *(r.column for r in spec.relationships
                                   if isinstance(r, ToOneSpec))):
             decoders[column] = None
@@ -129,6 +140,17 @@ class Recipe:
         # DRF-JSONAPI leaves out an included to-one resource whose serialized data is empty,
         # which happens only when no field at all survives the sparse fieldset.
         self.fixed_fields = len(self.relationships) + (self.self_view is not None)
+        # The compiled builder of this type's objects from rows (``compiled``), made on
+        # first use; None: the generic ``Reader.resource`` (an instance's fields).
+        self._builder: compiled.Builder | None = None
+        self._compiled = reader.instances
+
+    @property
+    def builder(self) -> compiled.Builder | None:
+        if not self._compiled:
+            self._compiled = True
+            self._builder = compiled.builder(self.reader, self)
+        return self._builder
 
     @property
     def serializer(self):
@@ -369,6 +391,10 @@ class Reader:
     def resource(self, recipe: Recipe, row: Row, node: Node, instance: Any = None):
         """(resource object, what each relationship links to, whether DRF-JSONAPI's
         serialized data would be non-empty)."""
+        if instance is None:
+            build = recipe.builder
+            if build is not None:
+                return build(row, node)
         attributes = dict(zip(recipe.attribute_names, recipe.attribute_values(row),
                               strict=False))  # (same lengths by construction)
         for name, column, convert in recipe.converted:
