@@ -91,12 +91,49 @@ def rows_by_parent(relationship: ToManySpec, parent_keys: Iterable[Any],
     if not grouped:
         return grouped
     back = relationship.back_column
-    rows = list(values(relationship.model._default_manager.filter(
-        **{f"{back}__in": list(grouped)}), list(dict.fromkeys([*columns, back])), text))
+    queryset = relationship.model._default_manager.filter(**{f"{back}__in": list(grouped)})
+    rows = list(values(within_parent_order(queryset, back),
+                       list(dict.fromkeys([*columns, back])), text))
     decode_rows(rows, text)
     for row in rows:
         grouped[row[back]].append(row)
     return grouped
+
+
+def within_parent_order(queryset: QuerySet, back: str) -> QuerySet:
+    """``queryset`` without the leading terms of its ordering that sort by the FK ``back``
+    itself: rows are grouped by it, so those terms order nothing within a group, and a term
+    naming the relation sorts by the parent model's ordering, through a join."""
+    if queryset.query.order_by or not queryset.query.default_ordering:
+        return queryset
+    meta = queryset.model._meta
+    ordering = list(meta.ordering)
+    back_name = meta.get_field(back).name
+    kept = ordering
+    while kept and isinstance(kept[0], str) and kept[0].lstrip("-") in (back, back_name):
+        kept = kept[1:]
+    if kept == ordering or not _unique_within(meta, back_name, kept):
+        return queryset  # ties would fall in the database's order, which a plan can change
+    return queryset.order_by(*kept)
+
+
+def _unique_within(meta, back_name: str, terms: list) -> bool:
+    """Whether ``terms`` order the rows of one parent totally (no ties): they name the
+    primary key, a unique field, or with the FK the fields of a unique constraint."""
+    if not all(isinstance(term, str) for term in terms):
+        return False
+    names = {term.lstrip("-") for term in terms}
+    if names & {"pk", meta.pk.name, meta.pk.attname}:
+        return True
+    for name in names:
+        try:
+            if meta.get_field(name).unique:
+                return True
+        except FieldDoesNotExist:
+            return False
+    return any(set(constraint.fields) <= names | {back_name}
+               for constraint in meta.total_unique_constraints) \
+        or any(set(together) <= names | {back_name} for together in meta.unique_together)
 
 
 def split_joined(rows: Iterable[Row], joined: list[tuple[str, str]], pk: str) -> dict:
