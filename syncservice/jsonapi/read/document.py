@@ -96,7 +96,7 @@ class Recipe:
         self.from_hook: list[tuple[str, Callable[[Links, Row], Any]]] = []
         # The columns read as text (``text``), by column: None for a column also read
         # otherwise (a hook, a second attribute), which Django's converters read.
-        decoders: dict[str, text_reads.Decode | None] = {}
+        decoders: dict[str, text_reads.TextRead | None] = {}
         for attribute in spec.attributes:
             if fields is not None and attribute.name not in fields:
                 continue
@@ -132,7 +132,7 @@ class Recipe:
         for column in (self.pk, *(r.column for r in spec.relationships
                                   if isinstance(r, ToOneSpec))):
             decoders[column] = None
-        self.text: dict[str, text_reads.Decode] = {
+        self.text: dict[str, text_reads.TextRead] = {
             column: decode for column, decode in decoders.items() if decode is not None}
         # itemgetter returns a tuple from two keys on.
         self.attribute_values = itemgetter(*columns) if len(columns) > 1 else \
@@ -171,8 +171,12 @@ def _datetime_converter(to_representation: Callable[[Any], Any], utc: bool):
     zone = dt.UTC
 
     def convert(value: Any) -> Any:
-        if value.__class__ is str:
-            return value  # DRF's text already (``text.iso_text``)
+        if value.__class__ is str:  # read as text (``text.DatetimeText``)
+            if value[-1:] == "Z":
+                return value  # DRF's text, written by the database
+            value = text_reads.iso_text(value)  # a stored text of another shape
+            if value.__class__ is str:
+                return value
         if value.tzinfo is zone:
             return value  # orjson writes DRF's ISO text, "Z" included
         return to_representation(value)
@@ -211,7 +215,7 @@ class Reader:
         # decoded from text, the rows).
         self._known_children: dict[tuple, tuple[set[str], set[str], dict[Any, list[Row]]]] = {}
         self._known_rows: dict[type, tuple[set[str], set[str], dict[Any, Row]]] = {}
-        self.page_text: dict[str, text_reads.Decode] = {}  # the page's columns read as text
+        self.page_text: dict[str, text_reads.TextRead] = {}  # the page's columns read as text
         self.included: dict[str, dict[str, dict]] = defaultdict(dict)
 
     def sparse_fields(self, type_name: str) -> set[str] | None:
@@ -297,7 +301,7 @@ class Reader:
             self.targets[child_node] = row_queries.split_joined(rows, pairs, child.pk)
 
     def children_of(self, relationship: ToManySpec, keys: list, columns: list[str],
-                    text: dict[str, text_reads.Decode]) -> dict:
+                    text: dict[str, text_reads.TextRead]) -> dict:
         """The to-many rows of ``keys``, from the rows already read for the same relation
         when they cover them (an included resource that is also primary data), else one
         query."""
@@ -328,7 +332,7 @@ class Reader:
         known[2].update((row[pk], row) for row in rows)
 
     def rows_of(self, relationship: ToOneSpec, keys: list, columns: list[str],
-                text: dict[str, text_reads.Decode]) -> dict:
+                text: dict[str, text_reads.TextRead]) -> dict:
         """The rows a to-one relation points at, by primary key: from the rows already read
         when they cover them (an included resource that is also primary data), else one
         query."""

@@ -10,7 +10,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 
 from syncservice.jsonapi.read.spec import ResourceSpec, ToManySpec, ToOneSpec, hook_columns
-from syncservice.jsonapi.read.text import Decode, decode_rows, text_expressions
+from syncservice.jsonapi.read.text import TextRead, decode_rows, text_expressions
 
 Row = dict[str, Any]
 
@@ -51,14 +51,14 @@ def sort_columns(queryset: QuerySet) -> list[str] | None:
     return columns
 
 
-def values(queryset: QuerySet, columns: list[str], text: dict[str, Decode]) -> QuerySet:
+def values(queryset: QuerySet, columns: list[str], text: dict[str, TextRead]) -> QuerySet:
     """``queryset`` as rows of ``columns``, those in ``text`` read as text (``decode_rows``
     decodes them once fetched)."""
     return queryset.values(*(column for column in columns if column not in text),
                            **text_expressions(text))
 
 
-def page_queryset(queryset: QuerySet, columns: list[str], text: dict[str, Decode]
+def page_queryset(queryset: QuerySet, columns: list[str], text: dict[str, TextRead]
                   ) -> QuerySet:
     """The view's filtered and sorted queryset as rows of ``columns``."""
     return values(queryset.select_related(None).prefetch_related(None), columns, text)
@@ -70,7 +70,7 @@ def row_of(instance: Any, columns: list[str]) -> Row:
 
 
 def rows_by_pk(relationship: ToOneSpec, keys: Iterable[Any], columns: list[str],
-               text: dict[str, Decode]) -> dict:
+               text: dict[str, TextRead]) -> dict:
     """The related rows of a to-one relationship, by primary key: read with the related
     model's base manager, as Django reads a forward relation."""
     keys = {key for key in keys if key is not None}
@@ -83,7 +83,7 @@ def rows_by_pk(relationship: ToOneSpec, keys: Iterable[Any], columns: list[str],
 
 
 def rows_by_parent(relationship: ToManySpec, parent_keys: Iterable[Any],
-                   columns: list[str], text: dict[str, Decode]) -> dict[Any, list[Row]]:
+                   columns: list[str], text: dict[str, TextRead]) -> dict[Any, list[Row]]:
     """The related rows of a to-many relationship, grouped by parent key (every key given,
     with or without rows), in the order of the related model's default manager (as its
     related manager and prefetch read them)."""

@@ -1,4 +1,4 @@
-"""Columns read as their SQL text, decoded here, instead of through Django's converters.
+"""Columns read as SQL text, instead of through Django's converters.
 
 Most of a list's time is Django turning column values into Python values (``from_db_value``
 and the backend's converters: a datetime parsed in Python per column and row, a JSON text
@@ -6,14 +6,14 @@ through ``json.loads``), which the document then writes back as text. For two ki
 column the text the database sends is enough:
 
 - a datetime DRF writes in ISO 8601 in UTC (``AttributeSpec`` kind ``DATETIME`` in a UTC
-  request): the database's text of the UTC instant becomes DRF's text by re-arranging it
-  (``iso_text``);
+  request): the database writes DRF's text itself (``DatetimeText``); a stored text of
+  another shape comes as it is, and the recipe's converter parses it (``iso_text``);
 - a ``JSONField``: its text parsed by orjson gives the value ``json.loads`` gives (but for
   integers orjson would read as floats, and texts orjson refuses, which ``json.loads`` reads).
 
 Only on SQLite (datetimes stored as UTC text, JSON as text) and PostgreSQL (``::text`` in the
 session's zone, which Django sets to the connection's), and only when that zone is UTC; a
-text of any other shape is parsed as Django parses it. Read with ``Cast(…, TextField())``.
+text of any other shape is parsed as Django parses it.
 """
 
 from __future__ import annotations
@@ -22,17 +22,30 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import connection, models
-from django.db.models import F, TextField
+from django.db.models import F, Func, TextField
+from django.db.models.expressions import Expression
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 Decode = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class TextRead:
+    """How a column is read as text: the SQL of a key, and the decoding of its text (None:
+    the text is the value)."""
+
+    expression: Callable[[str], Expression]
+    decode: Decode | None
+
+
 TEXT_SUFFIX = "__text"  # the row key of a column read as text: no model field has "__"
 
 # A UTC instant as SQLite stores it ("2026-12-06 11:33:00.123456") or PostgreSQL writes it in
@@ -84,32 +97,63 @@ def _reads_text() -> bool:
     return zone is dt.UTC or getattr(zone, "key", None) in ("UTC", "Etc/UTC")
 
 
-def decoder(model_field: models.Field, iso_datetime: bool) -> Decode | None:
-    """How a column of ``model_field`` is decoded from its text, or None when it is read
-    through Django's converters. ``iso_datetime``: the document writes the datetime as DRF's
-    ISO text in UTC."""
+class DatetimeText(Func):
+    """DRF's ISO 8601 text of a datetime column (``…T…[.ffffff]Z``), written by the
+    database; on SQLite, a stored text of another shape than Django's is returned as it is."""
+
+    output_field = TextField()
+    arity = 1
+    _DATE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+    # Django stores str(datetime): no fraction, or six digits that are not all zeros.
+    _SQLITE = (f"CASE WHEN {{x}} GLOB '{_DATE}' OR ({{x}} GLOB '{_DATE}.{'[0-9]' * 6}' "
+               "AND {x} NOT GLOB '*.000000') THEN replace({x}, ' ', 'T') || 'Z' "
+               "ELSE CAST({x} AS text) END")
+    # In UTC; microseconds only when there are some, as datetime.isoformat writes them.
+    _POSTGRESQL = ("to_char({x} AT TIME ZONE 'UTC', CASE WHEN to_char({x}, 'US') = '000000' "
+                   "THEN 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"' "
+                   "ELSE 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"' END)")
+
+    def _sql(self, compiler, template: str) -> tuple[str, list]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return template.replace("{x}", sql), list(params) * template.count("{x}")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self._sql(compiler, self._SQLITE)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self._sql(compiler, self._POSTGRESQL)
+
+
+DATETIME_TEXT = TextRead(lambda key: DatetimeText(F(key)), None)
+JSON_TEXT = TextRead(lambda key: Cast(F(key), TextField()), json_value)
+
+
+def decoder(model_field: models.Field, iso_datetime: bool) -> TextRead | None:
+    """How a column of ``model_field`` is read as text, or None when it is read through
+    Django's converters. ``iso_datetime``: the document writes the datetime as DRF's ISO
+    text in UTC."""
     # A subclass converting values its own way keeps its conversion.
     converts = getattr(type(model_field), "from_db_value", None)
     if isinstance(model_field, models.DateTimeField) and converts is None:
-        return iso_text if iso_datetime and _reads_text() else None
+        return DATETIME_TEXT if iso_datetime and _reads_text() else None
     if isinstance(model_field, models.JSONField) \
             and converts is models.JSONField.from_db_value and model_field.decoder is None:
-        return json_value if _reads_text() else None
+        return JSON_TEXT if _reads_text() else None
     return None
 
 
-def text_expressions(keys: dict[str, Decode]) -> dict[str, Cast]:
+def text_expressions(keys: dict[str, TextRead]) -> dict[str, Expression]:
     """The ``.values()`` expressions reading each key (a column or a joined lookup path) as
     text, by row key."""
-    return {key + TEXT_SUFFIX: Cast(F(key), TextField()) for key in keys}
+    return {key + TEXT_SUFFIX: read.expression(key) for key, read in keys.items()}
 
 
-def decode_rows(rows: list[dict], keys: dict[str, Decode]) -> None:
-    """Put each text column's decoded value under its key, in place."""
+def decode_rows(rows: list[dict], keys: dict[str, TextRead]) -> None:
+    """Put each text column's value under its key, in place."""
     if not keys:
         return
-    reads = [(key, key + TEXT_SUFFIX, decode) for key, decode in keys.items()]
+    reads = [(key, key + TEXT_SUFFIX, read.decode) for key, read in keys.items()]
     for row in rows:
         for key, text_key, decode in reads:
             text = row[text_key]
-            row[key] = None if text is None else decode(text)
+            row[key] = text if decode is None or text is None else decode(text)
