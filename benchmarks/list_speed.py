@@ -476,9 +476,22 @@ interleaved requests.
 - **Two sources, chosen per request** (`document.py`): when every rendered field is a column,
   the page is the view's own filtered, sorted, paginated queryset as `.values()` with the to-one
   included resources joined in (but the tenancy FK's: one query by id), and each to-many
-  relation walked costs one `.values()` query (`rows.py`; rows already read are reused);
+  relation walked costs one `.values()` query (`rows.py`; rows already read are reused; a
+  to-many query grouped by parent drops ordering terms that sort by the parent itself, a join,
+  when the rest orders each parent's rows totally);
   otherwise the document is built from the view's instances (its
   `select_related`, prefetches and attached events), method fields through DRF's field API.
+- **Columns read as text** (`text.py`, SQLite and PostgreSQL in a UTC zone): a datetime DRF
+  writes in ISO 8601 is written so by the database (`DatetimeText`: `to_char` in UTC on
+  PostgreSQL, Django's stored text re-arranged on SQLite; any other stored shape is parsed in
+  Python), a `JSONField` is read as its text and parsed by orjson (`json.loads` for what orjson
+  would read otherwise: integers beyond 64 bits, NaN, lone surrogates). Django's per-value
+  converters (the Python timestamptz loader, `json.loads`) are skipped for those columns; sort
+  columns (read by cursor links) and columns a hook reads keep their Python values.
+- **One compiled builder per resource type and request** (`compiled.py`): the recipe (spec
+  under the sparse fieldset) written as the Python source of a function from a row to the
+  resource object (a dict display, one branch per relationship kind), its code cached by its
+  text; documents of instances use the generic `Reader.resource`.
 - **Links** (`links.py`): one real reverse per route and request, then a template; serializer
   methods' `reverse(..., request=request)` calls use the templates through DRF's
   versioning-scheme hook.
