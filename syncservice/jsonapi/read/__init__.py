@@ -1,6 +1,7 @@
 """The JSON:API read path: list and show documents built by per-resource specs derived from
 the serializers, from ``.values()`` rows or from the view's instances (``spec``, ``rows``,
-``links``, ``document``; ``path`` plugs it into DRF's list and retrieve). Apps declare row hooks
+``text``: columns read as SQL text, ``links``, ``document``, ``compiled``: one builder per
+resource type; ``path`` plugs it into DRF's list and retrieve). Apps declare row hooks
 for their method fields with ``row_field`` and ``row_relationship`` (``hooks``)."""
 
 from syncservice.jsonapi.read.hooks import Row, row_field, row_relationship

@@ -38,7 +38,9 @@ from rest_framework_json_api.utils import (
     get_resource_type_from_instance,
 )
 
+from syncservice.jsonapi.read import compiled
 from syncservice.jsonapi.read import rows as row_queries
+from syncservice.jsonapi.read import text as text_reads
 from syncservice.jsonapi.read.links import Links, TemplatedReverse
 from syncservice.jsonapi.read.spec import (
     AS_IS,
@@ -85,10 +87,16 @@ class Recipe:
         # converter changes and the instance's attributes (DRF's own reading; left out on
         # SkipField).
         self.attribute_names: list[str] = []
+        # (name, how: column / converted / hook / instance, column, converter or hook), in
+        # the serializer's order: what the compiled builder reads (``compiled``).
+        self.attribute_reads: list[tuple[str, str, str | None, Any]] = []
         columns: list[str] = []
         self.converted: list[tuple[str, str, Callable[[Any], Any]]] = []
         self.from_instance: list[tuple[str, Any]] = []
         self.from_hook: list[tuple[str, Callable[[Links, Row], Any]]] = []
+        # The columns read as text (``text``), by column: None for a column also read
+        # otherwise (a hook, a second attribute), which Django's converters read.
+        decoders: dict[str, text_reads.TextRead | None] = {}
         for attribute in spec.attributes:
             if fields is not None and attribute.name not in fields:
                 continue
@@ -96,12 +104,20 @@ class Recipe:
             if attribute.kind == HOOK:
                 columns.append(self.pk)
                 self.from_hook.append((attribute.name, attribute.hook.value))
+                self.attribute_reads.append((attribute.name, "hook", None,
+                                             attribute.hook.value))
+                decoders.update(dict.fromkeys(attribute.hook.columns))
                 continue
             if attribute.kind == INSTANCE:
                 columns.append(self.pk)
                 self.from_instance.append((attribute.name, self.fields[attribute.name]))
+                self.attribute_reads.append((attribute.name, "instance", None, None))
                 continue
             columns.append(attribute.column)
+            decode = text_reads.decoder(spec.model._meta.get_field(attribute.column),
+                                        attribute.kind == DATETIME and reader.utc)
+            decoders[attribute.column] = decode if decoders.get(
+                attribute.column, decode) is decode else None
             if attribute.kind != AS_IS:
                 field = attribute.serializer_field if attribute.serializer_field is not None \
                     else self.fields[attribute.name]
@@ -109,12 +125,32 @@ class Recipe:
                 self.converted.append((attribute.name, attribute.column, _datetime_converter(
                     to_representation, reader.utc) if attribute.kind == DATETIME
                     else to_representation))
+                self.attribute_reads.append((attribute.name, "converted", attribute.column,
+                                             self.converted[-1][2]))
+            else:
+                self.attribute_reads.append((attribute.name, "column", attribute.column, None))
+        for column in (self.pk, *(r.column for r in spec.relationships
+                                  if isinstance(r, ToOneSpec))):
+            decoders[column] = None
+        self.text: dict[str, text_reads.TextRead] = {
+            column: decode for column, decode in decoders.items() if decode is not None}
         # itemgetter returns a tuple from two keys on.
         self.attribute_values = itemgetter(*columns) if len(columns) > 1 else \
             (lambda row, column=columns[0]: (row[column],)) if columns else (lambda row: ())
         # DRF-JSONAPI leaves out an included to-one resource whose serialized data is empty,
         # which happens only when no field at all survives the sparse fieldset.
         self.fixed_fields = len(self.relationships) + (self.self_view is not None)
+        # The compiled builder of this type's objects from rows (``compiled``), made on
+        # first use; None: the generic ``Reader.resource`` (an instance's fields).
+        self._builder: compiled.Builder | None = None
+        self._compiled = reader.instances
+
+    @property
+    def builder(self) -> compiled.Builder | None:
+        if not self._compiled:
+            self._compiled = True
+            self._builder = compiled.builder(self.reader, self)
+        return self._builder
 
     @property
     def serializer(self):
@@ -135,12 +171,24 @@ def _datetime_converter(to_representation: Callable[[Any], Any], utc: bool):
     zone = dt.UTC
 
     def convert(value: Any) -> Any:
-        # (A DateTimeField's value is a datetime: no need to check the class.)
+        if value.__class__ is str:  # read as text (``text.DatetimeText``)
+            if value[-1:] == "Z":
+                return value  # DRF's text, written by the database
+            value = text_reads.iso_text(value)  # a stored text of another shape
+            if value.__class__ is str:
+                return value
         if value.tzinfo is zone:
             return value  # orjson writes DRF's ISO text, "Z" included
         return to_representation(value)
 
     return convert
+
+
+def _covers(known: tuple, columns: set[str], text: dict[str, Any]) -> bool:
+    """Whether rows read with ``known``'s (columns, text columns) serve a recipe reading
+    ``columns`` with ``text``: every column there, and those decoded from text decoded alike
+    (a column read through Django's converters serves both ways)."""
+    return columns <= known[0] and (known[1] & columns) <= set(text)
 
 
 class Reader:
@@ -163,8 +211,11 @@ class Reader:
         # Per include node (the relationship names walked from the primary data):
         self.targets: dict[tuple[str, ...], dict[Any, Row]] = {}        # to-one rows by pk
         self.children: dict[tuple[str, ...], dict[Any, list[Row]]] = {}  # to-many by parent
-        self._known_children: dict[tuple, tuple[set[str], dict[Any, list[Row]]]] = {}
-        self._known_rows: dict[type, tuple[set[str], dict[Any, Row]]] = {}
+        # Rows read, for another walk of the same relation (model): (their columns, those
+        # decoded from text, the rows).
+        self._known_children: dict[tuple, tuple[set[str], set[str], dict[Any, list[Row]]]] = {}
+        self._known_rows: dict[type, tuple[set[str], set[str], dict[Any, Row]]] = {}
+        self.page_text: dict[str, text_reads.TextRead] = {}  # the page's columns read as text
         self.included: dict[str, dict[str, dict]] = defaultdict(dict)
 
     def sparse_fields(self, type_name: str) -> set[str] | None:
@@ -191,8 +242,15 @@ class Reader:
             self.instances = True
             return None
         recipe = self.primary
-        joined = self.joined_columns(recipe, self.include, ())
-        return row_queries.page_queryset(queryset, [*recipe.columns, *joined, *sort])
+        # The cursor links read the sort columns: those keep their Python values.
+        text = {column: decode for column, decode in recipe.text.items() if column not in sort}
+        joined = []
+        for _, child, pairs in self.joins(recipe, self.include, ()):
+            joined += [key for key, _ in pairs]
+            text.update((key, child.text[column]) for key, column in pairs
+                        if column in child.text and key not in sort)
+        self.page_text = text
+        return row_queries.page_queryset(queryset, [*recipe.columns, *joined, *sort], text)
 
     # --- fetching: one query per to-many relation walked, to-one relations joined ---
     def include_steps(self, recipe: Recipe, included: tuple[str, ...]) -> list[IncludeStep]:
@@ -237,50 +295,54 @@ class Reader:
             chains += self.joins(child, nested, child_node, lookup)
         return chains
 
-    def joined_columns(self, recipe: Recipe, included: tuple[str, ...], node: Node) -> list:
-        return [key for _, _, pairs in self.joins(recipe, included, node) for key, _ in pairs]
-
     def take_joined(self, recipe: Recipe, rows: list[Row], included: tuple[str, ...],
                     node: Node) -> None:
         for child_node, child, pairs in self.joins(recipe, included, node):
             self.targets[child_node] = row_queries.split_joined(rows, pairs, child.pk)
 
-    def children_of(self, relationship: ToManySpec, keys: list, columns: list[str]) -> dict:
+    def children_of(self, relationship: ToManySpec, keys: list, columns: list[str],
+                    text: dict[str, text_reads.TextRead]) -> dict:
         """The to-many rows of ``keys``, from the rows already read for the same relation
         when they cover them (an included resource that is also primary data), else one
         query."""
         cache_key = (relationship.model, relationship.back_column)
         known = self._known_children.get(cache_key)
         wanted = set(columns)
-        if known is not None and wanted <= known[0] and all(key in known[1] for key in keys):
-            return known[1]
-        grouped = row_queries.rows_by_parent(relationship, keys, columns)
-        if known is not None and wanted <= known[0]:
-            known[1].update(grouped)
+        if known is not None and _covers(known, wanted, text) \
+                and all(key in known[2] for key in keys):
+            return known[2]
+        grouped = row_queries.rows_by_parent(relationship, keys, columns, text)
+        decoded = set(text) & wanted
+        if known is not None and wanted <= known[0] and decoded == known[1]:
+            known[2].update(grouped)
         else:
-            self._known_children[cache_key] = (wanted, dict(grouped))
+            self._known_children[cache_key] = (wanted, decoded, dict(grouped))
         return grouped
 
-    def known(self, model, rows: Iterable[Row], columns: list[str]) -> None:
-        """Remember rows read (with these columns) for ``rows_of``."""
+    def known(self, model, rows: Iterable[Row], columns: list[str], text: Iterable[str]
+              ) -> None:
+        """Remember rows read (with these columns, ``text`` of them decoded from text) for
+        ``rows_of``."""
         pk = model._meta.pk.attname
         wanted = set(columns)
+        decoded = set(text) & wanted
         known = self._known_rows.get(model)
-        if known is None or not known[0] >= wanted:
-            known = self._known_rows[model] = (wanted, {})
-        known[1].update((row[pk], row) for row in rows)
+        if known is None or not known[0] >= wanted or known[1] != decoded:
+            known = self._known_rows[model] = (wanted, decoded, {})
+        known[2].update((row[pk], row) for row in rows)
 
-    def rows_of(self, relationship: ToOneSpec, keys: list, columns: list[str]) -> dict:
+    def rows_of(self, relationship: ToOneSpec, keys: list, columns: list[str],
+                text: dict[str, text_reads.TextRead]) -> dict:
         """The rows a to-one relation points at, by primary key: from the rows already read
         when they cover them (an included resource that is also primary data), else one
         query."""
         keys = [key for key in keys if key is not None]
         known = self._known_rows.get(relationship.model)
-        if known is not None and known[0] >= set(columns) \
-                and all(key in known[1] for key in keys):
-            return {key: known[1][key] for key in keys}
-        by_pk = row_queries.rows_by_pk(relationship, keys, columns)
-        self.known(relationship.model, by_pk.values(), columns)
+        if known is not None and _covers(known, set(columns), text) \
+                and all(key in known[2] for key in keys):
+            return {key: known[2][key] for key in keys}
+        by_pk = row_queries.rows_by_pk(relationship, keys, columns, text)
+        self.known(relationship.model, by_pk.values(), columns, text)
         return by_pk
 
     def fetch(self, node: Node, recipe: Recipe, rows: list[Row],
@@ -308,7 +370,7 @@ class Reader:
             columns = [relationship.model._meta.pk.attname] if step is None \
                 else step[0].columns
             self.children[(*node, relationship.name)] = self.children_of(
-                relationship, keys, columns)
+                relationship, keys, columns, {} if step is None else step[0].text)
         for relationship, child, nested in steps:
             child_node = (*node, relationship.name)
             if isinstance(relationship, ToOneSpec):
@@ -316,7 +378,7 @@ class Reader:
                 if by_pk is None:  # not joined: the rows already read, or one query
                     by_pk = self.targets[child_node] = self.rows_of(
                         relationship, [row[relationship.column] for row in rows],
-                        child.columns)
+                        child.columns, child.text)
                 child_rows = list(by_pk.values())
             else:
                 grouped = self.children[child_node]
@@ -333,6 +395,10 @@ class Reader:
     def resource(self, recipe: Recipe, row: Row, node: Node, instance: Any = None):
         """(resource object, what each relationship links to, whether DRF-JSONAPI's
         serialized data would be non-empty)."""
+        if instance is None:
+            build = recipe.builder
+            if build is not None:
+                return build(row, node)
         attributes = dict(zip(recipe.attribute_names, recipe.attribute_values(row),
                               strict=False))  # (same lengths by construction)
         for name, column, convert in recipe.converted:
@@ -513,10 +579,11 @@ class Reader:
             instances = [None] * len(sources)
             if all(isinstance(source, dict) for source in sources):  # from page_queryset
                 rows = sources
+                text_reads.decode_rows(rows, self.page_text)
                 self.take_joined(recipe, rows, include, ())
             else:  # a show: the instance the view loaded
                 rows = [row_queries.row_of(source, recipe.columns) for source in sources]
-            self.known(recipe.spec.model, rows, recipe.columns)
+            self.known(recipe.spec.model, rows, recipe.columns, self.page_text)
             self.fetch((), recipe, rows, include)
         objects = []
         for row, instance in zip(rows, instances, strict=True):

@@ -10,6 +10,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 
 from syncservice.jsonapi.read.spec import ResourceSpec, ToManySpec, ToOneSpec, hook_columns
+from syncservice.jsonapi.read.text import TextRead, decode_rows, text_expressions
 
 Row = dict[str, Any]
 
@@ -50,9 +51,17 @@ def sort_columns(queryset: QuerySet) -> list[str] | None:
     return columns
 
 
-def page_queryset(queryset: QuerySet, columns: list[str]) -> QuerySet:
+def values(queryset: QuerySet, columns: list[str], text: dict[str, TextRead]) -> QuerySet:
+    """``queryset`` as rows of ``columns``, those in ``text`` read as text (``decode_rows``
+    decodes them once fetched)."""
+    return queryset.values(*(column for column in columns if column not in text),
+                           **text_expressions(text))
+
+
+def page_queryset(queryset: QuerySet, columns: list[str], text: dict[str, TextRead]
+                  ) -> QuerySet:
     """The view's filtered and sorted queryset as rows of ``columns``."""
-    return queryset.select_related(None).prefetch_related(None).values(*columns)
+    return values(queryset.select_related(None).prefetch_related(None), columns, text)
 
 
 def row_of(instance: Any, columns: list[str]) -> Row:
@@ -60,19 +69,21 @@ def row_of(instance: Any, columns: list[str]) -> Row:
     return {column: getattr(instance, column) for column in columns}
 
 
-def rows_by_pk(relationship: ToOneSpec, keys: Iterable[Any], columns: list[str]) -> dict:
+def rows_by_pk(relationship: ToOneSpec, keys: Iterable[Any], columns: list[str],
+               text: dict[str, TextRead]) -> dict:
     """The related rows of a to-one relationship, by primary key: read with the related
     model's base manager, as Django reads a forward relation."""
     keys = {key for key in keys if key is not None}
     if not keys:
         return {}
     pk = relationship.model._meta.pk.attname
-    rows = relationship.model._base_manager.filter(pk__in=keys).values(*columns)
+    rows = list(values(relationship.model._base_manager.filter(pk__in=keys), columns, text))
+    decode_rows(rows, text)
     return {row[pk]: row for row in rows}
 
 
 def rows_by_parent(relationship: ToManySpec, parent_keys: Iterable[Any],
-                   columns: list[str]) -> dict[Any, list[Row]]:
+                   columns: list[str], text: dict[str, TextRead]) -> dict[Any, list[Row]]:
     """The related rows of a to-many relationship, grouped by parent key (every key given,
     with or without rows), in the order of the related model's default manager (as its
     related manager and prefetch read them)."""
@@ -80,11 +91,49 @@ def rows_by_parent(relationship: ToManySpec, parent_keys: Iterable[Any],
     if not grouped:
         return grouped
     back = relationship.back_column
-    rows = relationship.model._default_manager.filter(**{f"{back}__in": list(grouped)}) \
-        .values(*dict.fromkeys([*columns, back]))
+    queryset = relationship.model._default_manager.filter(**{f"{back}__in": list(grouped)})
+    rows = list(values(within_parent_order(queryset, back),
+                       list(dict.fromkeys([*columns, back])), text))
+    decode_rows(rows, text)
     for row in rows:
         grouped[row[back]].append(row)
     return grouped
+
+
+def within_parent_order(queryset: QuerySet, back: str) -> QuerySet:
+    """``queryset`` without the leading terms of its ordering that sort by the FK ``back``
+    itself: rows are grouped by it, so those terms order nothing within a group, and a term
+    naming the relation sorts by the parent model's ordering, through a join."""
+    if queryset.query.order_by or not queryset.query.default_ordering:
+        return queryset
+    meta = queryset.model._meta
+    ordering = list(meta.ordering)
+    back_name = meta.get_field(back).name
+    kept = ordering
+    while kept and isinstance(kept[0], str) and kept[0].lstrip("-") in (back, back_name):
+        kept = kept[1:]
+    if kept == ordering or not _unique_within(meta, back_name, kept):
+        return queryset  # ties would fall in the database's order, which a plan can change
+    return queryset.order_by(*kept)
+
+
+def _unique_within(meta, back_name: str, terms: list) -> bool:
+    """Whether ``terms`` order the rows of one parent totally (no ties): they name the
+    primary key, a unique field, or with the FK the fields of a unique constraint."""
+    if not all(isinstance(term, str) for term in terms):
+        return False
+    names = {term.lstrip("-") for term in terms}
+    if names & {"pk", meta.pk.name, meta.pk.attname}:
+        return True
+    for name in names:
+        try:
+            if meta.get_field(name).unique:
+                return True
+        except FieldDoesNotExist:
+            return False
+    return any(set(constraint.fields) <= names | {back_name}
+               for constraint in meta.total_unique_constraints) \
+        or any(set(together) <= names | {back_name} for together in meta.unique_together)
 
 
 def split_joined(rows: Iterable[Row], joined: list[tuple[str, str]], pk: str) -> dict:

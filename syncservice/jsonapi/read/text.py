@@ -1,0 +1,159 @@
+"""Columns read as SQL text, instead of through Django's converters.
+
+Most of a list's time is Django turning column values into Python values (``from_db_value``
+and the backend's converters: a datetime parsed in Python per column and row, a JSON text
+through ``json.loads``), which the document then writes back as text. For two kinds of
+column the text the database sends is enough:
+
+- a datetime DRF writes in ISO 8601 in UTC (``AttributeSpec`` kind ``DATETIME`` in a UTC
+  request): the database writes DRF's text itself (``DatetimeText``); a stored text of
+  another shape comes as it is, and the recipe's converter parses it (``iso_text``);
+- a ``JSONField``: its text parsed by orjson gives the value ``json.loads`` gives (but for
+  integers orjson would read as floats, and texts orjson refuses, which ``json.loads`` reads).
+
+Only on SQLite (datetimes stored as UTC text, JSON as text) and PostgreSQL (``::text`` in the
+session's zone, which Django sets to the connection's), and only when that zone is UTC; a
+text of any other shape is parsed as Django parses it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import connection, models
+from django.db.models import F, Func, TextField
+from django.db.models.expressions import Expression
+from django.db.models.functions import Cast
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+Decode = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class TextRead:
+    """How a column is read as text: the SQL of a key, and the decoding of its text (None:
+    the text is the value)."""
+
+    expression: Callable[[str], Expression]
+    decode: Decode | None
+
+
+TEXT_SUFFIX = "__text"  # the row key of a column read as text: no model field has "__"
+
+# A UTC instant as SQLite stores it ("2026-12-06 11:33:00.123456") or PostgreSQL writes it in
+# a UTC session ("2026-12-06 11:33:00.1234+00": trailing zeros of the fraction dropped).
+_UTC_TEXT = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(?:Z|\+00(?::?00)?)?")
+# An integer literal orjson would read as a float (beyond 64 bits): json.loads reads those.
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def iso_text(text: str) -> Any:
+    """DRF's ISO text of the UTC instant ``text`` (the datetime itself, for the caller's
+    converter, when the text has another shape)."""
+    match = _UTC_TEXT.fullmatch(text)
+    if match is None:
+        return _parsed_datetime(text)
+    date, time, fraction = match.groups()
+    # datetime.isoformat writes six digits of microseconds, none when they are zero.
+    if fraction and fraction.strip("0"):
+        return f"{date}T{time}.{fraction:0<6}Z"
+    return f"{date}T{time}Z"
+
+
+def _parsed_datetime(text: str) -> dt.datetime:
+    value = parse_datetime(text)
+    if value is None:
+        raise ValueError(f"not a datetime: {text!r}")
+    return value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
+
+
+def json_value(text: str) -> Any:
+    """What ``JSONField.from_db_value`` reads from ``text`` (without a custom decoder)."""
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # as Django returns it
+
+
+def _reads_text() -> bool:
+    """Whether this database's text of a column is what the decoders expect (the API's
+    models live in the default database)."""
+    if connection.vendor not in ("sqlite", "postgresql") or not settings.USE_TZ:
+        return False
+    zone = connection.timezone
+    return zone is dt.UTC or getattr(zone, "key", None) in ("UTC", "Etc/UTC")
+
+
+class DatetimeText(Func):
+    """DRF's ISO 8601 text of a datetime column (``…T…[.ffffff]Z``), written by the
+    database; on SQLite, a stored text of another shape than Django's is returned as it is."""
+
+    output_field = TextField()
+    arity = 1
+    _DATE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+    # Django stores str(datetime): no fraction, or six digits that are not all zeros.
+    _SQLITE = (f"CASE WHEN {{x}} GLOB '{_DATE}' OR ({{x}} GLOB '{_DATE}.{'[0-9]' * 6}' "
+               "AND {x} NOT GLOB '*.000000') THEN replace({x}, ' ', 'T') || 'Z' "
+               "ELSE CAST({x} AS text) END")
+    # In UTC; microseconds only when there are some, as datetime.isoformat writes them.
+    _POSTGRESQL = ("to_char({x} AT TIME ZONE 'UTC', CASE WHEN to_char({x}, 'US') = '000000' "
+                   "THEN 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"' "
+                   "ELSE 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"' END)")
+
+    def _sql(self, compiler, template: str) -> tuple[str, list]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return template.replace("{x}", sql), list(params) * template.count("{x}")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self._sql(compiler, self._SQLITE)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self._sql(compiler, self._POSTGRESQL)
+
+
+DATETIME_TEXT = TextRead(lambda key: DatetimeText(F(key)), None)
+JSON_TEXT = TextRead(lambda key: Cast(F(key), TextField()), json_value)
+
+
+def decoder(model_field: models.Field, iso_datetime: bool) -> TextRead | None:
+    """How a column of ``model_field`` is read as text, or None when it is read through
+    Django's converters. ``iso_datetime``: the document writes the datetime as DRF's ISO
+    text in UTC."""
+    # A subclass converting values its own way keeps its conversion.
+    converts = getattr(type(model_field), "from_db_value", None)
+    if isinstance(model_field, models.DateTimeField) and converts is None:
+        return DATETIME_TEXT if iso_datetime and _reads_text() else None
+    if isinstance(model_field, models.JSONField) \
+            and converts is models.JSONField.from_db_value and model_field.decoder is None:
+        return JSON_TEXT if _reads_text() else None
+    return None
+
+
+def text_expressions(keys: dict[str, TextRead]) -> dict[str, Expression]:
+    """The ``.values()`` expressions reading each key (a column or a joined lookup path) as
+    text, by row key."""
+    return {key + TEXT_SUFFIX: read.expression(key) for key, read in keys.items()}
+
+
+def decode_rows(rows: list[dict], keys: dict[str, TextRead]) -> None:
+    """Put each text column's value under its key, in place."""
+    if not keys:
+        return
+    reads = [(key, key + TEXT_SUFFIX, read.decode) for key, read in keys.items()]
+    for row in rows:
+        for key, text_key, decode in reads:
+            text = row[text_key]
+            row[key] = text if decode is None or text is None else decode(text)
