@@ -96,7 +96,8 @@ def test_an_auto_resumed_runs_events(api, make_sync, shop):
     job = claiming.claim_by_id(run.job_id, "dying-worker")
     thread = threading.Thread(target=lambda: execute(job, "dying-worker"))
     thread.start()
-    assert shop.gate_reached.wait(10)  # page 1 committed with its checkpoint
+    assert shop.gate_reached.wait(10)
+    shop.wait_page_one_committed(run.sync_id)
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     reaping.reap_stalled(timeout_seconds=60)
     shop.gate.set()

@@ -26,6 +26,17 @@ class FakeShop:
         server.expect_request("/customers").respond_with_handler(self.customers)
         server.expect_request("/ping").respond_with_handler(self.ping)
 
+    def wait_page_one_committed(self, sync_id, timeout: float = 10.0) -> None:
+        """``gate_reached`` says page 2 is being served; the source is read ahead of the
+        loader (syncs.pipeline), so page 1 may still be being written: wait for its
+        checkpoint."""
+        from syncs.models import SyncState
+        from tests.conftest import wait_for
+
+        cursor = ORDERS[2]["updated_at"]
+        wait_for(lambda: cursor in SyncState.objects.filter(sync_id=sync_id).values_list(
+            "cursor", flat=True), timeout=timeout)
+
     def ping(self, request):
         if request.headers.get("Authorization") != "Bearer good-token":
             return Response("no", status=401)

@@ -280,7 +280,8 @@ def test_heartbeat_timeout_fails_the_run_and_resumes_from_the_checkpoint(api, ma
     job = claiming.claim_by_id(run.job_id, "dying-worker")
     thread = threading.Thread(target=lambda: execute(job, "dying-worker"))
     thread.start()
-    assert shop.gate_reached.wait(10)  # page 1 committed with its checkpoint
+    assert shop.gate_reached.wait(10)
+    shop.wait_page_one_committed(sync["id"])
     # The worker stops heartbeating: the reaper fails the job; the run follows.
     Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     reaping.reap_stalled(timeout_seconds=60)
