@@ -397,11 +397,14 @@ class FolderScope:
     def listed(self, folder: str, inside: bool, items: Iterator[dict]) -> list[dict]:
         """The rows of the items listed under a folder moved in (written) or out (flagged)."""
         rows = []
+        state = IN if inside else OUT
         for item in items:
             key = item["id"]
-            if key in self.states:  # met in the delta (or listed already): decided there
+            if self.states.get(key) == state:  # met in the delta (or listed already)
                 continue
-            self.states[key] = IN if inside else OUT
+            # Otherwise not met, or placed wrongly by the delta: an item that came before its
+            # folder's move was placed by where the folder was. This row is the later one.
+            self.states[key] = state
             if not inside:
                 self.folders.pop(key, None)
                 rows.append({**item, "path": None, "deleted": True})

@@ -211,3 +211,46 @@ def test_msft_sharepoint_without_subfolders_or_at_the_root(httpserver):
                           GRAPH_SECRETS)
     with pytest.raises(SourceError, match="The library 'Documents' has no folder '/Nope'"):
         read_all(missing, "drive_items")
+
+
+def last_rows(records):
+    """Each item's last row of a read (a later row of the same id replaces an earlier one)."""
+    return {r["id"]: (r.get("eTag"), r["path"], r["deleted"]) for r in records}
+
+
+def test_msft_sharepoint_items_listed_before_the_move_of_their_folder(httpserver):
+    fake = FakeGraph(httpserver)
+    fake.add(file_item(6, 6, parent="f-sub"))       # each file before its folder in the feed
+    fake.add(folder_item("f-sub", "Sub", "f-exports"))
+    fake.add(file_item(7, 6, parent="f-x"))
+    fake.add(folder_item("f-x", "X", "f-y"))
+    fake.add(folder_item("f-y", "Y", "f-private"))  # /Private/Y/X/q7.xlsx
+    source = open_source("msft_sharepoint", config_for(httpserver), GRAPH_SECRETS)
+    records, cursor = read_all(source, "drive_items")
+    assert last_rows(records) == {
+        **{f"i{i}": (f"v1-{i}", f"{EXPORTS}/q{i}.xlsx", False) for i in range(1, 5)},
+        "i6": ("v1-6", f"{EXPORTS}/Sub/q6.xlsx", False),
+        "f-sub": (None, f"{EXPORTS}/Sub", False)}
+    assert cursor["folders"] == {"f-sub": ["f-exports", "Sub"]}
+
+    # q6 changed, then its folder moved out: the delta gives q6 first, placed by where its
+    # folder was; the listing of the folder moved out flags it after.
+    fake.change("i6", eTag="v2-6")
+    fake.move("f-sub", "f-private")
+    records, cursor = read_all(source, "drive_items", cursor=cursor)
+    assert last_rows(records) == {"i6": ("v2-6", None, True), "f-sub": (None, None, True)}
+    assert cursor["folders"] == {}
+
+    # Moved back, and q7 changed in a folder whose parent moved in after it: the delta gives
+    # q7 before Y (and never X); the listing of Y places both.
+    fake.change("i6", eTag="v3-6")
+    fake.move("f-sub", "f-exports")
+    fake.change("i7", eTag="v2-7")
+    fake.move("f-y", "f-exports")
+    records, cursor = read_all(source, "drive_items", cursor=cursor)
+    assert last_rows(records) == {
+        "i6": ("v3-6", f"{EXPORTS}/Sub/q6.xlsx", False),
+        "f-sub": (None, f"{EXPORTS}/Sub", False), "f-y": (None, f"{EXPORTS}/Y", False),
+        "f-x": (None, f"{EXPORTS}/Y/X", False), "i7": ("v2-7", f"{EXPORTS}/Y/X/q7.xlsx", False)}
+    assert cursor["folders"] == {"f-sub": ["f-exports", "Sub"], "f-x": ["f-y", "X"],
+                                 "f-y": ["f-exports", "Y"]}
