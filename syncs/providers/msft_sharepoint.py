@@ -55,6 +55,7 @@ tabular streams are not read by this connector.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
@@ -260,9 +261,9 @@ class SharePointSource(SaasSource, provider="msft_sharepoint", service="Microsof
     def children(self, folder_id: str) -> Iterator[dict]:
         """The items of a folder and of its subfolders, each folder's before its subfolders'."""
         top = self.settings["page_size"]
-        queue = [folder_id]
+        queue = deque([folder_id])
         while queue:
-            parent = queue.pop(0)
+            parent = queue.popleft()
             link = self.url(f"drives/{self.drive_id()}/items/{quote(parent)}/children")
             for document in self.graph_pages(link, {"$top": top}):
                 for item in document.get("value") or []:
