@@ -164,14 +164,15 @@ class CursorExpired(SourceError):
 class ChangeFeed:
     """An entity read from a change feed: ``pages(position)`` reads the feed from a position
     (None: from the start, the whole listing), yielding each page's records with the position
-    to continue from after it (the last one's is where the next run starts); ``resumes(cursor)``
-    tells a saved position from other checkpoints."""
+    to continue from after it (the last one's is where the next run starts: any JSON-able
+    value, e.g. a link with state the provider needs to read on); ``resumes(cursor)`` tells a
+    saved position from other checkpoints."""
 
-    pages: Callable[[str | None], Iterator[tuple[list[dict], str]]]
+    pages: Callable[[Any], Iterator[tuple[list[dict], Any]]]
     resumes: Callable[[Any], bool]
 
 
-def read_change_feed(pages: Callable[[str | None], Iterator[tuple[list[dict], str]]],
+def read_change_feed(pages: Callable[[Any], Iterator[tuple[list[dict], Any]]],
                      cursor: Any, *, resumes: Callable[[Any], bool], cursor_field: str,
                      start_date: str | None = None) -> Iterator[Batch]:
     """The batches of a change feed whose checkpoint is the service's position.
@@ -200,7 +201,7 @@ def read_change_feed(pages: Callable[[str | None], Iterator[tuple[list[dict], st
         yield from _feed_batches(pages(None), cursor, cursor_field, None, False)
 
 
-def _feed_batches(pages: Iterator[tuple[list[dict], str]], cursor: Any, cursor_field: str,
+def _feed_batches(pages: Iterator[tuple[list[dict], Any]], cursor: Any, cursor_field: str,
                   floor: Any, inclusive: bool) -> Iterator[Batch]:
     reached = None
     for records, position in pages:

@@ -896,20 +896,27 @@ def test_gmail_lists_then_gets_messages(httpserver, private_key_pem):
 
 def test_sharepoint_resolves_the_site_and_reads_the_library_delta(httpserver):
     base = httpserver.url_for("/").rstrip("/")
+    # As Graph's delta answers: parents by id, no parentReference.path; a child may come
+    # before its folder.
     items = [
         {"id": "root", "name": "root", "root": {}, "parentReference": {}},
+        {"id": "f-shared", "name": "Shared", "folder": {}, "parentReference": {"id": "root"}},
+        {"id": "f-exports", "name": "Exports", "folder": {},
+         "parentReference": {"id": "f-shared"}},
         {"id": "i1", "name": "q1.xlsx", "lastModifiedDateTime": "2026-01-03T00:00:00Z",
-         "parentReference": {"path": "/drive/root:/Shared/Exports"}},
+         "parentReference": {"id": "f-exports"}},
         {"id": "i2", "name": "other.docx", "lastModifiedDateTime": "2026-01-04T00:00:00Z",
-         "parentReference": {"path": "/drive/root:/Private"}},
+         "parentReference": {"id": "f-private"}},
         {"id": "i3", "name": "q2.xlsx", "lastModifiedDateTime": "2026-01-05T00:00:00Z",
-         "parentReference": {"path": "/drive/root:/Shared/Exports/2026"}},
+         "parentReference": {"id": "f-2026"}},
+        {"id": "f-2026", "name": "2026", "folder": {}, "parentReference": {"id": "f-exports"}},
+        {"id": "f-private", "name": "Private", "folder": {}, "parentReference": {"id": "root"}},
     ]
 
     def delta(request):
         if request.args.get("token") == "2":
-            return {"value": items[2:], "@odata.deltaLink": f"{base}/drives/d1/root/delta?t=3"}
-        return {"value": items[:2],
+            return {"value": items[4:], "@odata.deltaLink": f"{base}/drives/d1/root/delta?t=3"}
+        return {"value": items[:4],
                 "@odata.nextLink": f"{base}/drives/d1/root/delta?token=2"}
 
     seen = routes(httpserver, {
@@ -917,15 +924,19 @@ def test_sharepoint_resolves_the_site_and_reads_the_library_delta(httpserver):
         "/sites/contoso.sharepoint.com:/sites/Finance": lambda r: {"id": "site-1"},
         "/sites/site-1/drives": lambda r: {"value": [{"id": "d0", "name": "Archive"},
                                                      {"id": "d1", "name": "Documents"}]},
+        "/drives/d1/root:/Shared/Exports": lambda r: {"id": "f-exports", "name": "Exports"},
         "/drives/d1/root/delta": delta})
     source = open_source("msft_sharepoint", {
         "tenant_id": "tenant-1", "site_url": "https://contoso.sharepoint.com/sites/Finance",
         "folder_path": "/Shared/Exports", "base_url": base, "authority_url": base},
         {"client_id": "app-1", "client_secret": "app-s3cr3t"})
     records, cursor = read_all(source, "drive_items")
-    assert [(r["id"], r["path"]) for r in records] == [
-        ("i1", "/Shared/Exports/q1.xlsx"), ("i3", "/Shared/Exports/2026/q2.xlsx")]
-    assert cursor == f"{base}/drives/d1/root/delta?t=3"  # the next run calls it
+    assert sorted((r["id"], r["path"]) for r in records) == [
+        ("f-2026", "/Shared/Exports/2026"), ("i1", "/Shared/Exports/q1.xlsx"),
+        ("i3", "/Shared/Exports/2026/q2.xlsx")]
+    # The next run calls the link, knowing the folders under /Shared/Exports.
+    assert cursor == {"delta_link": f"{base}/drives/d1/root/delta?t=3", "folder_id": "f-exports",
+                      "include_subfolders": True, "folders": {"f-2026": ["f-exports", "2026"]}}
     token = next(s for s in seen if s["path"].endswith("/token"))["form"]
     assert token["scope"] == "https://graph.microsoft.com/.default"
     assert token["grant_type"] == "client_credentials"
