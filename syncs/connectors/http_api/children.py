@@ -12,19 +12,34 @@ children's own ``cursor_field`` is the checkpoint, written once the stream is re
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from syncs.connectors.http_api.cursors import cursor_key, later, latest
 from syncs.connectors.sources import Batch
 
-if TYPE_CHECKING:
-    from syncs.connectors.http_api.source import HttpApiSource
+
+class StreamSource(Protocol):
+    """What a child reader uses of its source (``source.HttpApiSource``, which imports this
+    module: a protocol, not an import back)."""
+
+    def placeholders(self, extra: dict | None = None) -> dict: ...
+
+    def stream_for(self, entity: str) -> dict: ...
+
+    def transform(self, stream: dict, records: list[dict], values: dict) -> list[dict]: ...
+
+    def pages(self, stream: dict, *, cursor: Any = None, window: tuple | None = None,
+              values: dict | None = None) -> Iterator[list[dict]]: ...
+
+    def read_stream(self, stream: dict, *, cursor: Any = None, window: tuple | None = None,
+                    entity_config: dict | None = None, values: dict | None = None
+                    ) -> Iterator[Batch]: ...
 
 
 class ChildReader:
     """Finds the children of one batch of parent records."""
 
-    def __init__(self, source: HttpApiSource, stream: dict, *, cursor: Any,
+    def __init__(self, source: StreamSource, stream: dict, *, cursor: Any,
                  window: tuple | None) -> None:
         self.source = source
         self.stream = stream
@@ -105,7 +120,7 @@ class VarsChildren(ChildReader):
         return found
 
 
-def child_reader_for(source: HttpApiSource, stream: dict, *, cursor: Any,
+def child_reader_for(source: StreamSource, stream: dict, *, cursor: Any,
                      window: tuple | None) -> ChildReader:
     parent = stream["parent"]
     cls = EmbeddedChildren if parent.get("embedded") else \
@@ -113,7 +128,7 @@ def child_reader_for(source: HttpApiSource, stream: dict, *, cursor: Any,
     return cls(source, stream, cursor=cursor, window=window)
 
 
-def read_child(source: HttpApiSource, stream: dict, *, cursor: Any, window: tuple | None
+def read_child(source: StreamSource, stream: dict, *, cursor: Any, window: tuple | None
                ) -> Iterator[Batch]:
     """The batches of a child stream (see the module docstring for its checkpoints)."""
     parent = stream["parent"]
