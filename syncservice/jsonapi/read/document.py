@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -114,14 +115,16 @@ class Recipe:
                 self.attribute_reads.append((attribute.name, "instance", None, None))
                 continue
             columns.append(attribute.column)
-            decode = text_reads.decoder(spec.model._meta.get_field(attribute.column),
-                                        attribute.kind == DATETIME and reader.utc)
+            model_field = spec.model._meta.get_field(attribute.column)
+            decode = text_reads.decoder(model_field, attribute.kind == DATETIME and reader.utc)
             decoders[attribute.column] = decode if decoders.get(
                 attribute.column, decode) is decode else None
             if attribute.kind != AS_IS:
                 field = attribute.serializer_field if attribute.serializer_field is not None \
                     else self.fields[attribute.name]
                 to_representation = field.to_representation
+                if text_reads.uuid_read(model_field) is not None:  # read as its text
+                    to_representation = _from_uuid_text(to_representation)
                 self.converted.append((attribute.name, attribute.column, _datetime_converter(
                     to_representation, reader.utc) if attribute.kind == DATETIME
                     else to_representation))
@@ -132,6 +135,9 @@ class Recipe:
         for column in (self.pk, *(r.column for r in spec.relationships
                                   if isinstance(r, ToOneSpec))):
             decoders[column] = None
+        # Every UUID column as its text, whoever reads it: keys (ids, linkage, to-many
+        # grouping, the hooks' rows) agree across the document's queries.
+        decoders.update(text_reads.uuid_reads(spec.model, self.columns))
         self.text: dict[str, text_reads.TextRead] = {
             column: decode for column, decode in decoders.items() if decode is not None}
         # itemgetter returns a tuple from two keys on.
@@ -163,6 +169,15 @@ class Recipe:
     @property
     def fields(self):
         return self.serializer.fields
+
+
+def _from_uuid_text(to_representation: Callable[[Any], Any]) -> Callable[[str], Any]:
+    """A UUID field's representation (another format than DRF's default text) of the
+    UUID's text."""
+    def convert(text: str) -> Any:
+        return to_representation(UUID(text))
+
+    return convert
 
 
 def _datetime_converter(to_representation: Callable[[Any], Any], utc: bool):
@@ -242,13 +257,16 @@ class Reader:
             self.instances = True
             return None
         recipe = self.primary
-        # The cursor links read the sort columns: those keep their Python values.
-        text = {column: decode for column, decode in recipe.text.items() if column not in sort}
+        # The cursor links read the sort columns: those keep their Python values, but for
+        # UUIDs, whose text is the cursor's own (``pagination._Key.encode``).
+        text = {column: decode for column, decode in recipe.text.items()
+                if column not in sort or text_reads.is_uuid_text(decode)}
         joined = []
         for _, child, pairs in self.joins(recipe, self.include, ()):
             joined += [key for key, _ in pairs]
             text.update((key, child.text[column]) for key, column in pairs
-                        if column in child.text and key not in sort)
+                        if column in child.text and (key not in sort or
+                                                     text_reads.is_uuid_text(child.text[column])))
         self.page_text = text
         return row_queries.page_queryset(queryset, [*recipe.columns, *joined, *sort], text)
 
@@ -367,10 +385,13 @@ class Reader:
             # Without joins: the related rows come in the order the stock path's prefetch
             # reads them (the same statement but for its columns; a join could change the
             # order of a model without ``Meta.ordering``).
-            columns = [relationship.model._meta.pk.attname] if step is None \
-                else step[0].columns
+            if step is None:  # the linkage only: the keys, as text
+                columns = [relationship.model._meta.pk.attname]
+                text = text_reads.uuid_reads(relationship.model, columns)
+            else:
+                columns, text = step[0].columns, step[0].text
             self.children[(*node, relationship.name)] = self.children_of(
-                relationship, keys, columns, {} if step is None else step[0].text)
+                relationship, keys, columns, text)
         for relationship, child, nested in steps:
             child_node = (*node, relationship.name)
             if isinstance(relationship, ToOneSpec):
