@@ -30,6 +30,7 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
+import orjson
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -59,6 +60,16 @@ from syncservice.jsonapi.read.spec import (
 Row = dict[str, Any]
 IncludeStep = tuple[Relationship, "Recipe", tuple[str, ...]]
 Node = tuple[str, ...]  # the relationship names walked from the primary data
+
+
+def encoded(obj: dict) -> Any:
+    """``obj`` as the JSON text the renderer writes for it (``renderers.dumps``: orjson, UTC
+    datetimes with "Z"), which orjson then copies; ``obj`` itself when it needs the
+    renderer's fallbacks (a type orjson does not know, an integer beyond 64 bits)."""
+    try:
+        return orjson.Fragment(orjson.dumps(obj, option=orjson.OPT_UTC_Z))
+    except TypeError:  # (orjson.JSONEncodeError is one)
+        return obj
 
 
 def _current_zone_is_utc() -> bool:
@@ -231,7 +242,8 @@ class Reader:
         self._known_children: dict[tuple, tuple[set[str], set[str], dict[Any, list[Row]]]] = {}
         self._known_rows: dict[type, tuple[set[str], set[str], dict[Any, Row]]] = {}
         self.page_text: dict[str, text_reads.TextRead] = {}  # the page's columns read as text
-        self.included: dict[str, dict[str, dict]] = defaultdict(dict)
+        self.included: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.encode = False  # resource objects encoded once finished (``finished``)
 
     def sparse_fields(self, type_name: str) -> set[str] | None:
         value = self.query_params.get(f"fields[{type_name}]")
@@ -566,7 +578,7 @@ class Reader:
                                                           target_instance)
             if not has_data:
                 continue
-            cache[obj["type"]][obj["id"]] = obj
+            cache[obj["type"]][obj["id"]] = self.finished(obj)
             self.extract_included(child, target_row, target_related, nested, child_node,
                                   target_instance)
 
@@ -574,8 +586,15 @@ class Reader:
                      node: Node) -> None:
         row, instance = self.source(recipe, item)
         obj, related, _ = self.resource(recipe, row, node, instance)
-        self.included[obj["type"]][obj["id"]] = obj
+        self.included[obj["type"]][obj["id"]] = self.finished(obj)
         self.extract_included(recipe, row, related, included, node, instance)
+
+    def finished(self, obj: dict) -> Any:
+        """A resource object once built: in a list, its JSON text (``encoded``), so the
+        page's tens of thousands of dicts do not all live until the document is written:
+        the garbage collector's passes over them cost a list more than building them.
+        The renderer trims hidden relationships from the objects: then they stay dicts."""
+        return encoded(obj) if self.encode else obj
 
     # --- the document ---
     def build(self, rows_or_instance: Any, many: bool) -> dict:
@@ -606,20 +625,23 @@ class Reader:
                 rows = [row_queries.row_of(source, recipe.columns) for source in sources]
             self.known(recipe.spec.model, rows, recipe.columns, self.page_text)
             self.fetch((), recipe, rows, include)
-        objects = []
+        query = getattr(self.view, "jsonapi_query", None)
+        self.encode = many and not getattr(query, "hidden_relationships", None)
+        objects, keys = [], []
         for row, instance in zip(rows, instances, strict=True):
             obj, related, _ = self.resource(recipe, row, (), instance)
-            objects.append(obj)
+            keys.append((obj["type"], obj["id"]))
+            objects.append(self.finished(obj))
             if include:
                 self.extract_included(recipe, row, related, include, (), instance)
         document: dict[str, Any] = {"data": objects if many else objects[0]}
         cache = self.included
-        for obj in objects:  # the primary data is never repeated in `included`
-            by_id = cache.get(obj["type"])
+        for type_name, id_ in keys:  # the primary data is never repeated in `included`
+            by_id = cache.get(type_name)
             if by_id is not None:
-                by_id.pop(obj["id"], None)
+                by_id.pop(id_, None)
                 if not by_id:
-                    del cache[obj["type"]]
+                    del cache[type_name]
         if include:
             document["included"] = [cache[type_name][id_] for type_name in sorted(cache)
                                     for id_ in sorted(cache[type_name])]
