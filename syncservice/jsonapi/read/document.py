@@ -18,7 +18,9 @@ A document is built from one of two sources, chosen per request (``reader_for``)
 Resource objects, the ``included`` walk (in DRF-JSONAPI's order, with its quirks: a to-one
 resource reached again is not walked again, a to-many one is) and the ``included`` order (by
 type, then id) follow DRF-JSONAPI's renderer, so the documents are the same bytes
-(``tests/jsonapi/test_fast_path.py``, ``tests/jsonapi/test_read_path_property.py``).
+(``tests/jsonapi/test_fast_path.py``, ``tests/jsonapi/test_read_path_property.py``). A list's
+resource objects are handed to the renderer as the JSON text orjson writes for each once it is
+built (``encoded``), rather than as dicts kept alive until the end.
 """
 
 from __future__ import annotations
