@@ -6,7 +6,7 @@ from rest_framework_json_api.relations import SerializerMethodResourceRelatedFie
 from syncservice.accounts.api.serializers import ProjectSerializer
 from syncservice.events import schemas
 from syncservice.events.models import Event
-from syncservice.jsonapi.read import Row, row_relationship
+from syncservice.jsonapi.read import Row, read_rows, row_relationship
 from syncservice.jsonapi.relations import ToOneField
 from syncservice.jsonapi.serializers import ResourceSerializer
 from syncservice.jsonschema import openapi30, register_component
@@ -63,8 +63,8 @@ def event_rows(subject_model: type[models.Model], subject_ids: list[Any],
     by_subject: dict[Any, list[Row]] = {subject_id: [] for subject_id in subject_ids}
     if not by_subject:
         return by_subject
-    rows = events_of(subject_model.JSONAPIMeta.resource_name, by_subject) \
-        .values(*dict.fromkeys([*columns, "subject_id"]))
+    rows = read_rows(events_of(subject_model.JSONAPIMeta.resource_name, by_subject),
+                     list(dict.fromkeys([*columns, "subject_id"])))
     for row in rows:
         by_subject[row["subject_id"]].append(row)
     return by_subject

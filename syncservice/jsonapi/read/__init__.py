@@ -13,7 +13,8 @@ from syncservice.jsonapi.read.path import (
     enabled,
     reader_for,
 )
+from syncservice.jsonapi.read.rows import read_rows
 from syncservice.jsonapi.read.spec import ResourceSpec, spec_for
 
 __all__ = ["Links", "ReadDocument", "ReadSerializer", "ResourceSpec", "Row", "compose", "enabled",
-           "reader_for", "row_field", "row_relationship", "spec_for"]
+           "read_rows", "reader_for", "row_field", "row_relationship", "spec_for"]

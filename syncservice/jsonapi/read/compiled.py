@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from syncservice.jsonapi.read.spec import MethodRelationshipSpec, ToManySpec, ToOneSpec
+from syncservice.jsonapi.read.text import is_uuid_text
 
 Builder = Callable[[dict, tuple], tuple[dict, dict, bool]]
 
@@ -55,7 +56,8 @@ def builder(reader, recipe) -> Builder | None:
     if recipe.relationships:
         source.add("obj['relationships'] = relationships")
     if recipe.self_view is not None:
-        link = source.bind("link", reader.links.linker(*recipe.self_view))
+        link = source.bind("link", reader.links.linker(*recipe.self_view,
+                                                       _uuid_text(recipe, recipe.pk)))
         source.add("if pk is not None:")
         source.add(f"obj['links'] = {{'self': {link}(pk, id_)}}", 2)
     has_data = bool(recipe.attribute_reads) or recipe.fixed_fields > 0
@@ -94,10 +96,10 @@ def _relationships(source: _Source, reader, recipe) -> bool:
         value = f"r{index}"
         name = relationship.name
         if isinstance(relationship, ToOneSpec):
-            _to_one(source, reader, relationship, value)
+            _to_one(source, reader, recipe, relationship, value)
         elif isinstance(relationship, ToManySpec) or (
                 isinstance(relationship, MethodRelationshipSpec) and relationship.rows):
-            _to_many(source, reader, relationship, value)
+            _to_many(source, reader, recipe, relationship, value)
         else:
             return False
         items.append(f"{name!r}: {value}")
@@ -105,7 +107,7 @@ def _relationships(source: _Source, reader, recipe) -> bool:
     return True
 
 
-def _to_one(source: _Source, reader, relationship: ToOneSpec, value: str) -> None:
+def _to_one(source: _Source, reader, recipe, relationship: ToOneSpec, value: str) -> None:
     name = relationship.name
     source.add(f"key = row[{relationship.column!r}]")
     source.add("if key is None:")
@@ -117,12 +119,13 @@ def _to_one(source: _Source, reader, relationship: ToOneSpec, value: str) -> Non
     if relationship.related_view is None:
         source.add(f"{value} = {{'data': linkage}}", 2)
     else:
-        link = source.bind("link", reader.links.linker(relationship.related_view, "pk"))
+        link = source.bind("link", reader.links.linker(
+            relationship.related_view, "pk", _uuid_text(recipe, relationship.column)))
         source.add(f"{value} = {{'links': {{'related': {link}(key, linkage['id'])}}, "
                    "'data': linkage}", 2)
 
 
-def _to_many(source: _Source, reader, relationship, value: str) -> None:
+def _to_many(source: _Source, reader, recipe, relationship, value: str) -> None:
     """A reverse FK (``ToManySpec``: meta, then data) or a hooked method relationship
     (links, data, meta), from the rows read for the node (``Reader.children``)."""
     name = relationship.name
@@ -137,9 +140,16 @@ def _to_many(source: _Source, reader, relationship, value: str) -> None:
     if relationship.related_link is None:
         source.add(f"{value} = {{'data': data, 'meta': {{'count': len(data)}}}}")
         return
-    link = source.bind("link", reader.links.linker(*relationship.related_link))
+    link = source.bind("link", reader.links.linker(*relationship.related_link,
+                                                   _uuid_text(recipe, recipe.pk)))
     source.add(f"{value} = {{'links': {{'related': {link}(pk, id_)}}, 'data': data, "
                "'meta': {'count': len(data)}}")
+
+
+def _uuid_text(recipe, column: str) -> bool:
+    """Whether the rows hold ``column`` as a UUID's text (``text.uuid_read``)."""
+    read = recipe.text.get(column)
+    return read is not None and is_uuid_text(read)
 
 
 @functools.lru_cache(maxsize=256)  # sparse fieldsets make the shapes: keep a bounded few

@@ -18,7 +18,9 @@ A document is built from one of two sources, chosen per request (``reader_for``)
 Resource objects, the ``included`` walk (in DRF-JSONAPI's order, with its quirks: a to-one
 resource reached again is not walked again, a to-many one is) and the ``included`` order (by
 type, then id) follow DRF-JSONAPI's renderer, so the documents are the same bytes
-(``tests/jsonapi/test_fast_path.py``, ``tests/jsonapi/test_read_path_property.py``).
+(``tests/jsonapi/test_fast_path.py``, ``tests/jsonapi/test_read_path_property.py``). A list's
+resource objects are handed to the renderer as the JSON text orjson writes for each once it is
+built (``encoded``), rather than as dicts kept alive until the end.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from operator import itemgetter
 from typing import Any
+from uuid import UUID
 
+import orjson
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -58,6 +62,16 @@ from syncservice.jsonapi.read.spec import (
 Row = dict[str, Any]
 IncludeStep = tuple[Relationship, "Recipe", tuple[str, ...]]
 Node = tuple[str, ...]  # the relationship names walked from the primary data
+
+
+def encoded(obj: dict) -> Any:
+    """``obj`` as the JSON text the renderer writes for it (``renderers.dumps``: orjson, UTC
+    datetimes with "Z"), which orjson then copies; ``obj`` itself when it needs the
+    renderer's fallbacks (a type orjson does not know, an integer beyond 64 bits)."""
+    try:
+        return orjson.Fragment(orjson.dumps(obj, option=orjson.OPT_UTC_Z))
+    except TypeError:  # (orjson.JSONEncodeError is one)
+        return obj
 
 
 def _current_zone_is_utc() -> bool:
@@ -114,14 +128,16 @@ class Recipe:
                 self.attribute_reads.append((attribute.name, "instance", None, None))
                 continue
             columns.append(attribute.column)
-            decode = text_reads.decoder(spec.model._meta.get_field(attribute.column),
-                                        attribute.kind == DATETIME and reader.utc)
+            model_field = spec.model._meta.get_field(attribute.column)
+            decode = text_reads.decoder(model_field, attribute.kind == DATETIME and reader.utc)
             decoders[attribute.column] = decode if decoders.get(
                 attribute.column, decode) is decode else None
             if attribute.kind != AS_IS:
                 field = attribute.serializer_field if attribute.serializer_field is not None \
                     else self.fields[attribute.name]
                 to_representation = field.to_representation
+                if text_reads.uuid_read(model_field) is not None:  # read as its text
+                    to_representation = _from_uuid_text(to_representation)
                 self.converted.append((attribute.name, attribute.column, _datetime_converter(
                     to_representation, reader.utc) if attribute.kind == DATETIME
                     else to_representation))
@@ -132,6 +148,9 @@ class Recipe:
         for column in (self.pk, *(r.column for r in spec.relationships
                                   if isinstance(r, ToOneSpec))):
             decoders[column] = None
+        # Every UUID column as its text, whoever reads it: keys (ids, linkage, to-many
+        # grouping, the hooks' rows) agree across the document's queries.
+        decoders.update(text_reads.uuid_reads(spec.model, self.columns))
         self.text: dict[str, text_reads.TextRead] = {
             column: decode for column, decode in decoders.items() if decode is not None}
         # itemgetter returns a tuple from two keys on.
@@ -163,6 +182,15 @@ class Recipe:
     @property
     def fields(self):
         return self.serializer.fields
+
+
+def _from_uuid_text(to_representation: Callable[[Any], Any]) -> Callable[[str], Any]:
+    """A UUID field's representation (another format than DRF's default text) of the
+    UUID's text."""
+    def convert(text: str) -> Any:
+        return to_representation(UUID(text))
+
+    return convert
 
 
 def _datetime_converter(to_representation: Callable[[Any], Any], utc: bool):
@@ -216,7 +244,8 @@ class Reader:
         self._known_children: dict[tuple, tuple[set[str], set[str], dict[Any, list[Row]]]] = {}
         self._known_rows: dict[type, tuple[set[str], set[str], dict[Any, Row]]] = {}
         self.page_text: dict[str, text_reads.TextRead] = {}  # the page's columns read as text
-        self.included: dict[str, dict[str, dict]] = defaultdict(dict)
+        self.included: dict[str, dict[str, Any]] = defaultdict(dict)
+        self.encode = False  # resource objects encoded once finished (``finished``)
 
     def sparse_fields(self, type_name: str) -> set[str] | None:
         value = self.query_params.get(f"fields[{type_name}]")
@@ -242,13 +271,16 @@ class Reader:
             self.instances = True
             return None
         recipe = self.primary
-        # The cursor links read the sort columns: those keep their Python values.
-        text = {column: decode for column, decode in recipe.text.items() if column not in sort}
+        # The cursor links read the sort columns: those keep their Python values, but for
+        # UUIDs, whose text is the cursor's own (``pagination._Key.encode``).
+        text = {column: decode for column, decode in recipe.text.items()
+                if column not in sort or text_reads.is_uuid_text(decode)}
         joined = []
         for _, child, pairs in self.joins(recipe, self.include, ()):
             joined += [key for key, _ in pairs]
             text.update((key, child.text[column]) for key, column in pairs
-                        if column in child.text and key not in sort)
+                        if column in child.text and (key not in sort or
+                                                     text_reads.is_uuid_text(child.text[column])))
         self.page_text = text
         return row_queries.page_queryset(queryset, [*recipe.columns, *joined, *sort], text)
 
@@ -367,10 +399,13 @@ class Reader:
             # Without joins: the related rows come in the order the stock path's prefetch
             # reads them (the same statement but for its columns; a join could change the
             # order of a model without ``Meta.ordering``).
-            columns = [relationship.model._meta.pk.attname] if step is None \
-                else step[0].columns
+            if step is None:  # the linkage only: the keys, as text
+                columns = [relationship.model._meta.pk.attname]
+                text = text_reads.uuid_reads(relationship.model, columns)
+            else:
+                columns, text = step[0].columns, step[0].text
             self.children[(*node, relationship.name)] = self.children_of(
-                relationship, keys, columns, {} if step is None else step[0].text)
+                relationship, keys, columns, text)
         for relationship, child, nested in steps:
             child_node = (*node, relationship.name)
             if isinstance(relationship, ToOneSpec):
@@ -545,7 +580,7 @@ class Reader:
                                                           target_instance)
             if not has_data:
                 continue
-            cache[obj["type"]][obj["id"]] = obj
+            cache[obj["type"]][obj["id"]] = self.finished(obj)
             self.extract_included(child, target_row, target_related, nested, child_node,
                                   target_instance)
 
@@ -553,8 +588,15 @@ class Reader:
                      node: Node) -> None:
         row, instance = self.source(recipe, item)
         obj, related, _ = self.resource(recipe, row, node, instance)
-        self.included[obj["type"]][obj["id"]] = obj
+        self.included[obj["type"]][obj["id"]] = self.finished(obj)
         self.extract_included(recipe, row, related, included, node, instance)
+
+    def finished(self, obj: dict) -> Any:
+        """A resource object once built: in a list, its JSON text (``encoded``), so the
+        page's tens of thousands of dicts do not all live until the document is written:
+        the garbage collector's passes over them cost a list more than building them.
+        The renderer trims hidden relationships from the objects: then they stay dicts."""
+        return encoded(obj) if self.encode else obj
 
     # --- the document ---
     def build(self, rows_or_instance: Any, many: bool) -> dict:
@@ -585,20 +627,23 @@ class Reader:
                 rows = [row_queries.row_of(source, recipe.columns) for source in sources]
             self.known(recipe.spec.model, rows, recipe.columns, self.page_text)
             self.fetch((), recipe, rows, include)
-        objects = []
+        query = getattr(self.view, "jsonapi_query", None)
+        self.encode = many and not getattr(query, "hidden_relationships", None)
+        objects, keys = [], []
         for row, instance in zip(rows, instances, strict=True):
             obj, related, _ = self.resource(recipe, row, (), instance)
-            objects.append(obj)
+            keys.append((obj["type"], obj["id"]))
+            objects.append(self.finished(obj))
             if include:
                 self.extract_included(recipe, row, related, include, (), instance)
         document: dict[str, Any] = {"data": objects if many else objects[0]}
         cache = self.included
-        for obj in objects:  # the primary data is never repeated in `included`
-            by_id = cache.get(obj["type"])
+        for type_name, id_ in keys:  # the primary data is never repeated in `included`
+            by_id = cache.get(type_name)
             if by_id is not None:
-                by_id.pop(obj["id"], None)
+                by_id.pop(id_, None)
                 if not by_id:
-                    del cache[obj["type"]]
+                    del cache[type_name]
         if include:
             document["included"] = [cache[type_name][id_] for type_name in sorted(cache)
                                     for id_ in sorted(cache[type_name])]

@@ -14,7 +14,9 @@ declaration wins). A ``row_field`` hook returns the field's representation from 
 ``columns`` (model attnames) and the request's ``Links`` (DRF's ``reverse`` of one-keyword
 routes); a ``row_relationship`` hook (a to-many method relationship) returns, for every parent
 key given, the related rows with ``columns`` in the order the serializer method returns them,
-from a constant number of queries. The documents must be the stock path's bytes: the read
+from a constant number of queries. UUID columns, parent keys included, are their text
+(``str(UUID)``) in every row of a document: a hook reads its rows with ``read_rows``. The
+documents must be the stock path's bytes: the read
 path's tests compare them. Hooks are read when a serializer's spec is derived (once per
 class): declare them at import time of the serializer's module.
 """

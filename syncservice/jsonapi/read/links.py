@@ -50,15 +50,17 @@ class Links:
                 url[:position], url[position + len(text):])
         return url
 
-    def linker(self, view_name: str, kwarg: str) -> Callable[[Any, str], str]:
+    def linker(self, view_name: str, kwarg: str, uuid_texts: bool = False
+               ) -> Callable[[Any, str], str]:
         """``url`` of one route, as a function of (value, its text): once the route's template
-        is known, a UUID's URL is a concatenation without a lookup per call."""
+        is known, a UUID's URL is a concatenation without a lookup per call. ``uuid_texts``:
+        the caller's values are UUIDs' canonical text (``text.uuid_read``), safe in a URL."""
         url = self.url
         template: tuple[str, str | None] | None = None
 
         def link(value: Any, text: str) -> str:
             nonlocal template
-            if template is not None and value.__class__ is UUID:
+            if template is not None and (uuid_texts or value.__class__ is UUID):
                 return template[0] + text + template[1]
             result = url(view_name, kwarg, value, text)
             known = self.templates.get((view_name, kwarg))

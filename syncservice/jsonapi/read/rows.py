@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 
 from syncservice.jsonapi.read.spec import ResourceSpec, ToManySpec, ToOneSpec, hook_columns
-from syncservice.jsonapi.read.text import TextRead, decode_rows, text_expressions
+from syncservice.jsonapi.read.text import TextRead, decode_rows, text_expressions, uuid_reads
 
 Row = dict[str, Any]
 
@@ -65,8 +66,22 @@ def page_queryset(queryset: QuerySet, columns: list[str], text: dict[str, TextRe
 
 
 def row_of(instance: Any, columns: list[str]) -> Row:
-    """The row of an instance the view already loaded (a show)."""
-    return {column: getattr(instance, column) for column in columns}
+    """The row of an instance the view already loaded (a show): its UUIDs as their text, as
+    rows read them (``text.uuid_read``)."""
+    row = {column: getattr(instance, column) for column in columns}
+    for column, value in row.items():
+        if value.__class__ is UUID:
+            row[column] = str(value)
+    return row
+
+
+def read_rows(queryset: QuerySet, columns: list[str]) -> list[Row]:
+    """``queryset``'s rows of ``columns`` with its UUID columns as their text, the keys every
+    row of a document has (a row hook's rows, ``hooks.row_relationship``)."""
+    text = uuid_reads(queryset.model, columns)
+    rows = list(values(queryset, columns, text))
+    decode_rows(rows, text)
+    return rows
 
 
 def rows_by_pk(relationship: ToOneSpec, keys: Iterable[Any], columns: list[str],
@@ -91,7 +106,9 @@ def rows_by_parent(relationship: ToManySpec, parent_keys: Iterable[Any],
     if not grouped:
         return grouped
     back = relationship.back_column
-    queryset = relationship.model._default_manager.filter(**{f"{back}__in": list(grouped)})
+    model = relationship.model
+    queryset = model._default_manager.filter(**{f"{back}__in": list(grouped)})
+    text = {**uuid_reads(model, [back]), **text}  # grouped by the parents' keys, as text
     rows = list(values(within_parent_order(queryset, back),
                        list(dict.fromkeys([*columns, back])), text))
     decode_rows(rows, text)

@@ -11,6 +11,11 @@ column the text the database sends is enough:
 - a ``JSONField``: its text parsed by orjson gives the value ``json.loads`` gives (but for
   integers orjson would read as floats, and texts orjson refuses, which ``json.loads`` reads).
 
+- a UUID (a ``UUIDField``, or a foreign key to one): its canonical text ``str(UUID)``, which
+  is what the document writes (ids, linkage, links), so every UUID column of a document built
+  from rows is read this way, keys included (``uuid_text``): the rows' keys then agree across
+  joins, to-many grouping and row hooks without a ``UUID`` made and written back per value.
+
 Only on SQLite (datetimes stored as UTC text, JSON as text) and PostgreSQL (``::text`` in the
 session's zone, which Django sets to the connection's), and only when that zone is UTC; a
 text of any other shape is parsed as Django parses it.
@@ -19,8 +24,10 @@ text of any other shape is parsed as Django parses it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -77,7 +84,8 @@ def _parsed_datetime(text: str) -> dt.datetime:
 
 def json_value(text: str) -> Any:
     """What ``JSONField.from_db_value`` reads from ``text`` (without a custom decoder)."""
-    if _LONG_NUMBER.search(text) is None:
+    # (A text shorter than a long number has none: most are, "{}", "[]", "null"...)
+    if len(text) < 19 or _LONG_NUMBER.search(text) is None:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -124,8 +132,67 @@ class DatetimeText(Func):
         return self._sql(compiler, self._POSTGRESQL)
 
 
+def uuid_value_text(text: str) -> str:
+    """``str(UUID)`` of a stored UUID text ``UuidText`` did not recognise (SQLite: its text in
+    braces, which ``UUID`` strips), as Django's converter would read it."""
+    return text if len(text) == 36 else str(uuid.UUID(text))
+
+
+class UuidText(Func):
+    """``str(UUID)`` of a UUID column, written by the database. PostgreSQL: the ``uuid``
+    type's text is that. SQLite stores Django's ``UUID.hex`` (32 lower-case hex digits), given
+    its dashes here; a stored text of another shape comes in braces for ``uuid_value_text``."""
+
+    output_field = TextField()
+    arity = 1
+    _HEX32 = "[0-9a-f]" * 32
+    _SQLITE = (f"CASE WHEN {{x}} GLOB '{_HEX32}' THEN substr({{x}}, 1, 8) || '-' || "
+               "substr({x}, 9, 4) || '-' || substr({x}, 13, 4) || '-' || "
+               "substr({x}, 17, 4) || '-' || substr({x}, 21) "
+               "ELSE '{' || CAST({x} AS text) || '}' END")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return self._SQLITE.replace("{x}", sql), list(params) * self._SQLITE.count("{x}")
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql})::text", params
+
+
 DATETIME_TEXT = TextRead(lambda key: DatetimeText(F(key)), None)
 JSON_TEXT = TextRead(lambda key: Cast(F(key), TextField()), json_value)
+UUID_TEXT = {"postgresql": TextRead(lambda key: UuidText(F(key)), None),
+             "sqlite": TextRead(lambda key: UuidText(F(key)), uuid_value_text)}
+
+
+def is_uuid_text(read: TextRead) -> bool:
+    """Whether ``read`` reads a UUID's text (a text equal to ``str`` of the value)."""
+    return any(read is uuid_text for uuid_text in UUID_TEXT.values())
+
+
+def is_uuid(model_field: models.Field) -> bool:
+    """Whether the column of ``model_field`` holds a ``UUIDField``'s values (a foreign key:
+    its target's), converted by Django's own conversion."""
+    target = model_field.target_field if model_field.is_relation else model_field
+    return isinstance(target, models.UUIDField) \
+        and getattr(type(target), "from_db_value", None) is None
+
+
+def uuid_read(model_field: models.Field) -> TextRead | None:
+    """How a UUID column of ``model_field`` is read as text on this database, or None (not
+    a UUID column, or a database whose text of it is not known here)."""
+    return UUID_TEXT.get(connection.vendor) if is_uuid(model_field) else None
+
+
+def uuid_reads(model: type[models.Model], columns: list[str]) -> dict[str, TextRead]:
+    """The UUID columns among ``columns`` (attnames of ``model``), with their text reads."""
+    reads = {}
+    for column in columns:
+        read = uuid_read(model._meta.get_field(column))
+        if read is not None:
+            reads[column] = read
+    return reads
 
 
 def decoder(model_field: models.Field, iso_datetime: bool) -> TextRead | None:
@@ -150,10 +217,26 @@ def text_expressions(keys: dict[str, TextRead]) -> dict[str, Expression]:
 
 def decode_rows(rows: list[dict], keys: dict[str, TextRead]) -> None:
     """Put each text column's value under its key, in place."""
-    if not keys:
-        return
-    reads = [(key, key + TEXT_SUFFIX, read.decode) for key, read in keys.items()]
-    for row in rows:
-        for key, text_key, decode in reads:
-            text = row[text_key]
-            row[key] = text if decode is None or text is None else decode(text)
+    if keys:
+        _row_decoder(tuple((key, read.decode) for key, read in keys.items()))(rows)
+
+
+@functools.lru_cache(maxsize=256)  # a few shapes per resource type and sparse fieldset
+def _row_decoder(reads: tuple[tuple[str, Decode | None], ...]) -> Callable[[list[dict]], None]:
+    """``decode_rows`` of these (key, decoding) pairs, as one function with a statement per
+    key: a page has thousands of rows of some twenty keys, where a loop over the keys per
+    row costs more than the decoding itself."""
+    lines = ["def decode(rows):", "    for row in rows:"]
+    names: dict[str, Decode] = {}
+    for index, (key, decode) in enumerate(reads):
+        text_key = key + TEXT_SUFFIX
+        if decode is None:
+            lines.append(f"        row[{key!r}] = row[{text_key!r}]")
+            continue
+        name = f"decode{index}"
+        names[name] = decode
+        lines.append(f"        text = row[{text_key!r}]")
+        lines.append(f"        row[{key!r}] = text if text is None else {name}(text)")
+    namespace: dict[str, Any] = dict(names)
+    exec(compile("\n".join(lines), "<read path row decoder>", "exec"), namespace)  # noqa: S102
+    return namespace["decode"]
