@@ -141,27 +141,25 @@ def _repeated(keys: list, key_at: list[tuple[int, bool]]) -> bool:
     return len(set(keys)) != len(keys)
 
 
-def _dump_json(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
 # The exact types a column of each kind (None: a key column, or one of another type) takes
-# without ``_misfit`` on the fast path of ``_rows``, and how each is written there (None: as
-# it is). What is not here takes the per-value path, which gives the same row.
+# without ``_misfit`` on the fast path of ``_rows``, and whether each is written as JSON text
+# (else as it is). What is not here takes the per-value path, which gives the same row.
 _FAST = {
-    "text": {str: None}, "bigint": {int: None}, "double": {float: None, int: None},
-    "boolean": {bool: None}, "json": {dict: _dump_json, list: _dump_json},
-    None: {str: None, int: None, float: None, bool: None, dict: _dump_json, list: _dump_json},
+    "text": {str: False}, "bigint": {int: False}, "double": {float: False, int: False},
+    "boolean": {bool: False}, "json": {dict: True, list: True},
+    None: {str: False, int: False, float: False, bool: False, dict: True, list: True},
 }
 
 
 class _Shape(NamedTuple):
     """How ``_rows`` makes the row of a record of given keys and value types: ``take`` picks
     the row's values from the record's values followed by a None (for the columns it has
-    not), ``converts`` are (position, function) for the values not written as they are."""
+    not); then the values at ``json_at`` are written as JSON text, those at ``int_at``
+    (SQLite's booleans) as integers."""
 
     take: Callable[[tuple], tuple]
-    converts: list[tuple[int, Callable[[Any], Any]]]
+    json_at: tuple[int, ...]
+    int_at: tuple[int, ...]
 
 
 def _shape(plan: list[tuple[Any, int, frozenset | None]], keys: tuple, types: tuple,
@@ -172,7 +170,7 @@ def _shape(plan: list[tuple[Any, int, frozenset | None]], keys: tuple, types: tu
         return None  # itemgetter of one index gives a value, not a tuple
     at = {key: i for i, key in enumerate(keys)}
     source = [len(keys)] * len(names)  # the None after the values
-    converts: dict[int, Callable[[Any], Any]] = {}
+    converts: dict[int, bool] = {}  # position -> JSON (True) or int (False)
     for key, index, _ in plan:
         value_type = types[at[key]]
         source[index] = at[key]
@@ -182,10 +180,13 @@ def _shape(plan: list[tuple[Any, int, frozenset | None]], keys: tuple, types: tu
         fast = _FAST.get(columns[names[index]])
         if fast is None or value_type not in fast:
             return None
-        convert = int if sqlite and value_type is bool else fast[value_type]
-        if convert is not None:
-            converts[index] = convert
-    return _Shape(operator.itemgetter(*source), list(converts.items()))
+        if fast[value_type]:
+            converts[index] = True
+        elif sqlite and value_type is bool:
+            converts[index] = False
+    return _Shape(operator.itemgetter(*source),
+                  tuple(index for index, json in converts.items() if json),
+                  tuple(index for index, json in converts.items() if not json))
 
 
 class TableLoader:
@@ -367,8 +368,10 @@ class TableLoader:
                                                    sqlite)
             if shape is not None:
                 row = list(shape.take(values + (None,)))
-                for index, convert in shape.converts:
-                    row[index] = convert(row[index])
+                for index in shape.json_at:
+                    row[index] = dumps(row[index]).decode()
+                for index in shape.int_at:
+                    row[index] = int(row[index])
             else:
                 row = [None] * width
                 for key, index, fit in plan:
