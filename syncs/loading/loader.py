@@ -151,6 +151,9 @@ _FAST = {
 }
 
 
+_SHAPES_PER_BATCH = 32
+
+
 class _Shape(NamedTuple):
     """How ``_rows`` makes the row of a record of given keys and value types: ``take`` picks
     the row's values from the record's values followed by a None (for the columns it has
@@ -350,6 +353,7 @@ class TableLoader:
         # Per key tuple, then per tuple of the values' types: how to make the row with C calls
         # only (``_shape``), or None where a value needs ``_misfit`` or a conversion it has not.
         shapes: dict[tuple, _Shape | None] = {}
+        shaping = True
         missing = object()
         for record in records:
             keys = tuple(record)
@@ -360,12 +364,21 @@ class TableLoader:
                 plan = plans[keys] = [
                     (key, position[name], FITS.get(columns[name])) for key in keys
                     if (name := column_name(key)) in position and name not in META_COLUMNS]
-            values = tuple(record.values())
-            shape_key = (keys, tuple(map(type, values)))
-            shape = shapes.get(shape_key, missing)
-            if shape is missing:
-                shape = shapes[shape_key] = _shape(plan, keys, shape_key[1], columns, names,
-                                                   sqlite)
+            shape = None
+            if shaping:
+                values = tuple(record.values())
+                shape_key = (keys, tuple(map(type, values)))
+                shape = shapes.get(shape_key, missing)
+                if shape is missing:
+                    shape = None
+                    if len(shapes) < _SHAPES_PER_BATCH:
+                        shape = shapes[shape_key] = _shape(plan, keys, shape_key[1], columns,
+                                                           names, sqlite)
+                    else:
+                        # Records whose nullable fields vary make many shapes: past a few,
+                        # looking them up costs more than it saves; the rest of the batch
+                        # takes the per-value path.
+                        shaping = False
             if shape is not None:
                 row = list(shape.take(values + (None,)))
                 for index in shape.json_at:

@@ -140,6 +140,23 @@ def test_records_of_one_shape_with_values_of_other_kinds_in_one_batch(binding, m
                      boolean]
 
 
+def test_a_batch_of_many_shapes_lands_as_one_of_few(binding):
+    """Records whose nullable fields vary make a shape each (more than the loader makes per
+    batch): every value still lands in its column, variants and JSON included."""
+    target = binding("upsert")
+    fields = [f"f{i}" for i in range(40)]
+    records = [{"id": n, **{f: None if f == fields[n] else n for f in fields},
+                "doc": {"n": n}} for n in range(40)]
+    records.append({"id": 40, **dict.fromkeys(fields, 1), "doc": [40]})
+    records.append({"id": 41, **dict.fromkeys(fields, 2), "f3": "text", "doc": None})
+    load(target, records)
+    got = rows(target, "id, f0, f3, f3__v_text, f39, doc")
+    assert got == ([(0, None, 0, None, 0, {"n": 0}), (1, 1, 1, None, 1, {"n": 1}),
+                    (2, 2, 2, None, 2, {"n": 2}), (3, 3, None, None, 3, {"n": 3})]
+                   + [(n, n, n, None, None if n == 39 else n, {"n": n}) for n in range(4, 40)]
+                   + [(40, 1, 1, None, 1, [40]), (41, 2, None, "text", 2, None)])
+
+
 def test_a_kind_change_in_a_later_run_and_a_changed_record_moves_column(binding):
     """Across runs (the loader reads the kinds back from the table); an upserted record
     whose field changed kind leaves nothing of its old value in the base column."""
