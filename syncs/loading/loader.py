@@ -19,10 +19,11 @@ is converted. The DDL runs in the batch's transaction, behind the same fence.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 from django.db import connections, transaction
@@ -109,25 +110,86 @@ class _Misfit(Exception):
     batch (``write``)."""
 
 
-# Key column types whose equality Python can tell without the database (see _key_text).
+# Key column types whose equality Python can tell without the database (see _repeated).
 _TEXT_TYPES = ("text", "character varying")
 _INTEGER_TYPES = ("bigint", "integer", "smallint")
 
 
-def _key_text(row: list, key_at: list[tuple[int, bool]]) -> tuple | None:
-    """The key of a row as the key columns will hold it, or None when Python cannot tell
-    (a null, a string in an integer column, a boolean, a float, a column of another type):
-    such a batch is deduplicated by the database, as any batch with a repeated key.
-    ``key_at``: (position, column is text) per key column; other columns are integers."""
-    key = []
-    for index, text in key_at:
-        value = row[index]
-        if type(value) is int:
-            value = str(value) if text else value
-        elif type(value) is not str or not text:
+def _repeated(keys: list, key_at: list[tuple[int, bool]]) -> bool:
+    """Whether ``keys`` (the key values of a batch's rows, in order: a value per row for one
+    key column, else a tuple) hold a key twice as the key columns will hold it, or Python
+    cannot tell (a null, a string in an integer column, a boolean, a float): such a batch is
+    deduplicated by the database. ``key_at``: (position, column is text) per key column;
+    other columns are integers. Looks at the types a column at a time (``map`` in C), not
+    per row in Python."""
+    if not keys:
+        return False
+    single = len(key_at) == 1
+    columns = [keys] if single else [list(column) for column in zip(*keys, strict=True)]
+    normalized = False
+    for j, (_, text) in enumerate(key_at):
+        types = set(map(type, columns[j]))
+        if types <= {int} or (text and types == {str}):
+            continue
+        if not (text and types == {int, str}):
+            return True  # a value whose stored key only the database can tell
+        # A text column holds an int as its digits: compare them so.
+        columns[j] = [str(v) if type(v) is int else v for v in columns[j]]
+        normalized = True
+    if normalized:
+        keys = columns[0] if single else list(zip(*columns, strict=True))
+    return len(set(keys)) != len(keys)
+
+
+# The exact types a column of each kind (None: a key column, or one of another type) takes
+# without ``_misfit`` on the fast path of ``_rows``, and whether each is written as JSON text
+# (else as it is). What is not here takes the per-value path, which gives the same row.
+_FAST = {
+    "text": {str: False}, "bigint": {int: False}, "double": {float: False, int: False},
+    "boolean": {bool: False}, "json": {dict: True, list: True},
+    None: {str: False, int: False, float: False, bool: False, dict: True, list: True},
+}
+
+
+_SHAPES_PER_BATCH = 32
+
+
+class _Shape(NamedTuple):
+    """How ``_rows`` makes the row of a record of given keys and value types: ``take`` picks
+    the row's values from the record's values followed by a None (for the columns it has
+    not); then the values at ``json_at`` are written as JSON text, those at ``int_at``
+    (SQLite's booleans) as integers."""
+
+    take: Callable[[tuple], tuple]
+    json_at: tuple[int, ...]
+    int_at: tuple[int, ...]
+
+
+def _shape(plan: list[tuple[Any, int, frozenset | None]], keys: tuple, types: tuple,
+           columns: dict[str, str | None], names: list[str], sqlite: bool) -> _Shape | None:
+    """The ``_Shape`` for records of ``keys`` whose values are of ``types``, or None when one
+    of the values (even one a later key overrides) needs the per-value path."""
+    if len(names) < 2:
+        return None  # itemgetter of one index gives a value, not a tuple
+    at = {key: i for i, key in enumerate(keys)}
+    source = [len(keys)] * len(names)  # the None after the values
+    converts: dict[int, bool] = {}  # position -> JSON (True) or int (False)
+    for key, index, _ in plan:
+        value_type = types[at[key]]
+        source[index] = at[key]
+        converts.pop(index, None)  # a later key of the same column wins
+        if value_type is type(None):
+            continue
+        fast = _FAST.get(columns[names[index]])
+        if fast is None or value_type not in fast:
             return None
-        key.append(value)
-    return tuple(key)
+        if fast[value_type]:
+            converts[index] = True
+        elif sqlite and value_type is bool:
+            converts[index] = False
+    return _Shape(operator.itemgetter(*source),
+                  tuple(index for index, json in converts.items() if json),
+                  tuple(index for index, json in converts.items() if not json))
 
 
 class TableLoader:
@@ -288,6 +350,11 @@ class TableLoader:
         dumps = orjson.dumps
         columns = self._columns
         plans: dict[tuple, list[tuple[Any, int, frozenset | None]]] = {}
+        # Per key tuple, then per tuple of the values' types: how to make the row with C calls
+        # only (``_shape``), or None where a value needs ``_misfit`` or a conversion it has not.
+        shapes: dict[tuple, _Shape | None] = {}
+        shaping = True
+        missing = object()
         for record in records:
             keys = tuple(record)
             plan = plans.get(keys)
@@ -297,16 +364,38 @@ class TableLoader:
                 plan = plans[keys] = [
                     (key, position[name], FITS.get(columns[name])) for key in keys
                     if (name := column_name(key)) in position and name not in META_COLUMNS]
-            row = [None] * width
-            for key, index, fit in plan:
-                value = record[key]
-                if fit is not None and type(value) not in fit:
-                    index = self._misfit(key, value, index, position)
-                if isinstance(value, (dict, list)):
-                    value = dumps(value).decode()
-                elif sqlite and isinstance(value, bool):
-                    value = int(value)
-                row[index] = value
+            shape = None
+            if shaping:
+                values = tuple(record.values())
+                shape_key = (keys, tuple(map(type, values)))
+                shape = shapes.get(shape_key, missing)
+                if shape is missing:
+                    shape = None
+                    if len(shapes) < _SHAPES_PER_BATCH:
+                        shape = shapes[shape_key] = _shape(plan, keys, shape_key[1], columns,
+                                                           names, sqlite)
+                    else:
+                        # Records whose nullable fields vary make many shapes: past a few,
+                        # looking them up costs more than it saves; the rest of the batch
+                        # takes the per-value path.
+                        shaping = False
+            if shape is not None:
+                row = list(shape.take(values + (None,)))
+                for index in shape.json_at:
+                    row[index] = dumps(row[index]).decode()
+                for index in shape.int_at:
+                    row[index] = int(row[index])
+            else:
+                row = [None] * width
+                for key, index, fit in plan:
+                    value = record[key]
+                    if fit is not None and type(value) not in fit:
+                        index = self._misfit(key, value, index, position)
+                    if isinstance(value, (dict, list)):
+                        value = dumps(value).decode()
+                    elif sqlite and isinstance(value, bool):
+                        value = int(value)
+                    row[index] = value
             row[record_at] = dumps(record, default=str).decode()
             for index, value in batch_values:
                 row[index] = value
@@ -385,25 +474,31 @@ class TableLoader:
                                f"{self._pg_type(name)}")
                 self._temp_columns.add(name)
             merges = self._merges()
-            key_at = self._key_positions(copied_names) if merges else []
-            seen: set = set()
-            repeated = key_at is None  # a key twice in the batch: the last one must win
+            key_at = self._key_positions(copied_names) if merges else None
+            keys: list = []  # each row's key (``_repeated``), when Python can compare them
             count = 0
             misfit = None
             with cursor.cursor.copy(f"COPY {temp} ({copied}, _load_order) FROM STDIN") as copy:
+                write_row = copy.write_row
                 try:
-                    for count, row in enumerate(rows, 1):
-                        if merges and not repeated:
-                            key = _key_text(row, key_at)
-                            repeated = key is None or key in seen
-                            seen.add(key)
-                        row.append(count)
-                        copy.write_row(row)
+                    if key_at:
+                        key_of = operator.itemgetter(*(index for index, _ in key_at))
+                        add_key = keys.append
+                        for count, row in enumerate(rows, 1):
+                            add_key(key_of(row))
+                            row.append(count)
+                            write_row(row)
+                    else:
+                        for count, row in enumerate(rows, 1):
+                            row.append(count)
+                            write_row(row)
                 except _Misfit as exc:
                     misfit = exc  # end the COPY cleanly: the transaction stays usable
             if misfit is not None:
                 cursor.execute(f"TRUNCATE {temp}")
                 raise misfit
+            # A key twice in the batch: the last one must win.
+            repeated = merges and (key_at is None or _repeated(keys, key_at))
             if merges:
                 source = temp  # the usual case: no sort needed
                 if repeated:
@@ -442,7 +537,7 @@ class TableLoader:
                 f"WHERE {match}) IS DISTINCT FROM {self.q('_load')}.{record}")
 
     def _key_positions(self, names: list[str]) -> list[tuple[int, bool]] | None:
-        """For ``_key_text``: (position in ``names``, column is text) of each key column, or
+        """For ``_repeated``: (position in ``names``, column is text) of each key column, or
         None when a key column's type is one Python cannot compare as the database does."""
         positions = []
         for column in self.key_columns:

@@ -90,6 +90,17 @@ def test_upsert_keys_the_database_holds_equal_are_one_key(binding, first, second
     assert sorted(got) == sorted([(str(first).strip(), "last"), ("99", "other")])
 
 
+def test_upsert_composite_keys_the_database_holds_equal_are_one_key(binding):
+    """Two key columns, one of them text: 7 and "7" are one key there, and the last record of
+    the batch wins; keys differing in either column stay apart."""
+    target = binding("upsert", keys=("id", "part"))
+    load(target, [[{"id": 1, "part": "7", "status": "a"}]])
+    load(target, [[{"id": 1, "part": "7", "status": "b"}, {"id": 2, "part": 7, "status": "x"},
+                   {"id": 1, "part": 7, "status": "c"}, {"id": 1, "part": "8", "status": "y"}]])
+    assert sorted(rows(target, "id, part, status")) == [(1, "7", "c"), (1, "8", "y"),
+                                                        (2, "7", "x")]
+
+
 def test_replace_swaps_in_the_new_contents(binding):
     target = binding("replace")
     load(target, [FIRST])

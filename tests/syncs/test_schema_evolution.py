@@ -4,6 +4,7 @@ and the run goes on; values already loaded keep their column and meaning; the ch
 holds across a schema change."""
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.db import connection as db
@@ -105,6 +106,55 @@ def test_a_value_of_another_kind_goes_to_a_variant_column(binding, mode):
         cursor.execute(f'SELECT qty + 1, note || \'!\' FROM "{target.physical_table_name}" '
                        "WHERE id = 1")
         assert cursor.fetchone() == (8, "hi!")
+
+
+@pytest.mark.parametrize("mode", ["append_event", "upsert"])
+def test_records_of_one_shape_with_values_of_other_kinds_in_one_batch(binding, mode):
+    """Records with the same keys whose values change kind from one record to the next, in
+    one batch: each value lands as if its record came alone (variant column, JSON column,
+    a Decimal in a text column, a later key of the same column winning even when the earlier
+    one went to a variant column)."""
+    target = binding(mode)
+    load(target, [{"id": 1, "qty": 7, "note": "a", "extra": {"k": 1}, "flag": True}],
+         [{"id": 2, "qty": "x", "note": "b", "extra": [1], "flag": False},
+          {"id": 3, "qty": 8, "note": {"o": 1}, "extra": None, "flag": None, "Note": "later"},
+          {"id": 4, "qty": 9, "note": "d", "extra": {"k": 2}, "flag": 1},
+          {"id": 5, "qty": 10, "note": Decimal("1.5"), "extra": {"k": 3}, "flag": True},
+          {"id": 6, "qty": 9.5, "note": "f", "extra": {"k": 4}, "flag": False},
+          {"id": 7, "qty": 11, "note": "g", "extra": [2], "flag": True},
+          {"id": 8, "qty": 12, "note": "h", "extra": {"k": 5}, "flag": True, "Extra": None}])
+    got = rows(target, "id, qty, qty__v_text, qty__v_double, note, note__v_json, extra, "
+                       "flag, flag__v_bigint")
+    assert got == [
+        (1, 7, None, None, "a", None, {"k": 1}, True, None),
+        (2, None, "x", None, "b", None, [1], False, None),
+        (3, 8, None, None, "later", {"o": 1}, None, None, None),
+        (4, 9, None, None, "d", None, {"k": 2}, None, 1),
+        (5, 10, None, None, "1.5", None, {"k": 3}, True, None),
+        (6, None, None, 9.5, "f", None, {"k": 4}, False, None),
+        (7, 11, None, None, "g", None, [2], True, None),
+        (8, 12, None, None, "h", None, None, True, None)]
+    flags = [type(row[7]) for row in got]
+    boolean = bool if db.vendor == "postgresql" else int  # SQLite has 0 and 1
+    assert flags == [boolean, boolean, type(None), type(None), boolean, boolean, boolean,
+                     boolean]
+
+
+def test_a_batch_of_many_shapes_lands_as_one_of_few(binding):
+    """Records whose nullable fields vary make a shape each (more than the loader makes per
+    batch): every value still lands in its column, variants and JSON included."""
+    target = binding("upsert")
+    fields = [f"f{i}" for i in range(40)]
+    records = [{"id": n, **{f: None if f == fields[n] else n for f in fields},
+                "doc": {"n": n}} for n in range(40)]
+    records.append({"id": 40, **dict.fromkeys(fields, 1), "doc": [40]})
+    records.append({"id": 41, **dict.fromkeys(fields, 2), "f3": "text", "doc": None})
+    load(target, records)
+    got = rows(target, "id, f0, f3, f3__v_text, f39, doc")
+    assert got == ([(0, None, 0, None, 0, {"n": 0}), (1, 1, 1, None, 1, {"n": 1}),
+                    (2, 2, 2, None, 2, {"n": 2}), (3, 3, None, None, 3, {"n": 3})]
+                   + [(n, n, n, None, None if n == 39 else n, {"n": n}) for n in range(4, 40)]
+                   + [(40, 1, 1, None, 1, [40]), (41, 2, None, "text", 2, None)])
 
 
 def test_a_kind_change_in_a_later_run_and_a_changed_record_moves_column(binding):
