@@ -90,6 +90,10 @@ def fake_sqlserver():
     server.stop()
 
 
+# The warehouse names columns in lower case (PostgreSQL folds them; SQLite ignores case).
+WAREHOUSE_COLUMNS = ["orderid", "customer", "amount"]
+
+
 def reads(fake: FakeSqlServer) -> list[str]:
     return [s for s in fake.statements if "[dbo].[Orders]" in s]
 
@@ -138,7 +142,7 @@ def test_sqlserver_end_to_end(api, run_job, fake_sqlserver):
     assert summary["rows_read"] == 5
     assert summary["cursor"] == "2026-01-05T06:07:08"
     assert reads(fake) == ["SELECT * FROM [dbo].[Orders] ORDER BY [ModifiedDate] ASC"]
-    assert table_rows(sync, "dbo_orders", ["OrderID", "Customer", "Amount"], "OrderID") == [
+    assert table_rows(sync, "dbo_orders", WAREHOUSE_COLUMNS, "orderid") == [
         (1, "ann", 10.5), (2, "bob", 20.0), (3, "cy", None), (4, "dee", 40.25), (5, "eve", 50.0)]
 
     # The source changes: bob is updated (a newer ModifiedDate), fay is new.
@@ -153,6 +157,6 @@ def test_sqlserver_end_to_end(api, run_job, fake_sqlserver):
                            "N'2026-01-05T06:07:08' ORDER BY [ModifiedDate] ASC"]
     assert summary["rows_read"] == 2  # the changed rows only
     assert summary["cursor"] == "2026-01-08T00:00:00"
-    assert table_rows(sync, "dbo_orders", ["OrderID", "Customer", "Amount"], "OrderID") == [
+    assert table_rows(sync, "dbo_orders", WAREHOUSE_COLUMNS, "orderid") == [
         (1, "ann", 10.5), (2, "bob2", 21.0), (3, "cy", None), (4, "dee", 40.25),
         (5, "eve", 50.0), (6, "fay", 60.0)]
