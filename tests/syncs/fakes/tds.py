@@ -22,6 +22,8 @@ import struct
 import threading
 from dataclasses import dataclass, field
 
+from tests.syncs.fakes.tcp import TcpFake, receive
+
 # Packet types (MS-TDS 2.2.3.1.1).
 SQL_BATCH, TABULAR, ATTENTION, LOGIN7, PRELOGIN = 0x01, 0x04, 0x06, 0x10, 0x12
 EOM = 0x01
@@ -63,56 +65,30 @@ class Table:
     rows: list[tuple] = field(default_factory=list)
 
 
-class FakeSqlServer:
+class FakeSqlServer(TcpFake):
+    """Accepts ``username``/``password`` (SQL authentication) and serves ``tables``, keyed by
+    (schema, table); ``statements`` and ``logins`` record what the clients sent."""
+
     def __init__(self, username: str, password: str, tables: dict[tuple[str, str], Table]):
         self.username, self.password, self.tables = username, password, tables
         self.statements: list[str] = []
         self.logins: list[tuple[str, bool]] = []  # (user, accepted)
         self.lock = threading.Lock()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.port = self.listener.getsockname()[1]
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    # --- transport -------------------------------------------------------------------------------
-    def serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            # One thread a connection: the connector may hold two at once (check, then read).
-            threading.Thread(target=self.session, args=(client,), daemon=True).start()
-
-    def session(self, client: socket.socket) -> None:
-        with client:
-            client.settimeout(10)
-            try:
-                Session(self, client).run()
-            except (OSError, struct.error, UnicodeDecodeError):
-                pass
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(5)
-        self.listener.close()
+    def handle(self, client: socket.socket) -> None:
+        Session(self, client).run()
 
 
 class Session:
+    """One client connection: PRELOGIN, LOGIN7, then SQL batches until the client leaves."""
+
     def __init__(self, server: FakeSqlServer, client: socket.socket) -> None:
         self.server, self.client = server, client
         self.tds72 = True  # until LOGIN7 says otherwise
 
     def receive(self, size: int) -> bytes:
-        data = b""
-        while len(data) < size:
-            chunk = self.client.recv(size - len(data))
-            if not chunk:
-                raise OSError("closed")
-            data += chunk
-        return data
+        return receive(self.client, size)
 
     def message(self) -> tuple[int, bytes]:
         """One message: the payloads of packets up to the one marked end-of-message."""
