@@ -236,6 +236,8 @@ DATABASE_ROUTERS = ["syncservice.routers.WarehouseRouter"]
 # of batches already read that one write merges (syncs.pipeline); 0: read inline, a write
 # per batch.
 SYNCS_READ_AHEAD_ROWS = env.int("SYNCS_READ_AHEAD_ROWS", default=5000)
+# A connection check answers an API request: all its requests share this budget (seconds).
+SYNCS_CHECK_SECONDS = env.float("SYNCS_CHECK_SECONDS", default=8.0)
 
 # --- OpenAPI --------------------------------------------------------------------------------
 # The schema at /api/v1/schema and Swagger UI at /api/v1/docs (assets from

@@ -36,6 +36,14 @@ install_log_filter()
 _ABSOLUTE = re.compile(r"^https?://")
 
 
+def check_seconds() -> float:
+    """How long a connection check may take in all (``SYNCS_CHECK_SECONDS``): it answers an
+    API request."""
+    from django.conf import settings
+
+    return float(getattr(settings, "SYNCS_CHECK_SECONDS", 8.0))
+
+
 class HttpApiSource:
     #: The service's name in messages ("Shopify rejected the access token (401): ...").
     service = "The API"
@@ -63,6 +71,10 @@ class HttpApiSource:
         self.authenticator = authenticator_for(self._auth(), self._secret)
         self.oauth2_token = OAuth2Token(self._fetch_token_logged_in, self.redact.add)
         self._guarded_hosts: set[str] = set()
+        # Set while ``check()`` runs: a check answers an API request, so its requests (a
+        # token, the check itself, their retries) share one budget instead of each waiting
+        # out the read timeout and Retry-After.
+        self._deadline: float | None = None
         # Pinned: each connection goes to the address the SSRF guard checked (no rebinding).
         self.client = outbound.client(timeout=self.timeout, headers=self._static_headers(),
                                       auth=self.authenticator.httpx_auth(),
@@ -185,7 +197,17 @@ class HttpApiSource:
 
     # --- HTTP ---------------------------------------------------------------------------------
     def _throttle(self) -> None:
-        self.throttle.wait()
+        if self._deadline is None:  # a check sends a request or two: no spacing needed
+            self.throttle.wait()
+
+    def _request_timeout(self) -> Any:
+        """The client's timeout, or during a check what is left of its budget."""
+        if self._deadline is None:
+            return httpx.USE_CLIENT_DEFAULT
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise SourceError(f"The check took longer than {check_seconds():g} s.")
+        return min(self.timeout, left)
 
     def guard(self, url: Any) -> None:
         """Refuse hosts on the service's own network (``syncservice.netguard``): the config's
@@ -227,7 +249,8 @@ class HttpApiSource:
                 request_params = {**self._auth_params(), **request_params}
             target, query = merge_query(url, request_params)
             response = self.client.request(method, target, params=query, json=json, data=data,
-                                           headers=request_headers, auth=auth)
+                                           headers=request_headers, auth=auth,
+                                           timeout=self._request_timeout())
             if response.status_code == 401 and authenticated and self.uses_token() \
                     and not refreshed:
                 refreshed = True
@@ -237,6 +260,8 @@ class HttpApiSource:
                 return response
             policy = policy.increment()
             delay = policy.delay(response)
+            if self._deadline is not None and time.monotonic() + delay >= self._deadline:
+                return response  # a check reports this answer rather than outwait its budget
             logger.warning("%s answered %s to %s %s; retrying in %.1f s (attempt %d of %d)",
                            self.service, response.status_code, method,
                            self.redact(sanitize_url(response.request.url)), delay,
@@ -302,6 +327,7 @@ class HttpApiSource:
                      headers=check.get("headers"))
 
     def check(self) -> None:
+        self._deadline = time.monotonic() + check_seconds()
         try:
             self.check_request()
         except CheckFailed as exc:
@@ -311,6 +337,8 @@ class HttpApiSource:
         except httpx.HTTPError as exc:
             raise CheckFailed(self.redact(f"Cannot reach {self.service} at "
                                           f"{sanitize_url(self.base_url)}: {exc}")) from None
+        finally:
+            self._deadline = None
 
     # --- reading ------------------------------------------------------------------------------
     def placeholders(self, extra: dict | None = None) -> dict:

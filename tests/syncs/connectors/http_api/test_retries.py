@@ -122,3 +122,35 @@ def test_throttle_spaces_requests():
         throttle.wait()
     assert time.monotonic() - started >= 3 * 0.05 * 0.9
     assert Throttle(None).interval == 0.0
+
+
+def test_a_check_answers_within_its_budget_whatever_the_config(httpserver, answer, settings):
+    """A check answers an API request: a long Retry-After is reported, not waited out, and a
+    server that accepts and never answers costs the budget, not the configured read timeout."""
+    import socket
+
+    from syncs.connectors import CheckFailed
+
+    settings.SYNCS_CHECK_SECONDS = 1.0
+    httpserver.expect_request("/things").respond_with_handler(
+        lambda request: answer({"error": "slow down"}, 429, {"Retry-After": "120"}))
+    started = time.monotonic()
+    with pytest.raises(CheckFailed, match="429"):
+        source_for(httpserver, max_retries=5).check()
+    assert time.monotonic() - started < 1.0
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts (the kernel does), never answers
+    try:
+        port = silent.getsockname()[1]
+        source = HttpApiSource({"base_url": f"http://127.0.0.1:{port}/", "timeout_seconds": 60,
+                                "streams": [{"name": "things", "path": "/things"}]}, {})
+        started = time.monotonic()
+        with pytest.raises(CheckFailed, match="(?i)timeout|timed out"):
+            source.check()
+        assert 0.9 <= time.monotonic() - started < 5
+    finally:
+        silent.close()
+    # Reading is not bound by the check's budget: the retry waits as asked.
+    assert source._deadline is None
