@@ -76,7 +76,8 @@ TUNED_ENV = {"NORMALIZE__WORKERS": "2", "DATA_WRITER__BUFFER_MAX_ITEMS": "100000
 
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.sync_load import make_record  # noqa: E402 - after the path is set
+from benchmarks._records import replace_results  # noqa: E402 - after the path is set
+from benchmarks.sync_load import make_record  # noqa: E402
 
 # --- the API --------------------------------------------------------------------------------
 
@@ -466,18 +467,8 @@ def report(info: dict, commit: str, postgres: str, results: dict[int, dict]) -> 
         "", *lines, "", *verdicts])
 
 
-RESULTS_START = "<!-- sync_e2e.py --record: results start -->"
-RESULTS_END = "<!-- sync_e2e.py --record: results end -->"
-
-
 def record(path: Path, text: str) -> None:
-    block = f"{RESULTS_START}\n{text}\n{RESULTS_END}"
-    old = path.read_text() if path.exists() else ""
-    if RESULTS_START in old and RESULTS_END in old:
-        head, rest = old.split(RESULTS_START, 1)
-        path.write_text(head + block + rest.split(RESULTS_END, 1)[1])
-    else:
-        path.write_text(f"# End to end against dlt (`benchmarks/sync_e2e.py`)\n\n{block}\n")
+    replace_results(path, "sync_e2e.py", "End to end against dlt (`benchmarks/sync_e2e.py`)", text)
 
 
 def main() -> None:

@@ -74,6 +74,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_sync_load"
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._machine import machine  # noqa: E402 - after the path is set
+from benchmarks._records import replace_results  # noqa: E402
 
 # --- the source -----------------------------------------------------------------------------
 
@@ -526,19 +527,8 @@ def main() -> None:
         record(args.record, text)
 
 
-RESULTS_START = "<!-- sync_load.py --record: results start -->"
-RESULTS_END = "<!-- sync_load.py --record: results end -->"
-
-
 def record(path: Path, text: str) -> None:
-    """Replace the results between the markers of ``path``, or write a new file."""
-    block = f"{RESULTS_START}\n{text}\n{RESULTS_END}"
-    old = path.read_text() if path.exists() else ""
-    if RESULTS_START in old and RESULTS_END in old:
-        head, rest = old.split(RESULTS_START, 1)
-        path.write_text(head + block + rest.split(RESULTS_END, 1)[1])
-    else:
-        path.write_text(f"# Sync load throughput (`benchmarks/sync_load.py`)\n\n{block}\n")
+    replace_results(path, "sync_load.py", "Sync load throughput (`benchmarks/sync_load.py`)", text)
 
 
 if __name__ == "__main__":
