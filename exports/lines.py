@@ -45,13 +45,9 @@ class JsonLines(Lines):
 
     @classmethod
     def from_copy(cls, data: bytes | bytearray, sizes: list[int]) -> JsonLines:
-        """Rows of a one-column ``COPY ... TO STDOUT`` (text format) of JSON values. JSON text
-        holds no raw control characters (its strings escape them), so the only escape COPY's
-        text format adds is a doubled backslash."""
-        if b"\\" not in data:
-            return cls(bytes(data), sizes)
-        text = bytes(data).replace(b"\\\\", b"\\")
-        new_sizes = [len(line) + 1 for line in text.split(b"\n")[:-1]]
-        if len(new_sizes) != len(sizes):
-            raise ValueError("A JSON row of COPY's output held a line break.")
-        return cls(text, new_sizes)
+        """Rows of a one-column ``COPY ... TO STDOUT`` of JSON texts in CSV format whose quote
+        byte is 0x01 (``copy_select``): COPY sent each text as it is, unless it held a raw
+        line break, which JSON text cannot (it would have been quoted: refused here)."""
+        if b"\x01" in data:
+            raise ValueError("A JSON row of COPY's output held a raw line break.")
+        return cls(bytes(data), sizes)

@@ -1,7 +1,7 @@
 """The COPY fast path of the service's own resources (``ModelResource``) on PostgreSQL: the
 resource's queryset (project, filters, order) with a SELECT list that formats each value as the
 format's Python writer does (``exports.tables.copy_select``), and each included relationship
-embedded by a correlated subquery (``row_to_json`` of the related row, ``json_agg`` of the
+embedded by a correlated subquery (the JSON text of the related row, or the array of the
 related rows in key order, nested includes inside them), as ``ModelResource.embed`` does."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from exports.tables.copy_select import (
     copy_statement,
     decoder,
     expressions,
+    json_object,
 )
 from exports.tables.introspection import TableColumn
 from syncservice.jsonapi.query import included_serializers
@@ -91,7 +92,7 @@ class CopyModelResource(ModelResource):
         queryset = (self.queryset(project, filters).order_by("pk").annotate(**annotations)
                     .values_list(*annotations))
         select, params = queryset.query.get_compiler(using=self.using).as_sql()
-        sql = copy_statement(format_name, select, names, self._quote)
+        sql = copy_statement(format_name, select)
         return copy_batches(self.using, sql, params, batch_size, decoder(format_name, names))
 
     def _copy_columns(self, selected, alias: str) -> list[CopyColumn]:
@@ -111,14 +112,13 @@ class CopyModelResource(ModelResource):
         related = CopyModelResource(name=name, model=serializer.Meta.model,
                                     serializer_class=serializer)
         model = related.model
-        alias, row = self._quote(f"_export_t{depth}"), self._quote(f"_export_r{depth}")
+        alias = self._quote(f"_export_t{depth}")
         columns = related._copy_columns(list(related._columns.values()), alias)
         names = [c.name for c in columns]
         tree = _tree(nested)
         columns += [CopyColumn(head, related._embedded(head, tree[head], alias, depth + 1))
                     for head in tree if head not in names]
-        select = ", ".join(expressions("json", columns))
-        aliases = ", ".join(self._quote(c.name) for c in columns)
+        row = json_object(columns)
         table = f"{self._quote(model._meta.db_table)} AS {alias}"
         pk = f"{alias}.{self._quote(model._meta.pk.column)}"
         relation = self.model._meta.get_field(source)
@@ -126,12 +126,10 @@ class CopyModelResource(ModelResource):
             foreign_key = relation.remote_field
             where = (f"{alias}.{self._quote(foreign_key.column)} = "
                      f"{outer}.{self._quote(foreign_key.target_field.column)}")
-            return (f"(SELECT COALESCE(json_agg(row_to_json({row})), '[]'::json) FROM "
-                    f"(SELECT {select} FROM {table} WHERE {where} ORDER BY {pk}) AS "
-                    f"{row}({aliases}))")
+            return (f"(SELECT '[' || COALESCE(string_agg({row}, ',' ORDER BY {pk}), '') || ']' "
+                    f"FROM {table} WHERE {where})")
         where = f"{pk} = {outer}.{self._quote(relation.column)}"
-        return (f"(SELECT row_to_json({row}) FROM (SELECT {select} FROM {table} "
-                f"WHERE {where}) AS {row}({aliases}))")
+        return f"(SELECT {row} FROM {table} WHERE {where})"
 
 
 def _tree(includes: Sequence[str]) -> dict[str, list[str]]:

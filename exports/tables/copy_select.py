@@ -3,9 +3,11 @@ each value as its format's Python writer would, wrapped in ``COPY ... TO STDOUT`
 
 - csv: ``COPY (SELECT ...) TO STDOUT WITH (FORMAT csv)``, each value as ``CsvWriter`` writes it
   (``sql_format.sql_csv``), read as ``CsvLines``;
-- jsonl, json: ``COPY (SELECT row_to_json(r) FROM (SELECT ...) AS r(<names>))``, each value as
-  ``JsonLinesWriter`` writes it (``sql_format.sql_json``), read as ``JsonLines`` (the JSON array
-  writer joins them);
+- jsonl, json: ``COPY (SELECT '{"id":' || ... || '}')``, one JSON object's text per row built
+  of each value's JSON text as ``JsonLinesWriter`` writes it (``sql_format.sql_json``), read as
+  ``JsonLines`` (the JSON array writer joins them). COPY's CSV format with a quote and a
+  delimiter that JSON text never holds raw (control characters are escaped in it) sends each
+  object as it is: the text format would double every backslash, to be undone by the client;
 - parquet: the CSV COPY of each cell's text as ``ParquetWriter`` stores it, parsed into Arrow
   tables by ``pyarrow.csv`` (``ArrowRows``).
 
@@ -18,13 +20,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
+
 from exports.lines import JsonLines
 from exports.tables.csv_lines import CsvLines
 from exports.tables.introspection import TableColumn
 from exports.tables.sql_format import sql_csv, sql_json
 
 COPY_FORMATS = frozenset({"csv", "jsonl", "json", "parquet"})
-ROW_ALIAS = '"_export_row"'
+# JSON text never holds these two bytes raw, so COPY never quotes a JSON row.
+_JSON_ROWS = "FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01'"
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,12 @@ class CopyColumn:
 
 
 def expressions(format_name: str, columns: Sequence[CopyColumn]) -> list[str]:
-    """The SELECT expressions (no "%" in them) of ``columns`` for ``format_name``."""
+    """The SELECT expressions (no "%" in them) of ``columns`` for ``format_name``: for jsonl
+    and json, one, the row's JSON object."""
     if format_name in ("jsonl", "json"):
-        return [sql_json(c.column, c.sql) if c.column else c.sql for c in columns]
-    blank_is_null = format_name == "csv"
-    values = [sql_csv(c.column, c.sql, blank_is_null) if c.column else f"({c.sql})::text"
+        return [json_object(columns)]
+    parquet = format_name == "parquet"
+    values = [sql_csv(c.column, c.sql, parquet) if c.column else f"({c.sql})::text"
               for c in columns]
     if format_name == "csv" and len(values) == 1:
         # csv.writer writes a row of one empty field as "" (an empty line would be no row);
@@ -51,12 +57,24 @@ def expressions(format_name: str, columns: Sequence[CopyColumn]) -> list[str]:
     return values
 
 
-def copy_statement(format_name: str, select: str, names: Sequence[str], quote) -> str:
+def json_object(columns: Sequence[CopyColumn]) -> str:
+    """The text of the JSON object of ``columns`` (a text expression, never NULL)."""
+    parts = []
+    for index, column in enumerate(columns):
+        key = ("{" if index == 0 else ",") + orjson.dumps(column.name).decode() + ":"
+        # (in the SQL literal: quotes doubled; "%" as a JSON escape, the SQL holds none)
+        parts.append("'" + key.replace("'", "''").replace("%", "\\u0025") + "'")
+        parts.append(sql_json(column.column, column.sql) if column.column
+                     else f"COALESCE(({column.sql})::text, 'null')")
+    if not parts:
+        return "'{}'"
+    return "(" + " || ".join([*parts, "'}'"]) + ")"
+
+
+def copy_statement(format_name: str, select: str) -> str:
     """``select``: the SELECT of ``expressions(format_name, ...)`` in row order."""
     if format_name in ("jsonl", "json"):
-        aliases = ", ".join(quote(name) for name in names)
-        return (f"COPY (SELECT row_to_json({ROW_ALIAS}) FROM ({select}) AS "
-                f"{ROW_ALIAS}({aliases})) TO STDOUT")
+        return f"COPY ({select}) TO STDOUT WITH ({_JSON_ROWS})"
     return f"COPY ({select}) TO STDOUT WITH (FORMAT csv)"
 
 

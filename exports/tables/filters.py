@@ -15,7 +15,7 @@ from typing import Any
 
 from django.utils import dateparse
 
-from exports.tables.introspection import TableColumn, TableShape
+from exports.tables.introspection import TableColumn, TableShape, quote_name
 from exports.tables.values import try_parse
 from syncservice.jsonapi.errors import InvalidAttribute
 from syncservice.jsonapi.filters import MAX_IN_VALUES
@@ -89,11 +89,11 @@ def where_clause(connection, shape: TableShape, filters: Mapping[str, str] | Non
     column), with its parameters; an empty clause when there is nothing to filter."""
     clauses: list[str] = []
     params: list[Any] = []
-    quote = connection.ops.quote_name
     if project is not None and project_column:
         column = shape.column(project_column)
         value = parse_value(column.kind, str(project.pk))
-        clauses.append(f"{quote(column.name)} = {_placeholder(connection, column)}")
+        target = quote_name(connection, column.name)
+        clauses.append(f"{target} = {_placeholder(connection, column)}")
         params.append(_adapt(connection, column, value))
     for name, raw in (filters or {}).items():
         column, lookup = _filter_target(shape, name, resource)
@@ -113,7 +113,7 @@ def where_clause(connection, shape: TableShape, filters: Mapping[str, str] | Non
             except ValueError as exc:
                 raise _filter_error(name, f"Invalid value for filter[{name}]: {item!r}: "
                                           f"{exc}") from None
-        target = quote(column.name)
+        target = quote_name(connection, column.name)
         placeholder = _placeholder(connection, column)
         if lookup == "in":
             clauses.append(f"{target} IN ({', '.join([placeholder] * len(values))})")

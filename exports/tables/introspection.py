@@ -56,6 +56,12 @@ class TableShape:
         return None
 
 
+def quote_name(connection, name: str) -> str:
+    """``name`` quoted for SQL run with parameters (every statement of a table resource is):
+    "%" doubled, as the drivers read "%%" back as "%" once parameters are given."""
+    return connection.ops.quote_name(name).replace("%", "%%")
+
+
 class TableMissing(LookupError):
     pass
 

@@ -49,7 +49,13 @@ from exports.tables.copy_select import (
 )
 from exports.tables.csv_lines import CsvLines, csv_header
 from exports.tables.filters import where_clause
-from exports.tables.introspection import TableColumn, TableMissing, TableShape, read_shape
+from exports.tables.introspection import (
+    TableColumn,
+    TableMissing,
+    TableShape,
+    quote_name,
+    read_shape,
+)
 from exports.tables.sql_format import sql_api
 from exports.tables.values import converter
 from syncservice.jsonapi.errors import InvalidAttribute
@@ -172,8 +178,7 @@ class TableResource:
         columns = [CopyColumn(c.name, self._quote(c.name), c) for c in selected]
         select, params = self._select(shape, expressions(format_name, columns), project,
                                       filters)
-        return copy_statement(format_name, select, [c.name for c in selected],
-                              self._quote), params
+        return copy_statement(format_name, select), params
 
     def copy_batches(self, project, filters: Mapping[str, str], fields: Sequence[str],
                      includes: Sequence[str], format_name: str,
@@ -210,7 +215,7 @@ class TableResource:
 
     # --- SQL -----------------------------------------------------------------------------------
     def _quote(self, name: str) -> str:
-        return self.connection.ops.quote_name(name)
+        return quote_name(self.connection, name)
 
     def _selected(self, shape: TableShape, fields: Sequence[str]) -> list[TableColumn]:
         if not fields:

@@ -1,4 +1,4 @@
-"""Rows the COPY fast paths encoded already: JSON lines read from COPY's text format, Arrow
+"""Rows the COPY fast paths encoded already: JSON lines read from COPY's CSV format, Arrow
 tables parsed from COPY's CSV; both split between rows as a file sink splits lists of rows, and
 written by the formats' writers as the Python path writes the same rows."""
 
@@ -16,16 +16,18 @@ ROWS = [{"id": 1, "s": 'q"uote \\ back'}, {"id": 2, "s": "é\nnl"}, {"id": 3, "s
 
 
 def _copy_text(rows) -> tuple[bytearray, list[int]]:
-    """The rows as a one-column COPY in text format sends them: JSON text, its backslashes
-    doubled, one row per line."""
+    """The rows as a one-column COPY in CSV format with the quote 0x01 sends them: JSON text
+    as it is (it holds no raw 0x01, 0x02 or line break, so COPY quotes none), one per line."""
     texts = [json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
              for row in rows]
-    lines = [text.replace(b"\\", b"\\\\") + b"\n" for text in texts]
+    lines = [text + b"\n" for text in texts]
     return bytearray(b"".join(lines)), [len(line) for line in lines]
 
 
-def test_json_lines_undo_copys_escapes_and_split_between_rows():
-    lines = JsonLines.from_copy(*_copy_text(ROWS))
+def test_json_lines_take_copys_rows_as_they_are_and_split_between_rows():
+    data, sizes = _copy_text(ROWS)
+    lines = JsonLines.from_copy(data, sizes)
+    assert bytes(lines) == bytes(data)
     assert len(lines) == 3
     assert [json.loads(line) for line in bytes(lines).splitlines()] == ROWS
     head, tail = lines[:1], lines[1:]
@@ -34,8 +36,8 @@ def test_json_lines_undo_copys_escapes_and_split_between_rows():
     assert len(lines[3:]) == 0 and lines[:5] is lines
     with pytest.raises(TypeError):
         lines[0]
-    with pytest.raises(ValueError, match="line break"):  # JSON text never holds one
-        JsonLines.from_copy(bytearray(b'{"a":"\\\\"\n}\n'), [12])
+    with pytest.raises(ValueError, match="line break"):  # JSON text never holds one: COPY
+        JsonLines.from_copy(bytearray(b'\x01{"a":"\n}\x01\n'), [11])  # would quote it
 
 
 @pytest.mark.parametrize("format_name", ["jsonl", "json"])
