@@ -12,6 +12,7 @@ from django.db import connections, models, router
 from django.db.models.expressions import RawSQL
 
 from exports.copy_stream import copy_batches
+from exports.dry import keeps_column
 from exports.resources import ModelResource
 from exports.tables.copy_select import (
     COPY_FORMATS,
@@ -74,9 +75,10 @@ class CopyModelResource(ModelResource):
 
     def copy_batches(self, project, filters: Mapping[str, str], fields: Sequence[str],
                      includes: Sequence[str], format_name: str,
-                     batch_size: int) -> Iterator:
+                     batch_size: int, dry: bool = False) -> Iterator:
         """The rows of ``batch_size`` at a time, encoded for ``format_name`` by one COPY:
-        what the format's writer writes for the same rows of ``batches``."""
+        what the format's writer writes for the same rows of ``batches`` (``dry``: of
+        ``exports.dry.dry_row`` of them)."""
         if not self.supports_copy(format_name):
             raise NotImplementedError(f"No COPY fast path for {format_name} here (it needs "
                                       "PostgreSQL, and xlsx has none).")
@@ -86,9 +88,11 @@ class CopyModelResource(ModelResource):
         tree = _tree(includes)
         columns += [CopyColumn(head, self._embedded(head, tree[head], base, 1))
                     for head in tree if head not in names]
+        if dry:
+            columns = [c for c in columns if keeps_column(c.name)]
         names = [c.name for c in columns]
-        annotations = {f"_export_{index}": RawSQL(expression, ())
-                       for index, expression in enumerate(expressions(format_name, columns))}
+        annotations = {f"_export_{index}": RawSQL(expression, ()) for index, expression
+                       in enumerate(expressions(format_name, columns, dry))}
         queryset = (self.queryset(project, filters).order_by("pk").annotate(**annotations)
                     .values_list(*annotations))
         select, params = queryset.query.get_compiler(using=self.using).as_sql()

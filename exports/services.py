@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from exports import uploads
 from exports.arrow_rows import ArrowRows
+from exports.dry import dry_columns, dry_row
 from exports.formats import FORMATS, GZIP_MIME_TYPE, CountingFile, ExportFormat, open_compressed
 from exports.job_classes import BUILD_JOB, EXPIRE_JOB
 from exports.lines import Lines
@@ -153,13 +154,6 @@ def _active_conflict(resource_type: str) -> Conflict:
 
 
 # --- building (the exports.build job) ------------------------------------------------------
-
-def _dry(row: dict) -> dict:
-    """dry_data: no ids, no timestamps, no blank values."""
-    return {key: value for key, value in row.items()
-            if key != "id" and not key.endswith("_id") and key not in ("created_at", "updated_at")
-            and value not in (None, "", [], {})}
-
 
 class _FileSink:
     """Writes rows into a series of files, each under a temporary name until complete.
@@ -339,25 +333,25 @@ def build_export(ctx, export: Export) -> dict:
     project = export.project
     columns = resource.columns(export.fields, export.includes)
     if export.dry_data:
-        columns = [c for c in columns if c != "id" and not c.endswith("_id")
-                   and c not in ("created_at", "updated_at")]
+        columns = dry_columns(columns)
     sink = _FileSink(export, export_format, columns)
     written = 0
     # Straight from COPY when the resource can (PostgreSQL; every format but xlsx): the rows
     # encoded by the database as the format's writer encodes the Python path's rows.
-    fast = not export.dry_data and getattr(resource, "supports_copy", _no_copy)(export.format)
+    fast = getattr(resource, "supports_copy", _no_copy)(export.format)
     try:
         total = resource.count(project, export.filters)
         if fast:
             batches = resource.copy_batches(project, export.filters, export.fields,
                                             export.includes, export.format,
-                                            COPY_BATCH_SIZES.get(export.format, BATCH_SIZE))
+                                            COPY_BATCH_SIZES.get(export.format, BATCH_SIZE),
+                                            dry=export.dry_data)
         else:
             batches = resource.batches(project, export.filters, export.fields,
                                        export.includes, BATCH_SIZE)
         for batch in batches:
-            if export.dry_data:
-                batch = [_dry(row) for row in batch]
+            if export.dry_data and not fast:
+                batch = [dry_row(row) for row in batch]
             sink.write(batch)
             written += len(batch)
             ctx.progress(min(99, written * 100 // max(total, 1)))

@@ -25,7 +25,7 @@ import orjson
 from exports.lines import JsonLines
 from exports.tables.csv_lines import CsvLines
 from exports.tables.introspection import TableColumn
-from exports.tables.sql_format import sql_csv, sql_json
+from exports.tables.sql_format import sql_csv, sql_dry_cell, sql_json
 
 COPY_FORMATS = frozenset({"csv", "jsonl", "json", "parquet"})
 # JSON text never holds these two bytes raw, so COPY never quotes a JSON row.
@@ -42,14 +42,22 @@ class CopyColumn:
     column: TableColumn | None = None
 
 
-def expressions(format_name: str, columns: Sequence[CopyColumn]) -> list[str]:
+def expressions(format_name: str, columns: Sequence[CopyColumn],
+                dry: bool = False) -> list[str]:
     """The SELECT expressions (no "%" in them) of ``columns`` for ``format_name``: for jsonl
-    and json, one, the row's JSON object."""
+    and json, one, the row's JSON object. ``dry``: blank values left out (``exports.dry``;
+    the caller leaves out the columns)."""
     if format_name in ("jsonl", "json"):
-        return [json_object(columns)]
+        return [json_object(columns, dry)]
     parquet = format_name == "parquet"
-    values = [sql_csv(c.column, c.sql, parquet) if c.column else f"({c.sql})::text"
-              for c in columns]
+    values = []
+    for column in columns:
+        if column.column is None:  # an embedded include's JSON (null when absent)
+            value = f"({column.sql})::text"
+            values.append(f"NULLIF({value}, '[]')" if dry else value)
+            continue
+        value = sql_csv(column.column, column.sql, parquet)
+        values.append(sql_dry_cell(column.column, column.sql, value) if dry else value)
     if format_name == "csv" and len(values) == 1:
         # csv.writer writes a row of one empty field as "" (an empty line would be no row);
         # COPY writes an empty string, unlike a NULL, as "" too.
@@ -57,18 +65,29 @@ def expressions(format_name: str, columns: Sequence[CopyColumn]) -> list[str]:
     return values
 
 
-def json_object(columns: Sequence[CopyColumn]) -> str:
-    """The text of the JSON object of ``columns`` (a text expression, never NULL)."""
-    parts = []
+def json_object(columns: Sequence[CopyColumn], dry: bool = False) -> str:
+    """The text of the JSON object of ``columns`` (a text expression, never NULL); ``dry``:
+    without the members whose value is blank."""
+    members = []
     for index, column in enumerate(columns):
-        key = ("{" if index == 0 else ",") + orjson.dumps(column.name).decode() + ":"
+        # Each member starts with "," (dry: cut from the first one present; else the first
+        # one starts with "{" instead)
+        key = ("," if dry or index else "{") + orjson.dumps(column.name).decode() + ":"
         # (in the SQL literal: quotes doubled; "%" as a JSON escape, the SQL holds none)
-        parts.append("'" + key.replace("'", "''").replace("%", "\\u0025") + "'")
-        parts.append(sql_json(column.column, column.sql) if column.column
-                     else f"COALESCE(({column.sql})::text, 'null')")
-    if not parts:
+        key = "'" + key.replace("'", "''").replace("%", "\\u0025") + "'"
+        if column.column is not None:
+            value = sql_json(column.column, column.sql, dry)
+        elif dry:  # an embedded include: null when absent, [] when empty
+            value = f"NULLIF(({column.sql})::text, '[]')"
+        else:
+            value = f"COALESCE(({column.sql})::text, 'null')"
+        # (dry: a NULL value makes the member NULL, then '')
+        members.append(f"COALESCE({key} || {value}, '')" if dry else f"{key} || {value}")
+    if not members:
         return "'{}'"
-    return "(" + " || ".join([*parts, "'}'"]) + ")"
+    if dry:
+        return f"('{{' || substr({' || '.join(members)}, 2) || '}}')"
+    return f"({' || '.join(members)} || '}}')"
 
 
 def copy_statement(format_name: str, select: str) -> str:

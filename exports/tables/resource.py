@@ -39,6 +39,7 @@ from typing import IO
 from django.db import connections
 
 from exports.copy_stream import copy_batches
+from exports.dry import dry_columns, keeps_column
 from exports.resources import Row
 from exports.tables.copy_select import (
     COPY_FORMATS,
@@ -171,28 +172,29 @@ class TableResource:
         return self.supports_copy_csv and format_name in COPY_FORMATS
 
     def copy_sql(self, project, filters: Mapping[str, str], fields: Sequence[str],
-                 format_name: str = "csv") -> tuple[str, list]:
+                 format_name: str = "csv", dry: bool = False) -> tuple[str, list]:
         """The COPY statement (with %s parameters) of the fast path of ``format_name``."""
         shape = self.shape()
         selected = self._selected(shape, fields)
-        columns = [CopyColumn(c.name, self._quote(c.name), c) for c in selected]
-        select, params = self._select(shape, expressions(format_name, columns), project,
+        columns = [CopyColumn(c.name, self._quote(c.name), c) for c in selected
+                   if not dry or keeps_column(c.name)]
+        select, params = self._select(shape, expressions(format_name, columns, dry), project,
                                       filters)
         return copy_statement(format_name, select), params
 
     def copy_batches(self, project, filters: Mapping[str, str], fields: Sequence[str],
                      includes: Sequence[str], format_name: str,
-                     batch_size: int) -> Iterator:
+                     batch_size: int, dry: bool = False) -> Iterator:
         """The rows of ``batch_size`` at a time, encoded for ``format_name`` by one COPY
         (``exports.tables.copy_select``): what the format's writer writes for the same rows of
-        ``batches``."""
+        ``batches`` (``dry``: of ``exports.dry.dry_row`` of them)."""
         if not self.supports_copy(format_name):
             raise NotImplementedError(f"No COPY fast path for {format_name} here (it needs "
                                       "PostgreSQL, and xlsx has none).")
-        sql, params = self.copy_sql(project, filters, fields, format_name)
+        sql, params = self.copy_sql(project, filters, fields, format_name, dry)
         names = self.columns(fields, includes)
         return copy_batches(self.using, sql, params, batch_size,
-                            decoder(format_name, names))
+                            decoder(format_name, dry_columns(names) if dry else names))
 
     def csv_batches(self, project, filters: Mapping[str, str], fields: Sequence[str],
                     batch_size: int) -> Iterator[CsvLines]:

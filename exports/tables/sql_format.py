@@ -157,16 +157,22 @@ def sql_csv(column: TableColumn, quoted: str, parquet: bool = False) -> str:
     text = quoted if kind == "text" else f"CAST({quoted} AS text)"
     if parquet:
         return text
-    # octet_length, not = '': a blank-padded char(n) of spaces is not empty.
+    return _non_empty(text)
+
+
+def _non_empty(text: str) -> str:
+    """``text``, NULL when empty. By octet_length, not = '': a blank-padded char(n) of
+    spaces is not empty, but equals '' (and a cast to text trims it)."""
     return f"(CASE WHEN octet_length({text}) > 0 THEN {text} END)"
 
 
-def sql_json(column: TableColumn, quoted: str) -> str:
-    """The JSON text (never NULL) of the column's value in a row of the JSON fast path, equal
-    as a value to what ``JsonLinesWriter`` writes for the Python path's: the API's text for
-    datetimes, dates, times, uuids, decimals and other types as JSON strings, JSON values
-    embedded (as ``jsonb`` prints them: a space after ":" and ","), numbers, booleans and
-    texts as they are; NaN and infinities null (as orjson writes them).
+def sql_json(column: TableColumn, quoted: str, dry: bool = False) -> str:
+    """The JSON text of the column's value in a row of the JSON fast path, equal as a value to
+    what ``JsonLinesWriter`` writes for the Python path's: the API's text for datetimes,
+    dates, times, uuids, decimals and other types as JSON strings, JSON values embedded (as
+    ``jsonb`` prints them: a space after ":" and ","), numbers, booleans and texts as they
+    are; NaN and infinities null (as orjson writes them). ``'null'`` for a null value; with
+    ``dry`` (``exports.dry``), SQL NULL for a blank one (null, "", [], {}): the key is left out.
 
     Built as text, not by ``row_to_json`` over a subquery: that function runs above the
     parallel scan, in the one backend that also sends the rows, and cost 0.8 s per million
@@ -175,15 +181,34 @@ def sql_json(column: TableColumn, quoted: str) -> str:
     kind, sql_type = column.kind, column.sql_type
     if kind == "json":
         value = quoted if sql_type == "jsonb" else f"CAST({quoted} AS jsonb)"
+        if dry:  # (jsonb prints each of these one way only)
+            return f"NULLIF(NULLIF(NULLIF(NULLIF(({value})::text, 'null'), '\"\"'), '[]'), '{{}}')"
         return f"COALESCE(({value})::text, 'null')"
     if kind == "float":
-        return (f"(CASE WHEN ({quoted})::float8 IN ('NaN', 'Infinity', '-Infinity') THEN "
-                f"'null' ELSE COALESCE(({quoted})::text, 'null') END)")
+        nan = f"({quoted})::float8 IN ('NaN', 'Infinity', '-Infinity')"
+        if dry:  # (NaN is written null, but it is not blank)
+            return f"(CASE WHEN {nan} THEN 'null' ELSE ({quoted})::text END)"
+        return f"(CASE WHEN {nan} THEN 'null' ELSE COALESCE(({quoted})::text, 'null') END)"
     if kind in ("int", "bool"):
-        return f"COALESCE(({quoted})::text, 'null')"
-    if kind == "text":
-        return f"COALESCE(to_json({quoted})::text, 'null')"
-    if kind == "other":  # (its text may hold quotes or backslashes)
-        return f"COALESCE(to_json(CAST({quoted} AS text))::text, 'null')"
-    # uuid, decimal, date, time, datetime: texts of digits, letters, "-", ":", ".", " " only
-    return f"COALESCE('\"' || {sql_api(column, quoted)} || '\"', 'null')"
+        text = f"({quoted})::text"
+    elif kind == "text":
+        text = f"to_json({_non_empty(quoted) if dry else quoted})::text"
+    elif kind == "other":  # (its text may hold quotes or backslashes)
+        cast = f"CAST({quoted} AS text)"
+        text = f"to_json({_non_empty(cast) if dry else cast})::text"
+    else:  # uuid, decimal, date, time, datetime: texts of digits, letters, "-", ":", ".", " "
+        text = f"('\"' || {sql_api(column, quoted)} || '\"')"
+    return text if dry else f"COALESCE({text}, 'null')"
+
+
+def sql_dry_cell(column: TableColumn, quoted: str, cell: str) -> str:
+    """A CSV or Parquet ``cell`` of the column (``sql_csv``) in a dry export: NULL (an empty
+    cell) for a blank value, as the Python path leaves the key out: "", an empty JSON array
+    or object; a null already is."""
+    if column.kind == "json":
+        value = quoted if column.sql_type == "jsonb" else f"CAST({quoted} AS jsonb)"
+        return (f"(CASE WHEN {value} IN ('[]'::jsonb, '{{}}'::jsonb, '\"\"'::jsonb) THEN NULL "
+                f"ELSE {cell} END)")
+    if column.kind in ("text", "other"):
+        return _non_empty(cell)
+    return cell
