@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from syncs.connectors.sources import Batch, CheckFailed, register_source
+from syncs.connectors.sources import Batch, CheckDeadline, CheckFailed, register_source
 from syncs.connectors.sql import jsonable, scrub
 from syncservice import netguard, outbound
 
@@ -198,7 +198,7 @@ class FileSource:
     def error(self, exc: BaseException) -> str:
         return scrub(f"{type(exc).__name__}: {exc}", self.secrets)
 
-    def check(self) -> None:  # pragma: no cover - abstract
+    def check(self, deadline: CheckDeadline | None = None) -> None:  # pragma: no cover
         raise NotImplementedError
 
     # --- listing --------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ class LocalFileSource(FileSource):
         root = self.config.get("root_path") or "/"
         return glob if glob.startswith("/") else f"{root.rstrip('/')}/{glob}"
 
-    def check(self) -> None:
+    def check(self, deadline: CheckDeadline | None = None) -> None:
         if not self.fs.isdir(self.config.get("root_path") or "/"):
             raise CheckFailed(f"{self.config.get('root_path')} is not a folder.")
 
@@ -378,7 +378,7 @@ class S3Source(FileSource):
     def display_path(self, path: str) -> str:
         return path.removeprefix(f"{self.bucket}/")
 
-    def check(self) -> None:
+    def check(self, deadline: CheckDeadline | None = None) -> None:
         try:
             self._fs = self.make_filesystem(attempts=1)  # someone is waiting: fail fast
             self.fs.ls(f"{self.bucket}/{self.prefix}".rstrip("/"), refresh=True)
@@ -506,7 +506,7 @@ class SftpSource(FileSource):
     def fs_path(self, glob: str) -> str:
         return glob if glob.startswith("/") else f"{self.root().rstrip('/')}/{glob}"
 
-    def check(self) -> None:
+    def check(self, deadline: CheckDeadline | None = None) -> None:
         try:
             if not self.fs.isdir(self.root()):
                 raise CheckFailed(f"{self.root()} is not a directory on the SFTP server.")

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from syncs.connectors.sources import Batch, CheckFailed, register_source
+from syncs.connectors.sources import Batch, CheckDeadline, CheckFailed, register_source
 from syncservice import outbound
 
 API = "api/2.0/mlflow/"
@@ -157,7 +157,7 @@ class MlflowSource:
             if not token:
                 return
 
-    def check(self) -> None:
+    def check(self, deadline: CheckDeadline | None = None) -> None:
         try:
             self.call("POST", "experiments/search", body={"max_results": 1})
         except MlflowError as exc:

@@ -32,7 +32,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from syncs.connectors.sources import Batch, CheckFailed, ConnectorUnavailable, register_source
+from syncs.connectors.sources import (
+    Batch,
+    CheckDeadline,
+    CheckFailed,
+    ConnectorUnavailable,
+    register_source,
+)
 
 # pymssql (its wheels bundle FreeTDS) is a runtime dependency: missing, the install is broken.
 SQLSERVER_MISSING = ("the SQL Server driver pymssql is not installed (a runtime dependency of "
@@ -462,7 +468,7 @@ class SqlSource:
         return entities[name]
 
     # --- check ------------------------------------------------------------------------------------
-    def check(self) -> None:
+    def check(self, deadline: CheckDeadline | None = None) -> None:
         try:
             conn = self.dialect.connect()
             try:

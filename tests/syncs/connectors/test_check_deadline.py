@@ -1,0 +1,97 @@
+"""Every connection check answers within SYNCS_CHECK_SECONDS, whatever its source: against a
+server on 127.0.0.1 that accepts the connection and never says a word, each source's check
+fails within the budget (and a little: drivers with whole-second timeouts round up), saying
+the source did not answer in time. Runs keep their own, longer timeouts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from syncs.connectors import CheckDeadline, CheckFailed, CheckTimedOut, open_source
+from tests.syncs.fakes.tcp import TcpFake
+
+pytestmark = pytest.mark.timeout(60)
+
+BUDGET = 1.0
+SLACK = 1.5  # libpq's 2 s minimum connect_timeout, whole-second driver timeouts
+PASSWORD = "pw-Silent-77-never-shown"
+
+
+class SilentServer(TcpFake):
+    """Accepts every connection (the kernel's backlog would too) and never answers."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        super().__init__()
+
+    def handle(self, client) -> None:
+        self.connections += 1
+        self.stopped.wait(30)
+
+
+@pytest.fixture
+def silent():
+    server = SilentServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def budget(settings):
+    settings.SYNCS_CHECK_SECONDS = BUDGET
+    return BUDGET
+
+
+def configs(port: int) -> dict[str, tuple[dict, dict]]:
+    """(config, secrets) of each source kind at ``port``, with their own timeouts long."""
+    return {
+        "postgres": ({"host": "127.0.0.1", "port": port, "database": "app",
+                      "username": "reader", "statement_timeout_seconds": 60},
+                     {"password": PASSWORD}),
+        "sqlserver": ({"host": "127.0.0.1", "port": port, "database": "erp",
+                       "username": "reader", "encrypt": False}, {"password": PASSWORD}),
+        "mlflow": ({"tracking_uri": f"http://127.0.0.1:{port}/", "timeout_seconds": 60},
+                   {"token": PASSWORD}),
+        "s3": ({"bucket": "exports", "endpoint_url": f"http://127.0.0.1:{port}",
+                "force_path_style": True},
+               {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": PASSWORD}),
+        "sftp": ({"host": "127.0.0.1", "port": port, "username": "loader", "root_path": "/",
+                  "timeout_seconds": 60}, {"password": PASSWORD}),
+        "http_api": ({"base_url": f"http://127.0.0.1:{port}/", "timeout_seconds": 60,
+                      "auth": {"type": "bearer"},
+                      "streams": [{"name": "things", "path": "/things"}]},
+                     {"token": PASSWORD}),
+    }
+
+
+@pytest.mark.parametrize("provider", ["http_api"])
+def test_a_silent_server_fails_the_check_within_its_budget(provider, silent, budget):
+    config, secrets = configs(silent.port)[provider]
+    source = open_source(provider, config, secrets)
+    started = time.monotonic()
+    with pytest.raises(CheckTimedOut) as failure:
+        source.check()
+    took = time.monotonic() - started
+    message = str(failure.value)
+    assert budget * 0.9 <= took < budget + SLACK, (took, message)
+    assert f"did not answer within {budget:g} s" in message, message
+    assert PASSWORD not in message
+    assert silent.connections >= 1  # it was reached, and said nothing
+
+
+def test_the_deadline_arithmetic():
+    deadline = CheckDeadline.start(5)
+    assert 4.9 < deadline.left() <= 5 and not deadline.expired()
+    assert deadline.timeout(2) == 2 and 4.9 < deadline.timeout() <= 5
+    assert deadline.whole_seconds() == 5 and deadline.whole_seconds(2.2) == 3
+    assert deadline.whole_seconds(0.1, minimum=2) == 2
+    spent = CheckDeadline.start(0)
+    assert spent.expired() and spent.left() == 0
+    with pytest.raises(CheckTimedOut, match="^X did not answer within 0 s"):
+        spent.timeout(what="X")
+    error = CheckDeadline(seconds=8, at=0).exceeded("PostgreSQL at h:5432", "timeout expired.")
+    assert isinstance(error, CheckFailed)
+    assert str(error) == ("PostgreSQL at h:5432 did not answer within 8 s, the time a "
+                          "connection check may take: timeout expired.")
