@@ -10,6 +10,7 @@ import time
 import pytest
 
 from syncs.connectors import CheckDeadline, CheckFailed, CheckTimedOut, open_source
+from tests.conftest import body
 from tests.syncs.fakes.tcp import TcpFake
 
 pytestmark = pytest.mark.timeout(60)
@@ -66,7 +67,7 @@ def configs(port: int) -> dict[str, tuple[dict, dict]]:
     }
 
 
-@pytest.mark.parametrize("provider", ["http_api"])
+@pytest.mark.parametrize("provider", ["postgres", "sqlserver", "http_api"])
 def test_a_silent_server_fails_the_check_within_its_budget(provider, silent, budget):
     config, secrets = configs(silent.port)[provider]
     source = open_source(provider, config, secrets)
@@ -95,3 +96,21 @@ def test_the_deadline_arithmetic():
     assert isinstance(error, CheckFailed)
     assert str(error) == ("PostgreSQL at h:5432 did not answer within 8 s, the time a "
                           "connection check may take: timeout expired.")
+
+
+def test_the_check_endpoint_answers_within_the_budget(api, silent, budget):
+    """POST .../check of a PostgreSQL connection whose server never answers: 200, a failed
+    check saying so, within the budget."""
+    config, secrets = configs(silent.port)["postgres"]
+    response = api.send_document("post", "/api/v1/connections", "connections", {
+        "provider": "postgres", "name": "silent", "config": config, "secrets": secrets})
+    assert response.status_code == 201, response.content
+    started = time.monotonic()
+    checked = api.post(f"/api/v1/connections/{body(response)['data']['id']}/check")
+    took = time.monotonic() - started
+    assert checked.status_code == 200, checked.content
+    attributes = body(checked)["data"]["attributes"]
+    assert attributes["last_check_status"] == "failed"
+    assert "did not answer within 1 s" in attributes["last_check_error"]
+    assert PASSWORD.encode() not in checked.content
+    assert took < budget + SLACK, took
