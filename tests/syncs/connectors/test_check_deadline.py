@@ -67,7 +67,7 @@ def configs(port: int) -> dict[str, tuple[dict, dict]]:
     }
 
 
-@pytest.mark.parametrize("provider", ["postgres", "sqlserver", "http_api"])
+@pytest.mark.parametrize("provider", ["postgres", "sqlserver", "mlflow", "http_api"])
 def test_a_silent_server_fails_the_check_within_its_budget(provider, silent, budget):
     config, secrets = configs(silent.port)[provider]
     source = open_source(provider, config, secrets)
@@ -80,6 +80,33 @@ def test_a_silent_server_fails_the_check_within_its_budget(provider, silent, bud
     assert f"did not answer within {budget:g} s" in message, message
     assert PASSWORD not in message
     assert silent.connections >= 1  # it was reached, and said nothing
+
+
+def test_the_deadline_handed_down_is_the_one_used(silent, settings):
+    """A check given a deadline uses what is left of it, not a new budget."""
+    settings.SYNCS_CHECK_SECONDS = 30.0
+    config, secrets = configs(silent.port)["mlflow"]
+    deadline = CheckDeadline.start(BUDGET)
+    started = time.monotonic()
+    with pytest.raises(CheckTimedOut, match="did not answer within 1 s"):
+        open_source("mlflow", config, secrets).check(deadline)
+    assert time.monotonic() - started < BUDGET + SLACK
+    # Nothing left: the check fails at once, without connecting.
+    before = silent.connections
+    with pytest.raises(CheckTimedOut):
+        open_source("mlflow", config, secrets).check(CheckDeadline.start(0))
+    assert silent.connections == before
+
+
+def test_runs_keep_their_own_timeouts(silent, budget):
+    """Reading is not bound by the check's budget: a run waits as long as its source's
+    configured timeout."""
+    config, secrets = configs(silent.port)["mlflow"]
+    source = open_source("mlflow", {**config, "timeout_seconds": 2.5, "max_retries": 0}, secrets)
+    started = time.monotonic()
+    with pytest.raises(Exception, match="(?i)timeout|timed out"):  # noqa: PT011 - httpx's
+        list(source.read("experiments"))
+    assert time.monotonic() - started >= 2.4
 
 
 def test_the_deadline_arithmetic():
