@@ -67,7 +67,8 @@ def configs(port: int) -> dict[str, tuple[dict, dict]]:
     }
 
 
-@pytest.mark.parametrize("provider", ["postgres", "sqlserver", "mlflow", "http_api"])
+@pytest.mark.parametrize("provider", ["postgres", "sqlserver", "mlflow", "s3", "sftp",
+                                      "http_api"])
 def test_a_silent_server_fails_the_check_within_its_budget(provider, silent, budget):
     config, secrets = configs(silent.port)[provider]
     source = open_source(provider, config, secrets)
