@@ -29,7 +29,13 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from syncs.connectors.sources import Batch, CheckFailed, register_source
+from syncs.connectors.sources import (
+    Batch,
+    CheckDeadline,
+    CheckFailed,
+    CheckTimedOut,
+    register_source,
+)
 from syncs.connectors.sql import jsonable, scrub
 from syncservice import netguard, outbound
 
@@ -175,6 +181,8 @@ class FileSource:
         self.streams = {s["name"]: s for s in config.get("streams") or []}
         self.batch_size = batch_size
         self._fs = None
+        # Set while ``check()`` runs: connecting and listing end by then.
+        self._deadline: CheckDeadline | None = None
 
     # --- filesystem -----------------------------------------------------------------------------
     def make_filesystem(self):  # pragma: no cover - abstract
@@ -196,9 +204,10 @@ class FileSource:
         return path
 
     def error(self, exc: BaseException) -> str:
-        return scrub(f"{type(exc).__name__}: {exc}", self.secrets)
+        text = str(exc).strip()
+        return scrub(f"{type(exc).__name__}{': ' + text if text else ''}", self.secrets)
 
-    def check(self) -> None:  # pragma: no cover - abstract
+    def check(self, deadline: CheckDeadline | None = None) -> None:  # pragma: no cover
         raise NotImplementedError
 
     # --- listing --------------------------------------------------------------------------------
@@ -314,7 +323,7 @@ class LocalFileSource(FileSource):
         root = self.config.get("root_path") or "/"
         return glob if glob.startswith("/") else f"{root.rstrip('/')}/{glob}"
 
-    def check(self) -> None:
+    def check(self, deadline: CheckDeadline | None = None) -> None:
         if not self.fs.isdir(self.config.get("root_path") or "/"):
             raise CheckFailed(f"{self.config.get('root_path')} is not a folder.")
 
@@ -341,19 +350,38 @@ class S3Source(FileSource):
         sts = session.create_client(
             "sts", region_name=self._region(), aws_access_key_id=credentials["key"],
             aws_secret_access_key=credentials["secret"],
-            aws_session_token=credentials["token"])
+            aws_session_token=credentials["token"], config=self._sts_config())
         assumed = sts.assume_role(RoleArn=self.config["role_arn"],
                                   RoleSessionName="syncservice")["Credentials"]
         return {"key": assumed["AccessKeyId"], "secret": assumed["SecretAccessKey"],
                 "token": assumed["SessionToken"]}
 
+    def _sts_config(self):
+        """botocore's defaults, but during a check: one attempt ending by its deadline."""
+        if self._deadline is None:
+            return None
+        from botocore.config import Config
+
+        left = self._deadline.timeout(what=self.where())
+        return Config(connect_timeout=min(60.0, left), read_timeout=min(60.0, left),
+                      retries={"max_attempts": 1})
+
     def _region(self) -> str:
         return self.config.get("region") or "us-east-1"
+
+    def where(self) -> str:
+        endpoint = self.config.get("endpoint_url") or f"s3.{self._region()}.amazonaws.com"
+        return f"S3 at {endpoint} (bucket {self.bucket})"
 
     def make_filesystem(self, attempts: int = 3):
         import s3fs
 
-        config_kwargs: dict = {"connect_timeout": 30, "read_timeout": 60,
+        connect_timeout, read_timeout = 30.0, 60.0
+        if self._deadline is not None:  # a check: one attempt, ending by its deadline
+            left = self._deadline.timeout(what=self.where())
+            connect_timeout, read_timeout, attempts = min(connect_timeout, left), \
+                min(read_timeout, left), 1
+        config_kwargs: dict = {"connect_timeout": connect_timeout, "read_timeout": read_timeout,
                                "retries": {"max_attempts": attempts}}
         if self.config.get("force_path_style"):
             config_kwargs["s3"] = {"addressing_style": "path"}
@@ -362,10 +390,13 @@ class S3Source(FileSource):
         self._resolver = outbound.aiohttp_resolver()
         config_kwargs["connector_args"] = {"resolver": self._resolver}
         config_kwargs["proxies"] = {}
-        return s3fs.S3FileSystem(
+        fs = s3fs.S3FileSystem(
             **self._credentials(), endpoint_url=self.config.get("endpoint_url"),
             client_kwargs={"region_name": self._region()}, config_kwargs=config_kwargs,
             skip_instance_cache=True, use_listings_cache=False)
+        if self._deadline is not None:
+            fs.retries = 1  # s3fs's own retries (of timeouts too), around botocore's
+        return fs
 
     def error(self, exc: BaseException) -> str:
         # botocore reports a refused endpoint as any unreachable one: the guard says why.
@@ -378,10 +409,15 @@ class S3Source(FileSource):
     def display_path(self, path: str) -> str:
         return path.removeprefix(f"{self.bucket}/")
 
-    def check(self) -> None:
+    def check(self, deadline: CheckDeadline | None = None) -> None:
+        self._deadline = deadline = deadline or CheckDeadline.start()
         try:
             self._fs = self.make_filesystem(attempts=1)  # someone is waiting: fail fast
-            self.fs.ls(f"{self.bucket}/{self.prefix}".rstrip("/"), refresh=True)
+            # fsspec's own timeout too: the listing ends by the deadline, whatever it waits on.
+            self.fs.ls(f"{self.bucket}/{self.prefix}".rstrip("/"), refresh=True,
+                       timeout=deadline.timeout(what=self.where()))
+        except CheckTimedOut:
+            raise
         except FileNotFoundError:
             raise CheckFailed(f"s3://{self.bucket}/{self.prefix}: no such bucket or "
                               "prefix.") from None
@@ -389,9 +425,12 @@ class S3Source(FileSource):
             raise CheckFailed(f"s3://{self.bucket}: access denied (check the access key and "
                               "the bucket policy).") from None
         except Exception as exc:  # noqa: BLE001 - reported to the user, scrubbed
+            if deadline.expired():
+                raise deadline.exceeded(self.where(), self.error(exc)) from None
             raise CheckFailed(f"Cannot list s3://{self.bucket}/{self.prefix}: "
                               f"{self.error(exc)}") from None
         finally:
+            self._deadline = None
             self.close()
 
     def listing(self) -> list[tuple[datetime, dict]]:
@@ -452,10 +491,15 @@ class SftpSource(FileSource):
 
         config, secrets = self.config, self.secrets
         timeout = float(config.get("timeout_seconds") or 30)
+        deadline, server = self._deadline, self.where()
+        if deadline is not None:  # a check: connecting, the handshake and login end by then
+            timeout = deadline.timeout(timeout, what=server)
         kwargs: dict = {"port": int(config.get("port") or 22), "username": config["username"],
                         "timeout": timeout, "banner_timeout": timeout, "auth_timeout": timeout,
                         "allow_agent": False, "look_for_keys": False,
                         "skip_instance_cache": True}
+        if deadline is not None:
+            kwargs["channel_timeout"] = timeout  # opening the SFTP channel (paramiko: 1 h)
         policy = pinned_host_key(config["host_key"]) if config.get("host_key") \
             else paramiko.AutoAddPolicy()
 
@@ -475,6 +519,8 @@ class SftpSource(FileSource):
                     sock.close()
                     raise
                 self.ftp = self.client.open_sftp()
+                if deadline is not None:  # the check's requests (a stat) too
+                    self.ftp.get_channel().settimeout(deadline.timeout(what=server))
 
         if secrets.get("private_key"):
             kwargs["pkey"] = private_key(secrets["private_key"],
@@ -490,6 +536,8 @@ class SftpSource(FileSource):
         except netguard.UnsafeDestination as exc:
             raise CheckFailed(str(exc)) from None
         except (paramiko.SSHException, OSError) as exc:
+            if deadline is not None and deadline.expired():
+                raise deadline.exceeded(server, self.error(exc)) from None
             raise CheckFailed(f"Cannot connect to SFTP {where}: {self.error(exc)}") from None
 
     def close(self) -> None:
@@ -503,18 +551,27 @@ class SftpSource(FileSource):
     def root(self) -> str:
         return self.config.get("root_path") or "/"
 
+    def where(self) -> str:
+        return f"The SFTP server {self.config['host']}:{int(self.config.get('port') or 22)}"
+
     def fs_path(self, glob: str) -> str:
         return glob if glob.startswith("/") else f"{self.root().rstrip('/')}/{glob}"
 
-    def check(self) -> None:
+    def check(self, deadline: CheckDeadline | None = None) -> None:
+        self._deadline = deadline = deadline or CheckDeadline.start()
         try:
-            if not self.fs.isdir(self.root()):
+            if not self.fs.isdir(self.root()):  # also when its stat timed out (an OSError)
+                if deadline.expired():
+                    raise deadline.exceeded(self.where())
                 raise CheckFailed(f"{self.root()} is not a directory on the SFTP server.")
         except CheckFailed:
             raise
         except Exception as exc:  # noqa: BLE001 - reported to the user, scrubbed
+            if deadline.expired():
+                raise deadline.exceeded(self.where(), self.error(exc)) from None
             raise CheckFailed(f"Cannot list {self.root()}: {self.error(exc)}") from None
         finally:
+            self._deadline = None
             self.close()
 
     def listing(self) -> list[tuple[datetime, dict]]:

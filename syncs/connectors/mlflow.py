@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from syncs.connectors.sources import Batch, CheckFailed, register_source
+from syncs.connectors.sources import Batch, CheckDeadline, CheckFailed, register_source
 from syncservice import outbound
 
 API = "api/2.0/mlflow/"
@@ -92,7 +92,10 @@ class MlflowSource:
         self.page_size = int(config.get("page_size") or 1000)
         self.view_type = config.get("view_type") or "ACTIVE_ONLY"
         self.max_retries = int(config.get("max_retries", 3))
+        self.timeout = float(config.get("timeout_seconds", 60))
         self._client: httpx.Client | None = None
+        # Set while ``check()`` runs: its requests and retries end by then.
+        self._deadline: CheckDeadline | None = None
 
     @property
     def client(self) -> httpx.Client:
@@ -105,9 +108,7 @@ class MlflowSource:
                 auth = httpx.BasicAuth(self.secrets["username"],
                                        self.secrets.get("password", ""))
             # Pinned to the addresses the SSRF guard checked (syncservice.outbound).
-            self._client = outbound.client(
-                timeout=float(self.config.get("timeout_seconds", 60)), headers=headers,
-                auth=auth)
+            self._client = outbound.client(timeout=self.timeout, headers=headers, auth=auth)
         return self._client
 
     def close(self) -> None:
@@ -120,12 +121,18 @@ class MlflowSource:
              body: dict | None = None) -> dict:
         url = self.base + path
         for attempt in range(self.max_retries + 1):
-            response = self.client.request(method, url, params=params, json=body)
+            timeout = httpx.USE_CLIENT_DEFAULT if self._deadline is None else \
+                self._deadline.timeout(self.timeout, what=self.where())
+            response = self.client.request(method, url, params=params, json=body,
+                                           timeout=timeout)
             if response.status_code not in RETRY_STATUSES or attempt == self.max_retries:
                 break
             retry_after = response.headers.get("Retry-After")
-            time.sleep(float(retry_after) if retry_after and retry_after.isdigit()
-                       else min(30.0, 0.5 * 2 ** attempt))
+            delay = float(retry_after) if retry_after and retry_after.isdigit() \
+                else min(30.0, 0.5 * 2 ** attempt)
+            if self._deadline is not None and delay >= self._deadline.left():
+                break  # a check reports this answer rather than outwait its deadline
+            time.sleep(delay)
         if response.status_code >= 400:
             raise MlflowError(self._describe(response))
         return response.json() if response.content else {}
@@ -157,15 +164,22 @@ class MlflowSource:
             if not token:
                 return
 
-    def check(self) -> None:
+    def where(self) -> str:
+        return f"The MLflow server {self.config['tracking_uri']}"
+
+    def check(self, deadline: CheckDeadline | None = None) -> None:
+        self._deadline = deadline = deadline or CheckDeadline.start()
         try:
             self.call("POST", "experiments/search", body={"max_results": 1})
         except MlflowError as exc:
             raise CheckFailed(str(exc)) from None
         except httpx.HTTPError as exc:
+            if deadline.expired():  # a request cut short by the deadline
+                raise deadline.exceeded(self.where(), type(exc).__name__) from None
             raise CheckFailed(f"Cannot reach the MLflow server {self.config['tracking_uri']}: "
                               f"{type(exc).__name__}") from None
         finally:
+            self._deadline = None
             self.close()
 
     # --- entities ---------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ jobs, the scheduler) starts without the HTTP engine and the SaaS providers (whos
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -19,6 +21,62 @@ from typing import Any, Protocol
 
 class CheckFailed(Exception):
     """The connection check failed; the message says why, for the user."""
+
+
+class CheckTimedOut(CheckFailed):
+    """The source did not answer within the check's time (``CheckDeadline``)."""
+
+
+def check_seconds() -> float:
+    """How long a connection check may take in all (``SYNCS_CHECK_SECONDS``): it answers an
+    API request."""
+    from django.conf import settings
+
+    return float(getattr(settings, "SYNCS_CHECK_SECONDS", 8.0))
+
+
+@dataclass(frozen=True)
+class CheckDeadline:
+    """When a connection check must have answered: ``check_connection`` starts one and hands
+    it to ``Source.check``, whose every wait (a connect, a login, a request, its retries) is
+    bounded by what is left, each library's own (longer) timeout still bounding it too. Runs
+    have no deadline: they keep their own timeouts."""
+
+    seconds: float  # the whole budget, for messages
+    at: float       # time.monotonic() when it is spent
+
+    @classmethod
+    def start(cls, seconds: float | None = None) -> CheckDeadline:
+        seconds = check_seconds() if seconds is None else float(seconds)
+        return cls(seconds=seconds, at=time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return max(0.0, self.at - time.monotonic())
+
+    def expired(self) -> bool:
+        # A little slack: a library's timeout may fire a hair before the deadline it was
+        # computed from.
+        return self.left() <= 0.05
+
+    def timeout(self, cap: float | None = None, *, what: str = "The source") -> float:
+        """What is left (at most ``cap``, a configured timeout); ``CheckTimedOut`` naming
+        ``what`` when nothing is."""
+        if self.expired():
+            raise self.exceeded(what)
+        left = self.left()
+        return left if cap is None or cap <= 0 else min(cap, left)
+
+    def whole_seconds(self, cap: float | None = None, *, minimum: int = 1,
+                      what: str = "The source") -> int:
+        """``timeout`` in whole seconds, rounded up (drivers taking an int), at least
+        ``minimum``: such a timeout may end up to a second past the deadline."""
+        return max(minimum, math.ceil(self.timeout(cap, what=what)))
+
+    def exceeded(self, what: str, detail: object = None) -> CheckTimedOut:
+        """The failure of a check whose source (``what``) did not answer in time."""
+        text = str(detail or "").strip().rstrip(".")
+        return CheckTimedOut(f"{what} did not answer within {self.seconds:g} s, the time a "
+                             f"connection check may take{': ' + text if text else ''}.")
 
 
 class ConnectorUnavailable(Exception):
@@ -33,7 +91,11 @@ class Batch:
 
 
 class Source(Protocol):
-    def check(self) -> None: ...
+    def check(self, deadline: CheckDeadline | None = None) -> None:
+        """Raise ``CheckFailed`` (why, for the user) unless the source answers, and answer by
+        ``deadline`` (``CheckTimedOut`` past it); ``None``: a new one of
+        ``SYNCS_CHECK_SECONDS``."""
+        ...
 
     def read(self, entity: str, *, cursor: Any = None, window: tuple | None = None,
              entity_config: dict | None = None) -> Iterator[Batch]: ...

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import os
 import re
 import tempfile
@@ -32,7 +33,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from syncs.connectors.sources import Batch, CheckFailed, ConnectorUnavailable, register_source
+from syncs.connectors.sources import (
+    Batch,
+    CheckDeadline,
+    CheckFailed,
+    ConnectorUnavailable,
+    register_source,
+)
 
 # pymssql (its wheels bundle FreeTDS) is a runtime dependency: missing, the install is broken.
 SQLSERVER_MISSING = ("the SQL Server driver pymssql is not installed (a runtime dependency of "
@@ -158,6 +165,8 @@ class Dialect:
     def __init__(self, config: dict, secrets: dict) -> None:
         self.config = config
         self.secrets = secrets
+        # Set while a check runs: connecting, logging in and its query end by then.
+        self.deadline: CheckDeadline | None = None
 
     def connect(self):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -206,8 +215,16 @@ class Dialect:
                               f"({exc}).") from None
         return {"host": ",".join([host] * len(addresses)), "hostaddr": ",".join(addresses)}
 
+    def connect_timeout(self, minimum: int = 1) -> int:
+        """The driver's connect (login) timeout in whole seconds: ``CONNECT_TIMEOUT``, during
+        a check at most what is left of it (rounded up)."""
+        if self.deadline is None:
+            return CONNECT_TIMEOUT
+        return self.deadline.whole_seconds(CONNECT_TIMEOUT, minimum=minimum, what=self.where())
+
     def connect_error(self, exc: BaseException) -> CheckFailed:
-        """A connection failure as a user-facing message with no secret in it."""
+        """A connection failure as a user-facing message with no secret in it (during a
+        check past its deadline: that the server did not answer in time)."""
         # pymssql errors hold ((code, bytes),); psycopg and pyodbc ones text.
         args = [a for arg in getattr(exc, "args", ())
                 for a in (arg if isinstance(arg, tuple) else (arg,))]
@@ -220,6 +237,8 @@ class Dialect:
         preferred = [line for line in lines if "FATAL" in line or "failed" in line.lower()]
         detail = "; ".join((preferred or lines)[:2]).rstrip(".") or type(exc).__name__
         user = self.config.get("username")
+        if self.deadline is not None and self.deadline.expired():
+            return self.deadline.exceeded(f"{self.where()} (as {user!r})", detail)
         hint = ""
         if "password" in text.lower() or "login failed" in text.lower() or "28P01" in text:
             hint = f" The password of {user!r} was rejected: check the password."
@@ -256,17 +275,11 @@ class PostgresDialect(Dialect):
         import psycopg
 
         config = self.config
-        options = ["-c TimeZone=UTC"]
-        timeout = int(config.get("statement_timeout_seconds") or 0)
-        if timeout:
-            options.append(f"-c statement_timeout={timeout * 1000}")
         host, port = config["host"], int(config.get("port") or 5432)
+        pinned = self.pinned_host(host, port)
         params = {
-            **self.pinned_host(host, port), "port": port,
-            "dbname": config["database"], "user": config["username"],
-            "sslmode": config.get("sslmode") or "prefer",
-            "connect_timeout": CONNECT_TIMEOUT, "application_name": "syncservice",
-            "options": " ".join(options),
+            "port": port, "dbname": config["database"], "user": config["username"],
+            "sslmode": config.get("sslmode") or "prefer", "application_name": "syncservice",
         }
         if self.secrets.get("password"):
             params["password"] = self.secrets["password"]
@@ -276,12 +289,36 @@ class PostgresDialect(Dialect):
             params["sslcert"] = self._pem_file("client.crt", config["ssl_client_cert"])
         if self.secrets.get("ssl_client_key"):
             params["sslkey"] = self._pem_file("client.key", self.secrets["ssl_client_key"])
-        try:
-            conn = psycopg.connect(**params)
-        except psycopg.Error as exc:
-            raise self.connect_error(exc) from None
-        conn.read_only = True
-        return conn
+        # libpq's connect_timeout applies to each address: during a check the addresses are
+        # tried one at a time, each with what is left (libpq: whole seconds, at least 2).
+        attempts = [pinned] if self.deadline is None else [
+            {"host": host, "hostaddr": address} for address in pinned["hostaddr"].split(",")]
+        error: psycopg.Error | None = None
+        for attempt in attempts:
+            if error is not None and self.deadline.expired():
+                break
+            try:
+                conn = psycopg.connect(**params, **attempt,
+                                       connect_timeout=self.connect_timeout(minimum=2),
+                                       options=" ".join(self.options()))
+            except psycopg.Error as exc:
+                error = exc
+                continue
+            conn.read_only = True
+            return conn
+        raise self.connect_error(error) from None
+
+    def options(self) -> list[str]:
+        """The session's settings: UTC, and the configured statement timeout (during a check
+        at most what is left of it)."""
+        options = ["-c TimeZone=UTC"]
+        timeout_ms = int(self.config.get("statement_timeout_seconds") or 0) * 1000
+        if self.deadline is not None:
+            left_ms = math.ceil(self.deadline.timeout(what=self.where()) * 1000)
+            timeout_ms = min(timeout_ms, left_ms) if timeout_ms else left_ms
+        if timeout_ms:
+            options.append(f"-c statement_timeout={timeout_ms}")
+        return options
 
     def render(self, tokens: list[Token]) -> tuple[Any, list]:
         from psycopg import sql
@@ -372,7 +409,11 @@ class SqlServerDialect(Dialect):
                 if entra:
                     parts["Authentication"] = "ActiveDirectoryServicePrincipal"
                 conn_str = ";".join(f"{k}={v}" for k, v in parts.items())
-                return self.module.connect(conn_str, timeout=CONNECT_TIMEOUT, readonly=True)
+                conn = self.module.connect(conn_str, timeout=self.connect_timeout(),
+                                           readonly=True)
+                if self.deadline is not None:  # the check's query too
+                    conn.timeout = self.deadline.whole_seconds(what=self.where())
+                return conn
             if entra:
                 raise CheckFailed("Entra ID service principal authentication needs the ODBC "
                                   "driver (pyodbc with Microsoft ODBC Driver 18 for SQL "
@@ -382,11 +423,19 @@ class SqlServerDialect(Dialect):
             # downgraded to an unverified one.
             if config.get("encrypt", True) and not config.get("trust_server_certificate"):
                 raise CheckFailed(PYMSSQL_CANNOT_VERIFY)
+            bounded: dict = {}
+            if self.deadline is not None:
+                # A check's query ends by its deadline too; and it logs in once: FreeTDS's
+                # automatic version, after a 7.4 login that failed (timed out), tries again
+                # as TDS 5.0 (Sybase), waiting more than the login timeout again. SQL Server
+                # takes a 7.4 login whatever its version (it answers with its own).
+                bounded = {"timeout": self.deadline.whole_seconds(what=self.where()),
+                           "tds_version": "7.4"}
             return self.module.connect(
                 server=address, port=str(port), user=config["username"],
                 password=self.secrets.get("password", ""), database=config["database"],
-                login_timeout=CONNECT_TIMEOUT, appname="syncservice",
-                encryption="require" if config.get("encrypt", True) else "off")
+                login_timeout=self.connect_timeout(), appname="syncservice",
+                encryption="require" if config.get("encrypt", True) else "off", **bounded)
         except CheckFailed:
             raise
         except Exception as exc:  # noqa: BLE001 - each driver has its own error classes
@@ -462,7 +511,8 @@ class SqlSource:
         return entities[name]
 
     # --- check ------------------------------------------------------------------------------------
-    def check(self) -> None:
+    def check(self, deadline: CheckDeadline | None = None) -> None:
+        self.dialect.deadline = deadline = deadline or CheckDeadline.start()
         try:
             conn = self.dialect.connect()
             try:
@@ -474,9 +524,12 @@ class SqlSource:
         except CheckFailed:
             raise
         except Exception as exc:  # noqa: BLE001 - reported to the user, scrubbed
-            raise CheckFailed(f"{self.dialect.where()}: "
-                              f"{scrub(str(exc), self.dialect.secrets)}") from None
+            detail = scrub(str(exc), self.dialect.secrets)
+            if deadline.expired():  # the query cut short by the statement timeout
+                raise deadline.exceeded(self.dialect.where(), detail) from None
+            raise CheckFailed(f"{self.dialect.where()}: {detail}") from None
         finally:
+            self.dialect.deadline = None
             self.dialect.close()
 
     # --- reading ----------------------------------------------------------------------------------

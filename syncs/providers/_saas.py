@@ -17,7 +17,7 @@ from syncs.connectors.http_api import (
     cursor_key,
     parse_instant,
 )
-from syncs.connectors.sources import Batch, CheckFailed, register_source
+from syncs.connectors.sources import Batch, CheckDeadline, CheckFailed, register_source
 from syncs.providers import base as catalog
 
 logger = logging.getLogger("syncs.providers")
@@ -139,9 +139,9 @@ class SaasSource(HttpApiSource):
         except Exception as exc:  # noqa: BLE001 - never let a secret escape in a message
             raise SourceError(self.redact(f"{type(exc).__name__}: {exc}")) from None
 
-    def check(self) -> None:
+    def check(self, deadline: CheckDeadline | None = None) -> None:
         try:
-            super().check()
+            super().check(deadline)
         except CheckFailed:
             raise
         except Exception as exc:  # noqa: BLE001 - a check reports, without secrets

@@ -8,7 +8,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from syncs import secrets as secret_store
-from syncs.connectors import CheckFailed, ConnectorUnavailable
+from syncs.connectors import CheckDeadline, CheckFailed, ConnectorUnavailable
 from syncs.models import Connection, Sync
 from syncs.providers import base as catalog
 from syncs.services.errors import SyncStateError, attribute_error, check_schema
@@ -81,10 +81,13 @@ def secret_names(connection: Connection) -> list[str]:
 
 
 def check_connection(connection: Connection) -> tuple[bool, str]:
-    """Run the provider's connection check; record and return (ok, message)."""
+    """Run the provider's connection check; record and return (ok, message). It answers an
+    API request: the source has ``SYNCS_CHECK_SECONDS`` in all (opening it included), and a
+    source that does not answer by then is a failed check saying so."""
+    deadline = CheckDeadline.start()
     try:
         source = open_connection_source(connection)
-        source.check()
+        source.check(deadline)
         ok, message = True, "ok"
     except (CheckFailed, ConnectorUnavailable, secret_store.SecretsError) as exc:
         ok, message = False, str(exc)

@@ -27,21 +27,19 @@ from syncs.connectors.http_api.records import select_records, shape_records
 from syncs.connectors.http_api.redaction import Redactor, install_log_filter, sanitize_url
 from syncs.connectors.http_api.retries import RetryPolicy, Throttle, retry_delay
 from syncs.connectors.http_api.values import fill, merge_query, select_one
-from syncs.connectors.sources import Batch, CheckFailed, register_source
+from syncs.connectors.sources import (
+    Batch,
+    CheckDeadline,
+    CheckFailed,
+    CheckTimedOut,
+    register_source,
+)
 from syncservice import outbound
 
 logger = logging.getLogger("syncs.connectors.http_api")
 install_log_filter()
 
 _ABSOLUTE = re.compile(r"^https?://")
-
-
-def check_seconds() -> float:
-    """How long a connection check may take in all (``SYNCS_CHECK_SECONDS``): it answers an
-    API request."""
-    from django.conf import settings
-
-    return float(getattr(settings, "SYNCS_CHECK_SECONDS", 8.0))
 
 
 class HttpApiSource:
@@ -72,9 +70,9 @@ class HttpApiSource:
         self.oauth2_token = OAuth2Token(self._fetch_token_logged_in, self.redact.add)
         self._guarded_hosts: set[str] = set()
         # Set while ``check()`` runs: a check answers an API request, so its requests (a
-        # token, the check itself, their retries) share one budget instead of each waiting
+        # token, the check itself, their retries) share its deadline instead of each waiting
         # out the read timeout and Retry-After.
-        self._deadline: float | None = None
+        self._deadline: CheckDeadline | None = None
         # Pinned: each connection goes to the address the SSRF guard checked (no rebinding).
         self.client = outbound.client(timeout=self.timeout, headers=self._static_headers(),
                                       auth=self.authenticator.httpx_auth(),
@@ -204,10 +202,7 @@ class HttpApiSource:
         """The client's timeout, or during a check what is left of its budget."""
         if self._deadline is None:
             return httpx.USE_CLIENT_DEFAULT
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise SourceError(f"The check took longer than {check_seconds():g} s.")
-        return min(self.timeout, left)
+        return self._deadline.timeout(self.timeout, what=self.service)
 
     def guard(self, url: Any) -> None:
         """Refuse hosts on the service's own network (``syncservice.netguard``): the config's
@@ -260,7 +255,7 @@ class HttpApiSource:
                 return response
             policy = policy.increment()
             delay = policy.delay(response)
-            if self._deadline is not None and time.monotonic() + delay >= self._deadline:
+            if self._deadline is not None and delay >= self._deadline.left():
                 return response  # a check reports this answer rather than outwait its budget
             logger.warning("%s answered %s to %s %s; retrying in %.1f s (attempt %d of %d)",
                            self.service, response.status_code, method,
@@ -326,17 +321,19 @@ class HttpApiSource:
                      params=check.get("params"), json=check.get("json"),
                      headers=check.get("headers"))
 
-    def check(self) -> None:
-        self._deadline = time.monotonic() + check_seconds()
+    def check(self, deadline: CheckDeadline | None = None) -> None:
+        self._deadline = deadline = deadline or CheckDeadline.start()
         try:
             self.check_request()
-        except CheckFailed as exc:
-            raise CheckFailed(self.redact(exc)) from None
-        except SourceError as exc:
-            raise CheckFailed(self.redact(exc)) from None
-        except httpx.HTTPError as exc:
-            raise CheckFailed(self.redact(f"Cannot reach {self.service} at "
-                                          f"{sanitize_url(self.base_url)}: {exc}")) from None
+        except CheckTimedOut as exc:
+            raise CheckTimedOut(self.redact(exc)) from None
+        except (CheckFailed, SourceError, httpx.HTTPError) as exc:
+            message = self.redact(exc if not isinstance(exc, httpx.HTTPError) else
+                                  f"Cannot reach {self.service} at "
+                                  f"{sanitize_url(self.base_url)}: {exc}")
+            if deadline.expired():  # a request cut short by the deadline
+                raise deadline.exceeded(self.service, message) from None
+            raise CheckFailed(message) from None
         finally:
             self._deadline = None
 
