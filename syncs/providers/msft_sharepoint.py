@@ -185,8 +185,16 @@ class SharePointSource(SaasSource, provider="msft_sharepoint", service="Microsof
             values["drive_id"] = self._drive
         return values
 
+    def __init__(self, config: dict, secrets: dict) -> None:
+        super().__init__(config, secrets)
+        # A check verifies the library and folder a connection names; one that leaves both
+        # to their defaults may read lists only (a site need not have a "Documents").
+        self.names_folder = bool({"drive_name", "folder_path"} & set(config or {}))
+
     def check_request(self) -> None:
         self.site_id()
+        if self.names_folder:
+            self.folder_id()  # (the library's id first)
 
     def read(self, entity: str, *, cursor: Any = None, window: tuple | None = None,
              entity_config: dict | None = None) -> Iterator[Batch]:

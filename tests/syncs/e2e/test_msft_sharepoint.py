@@ -18,7 +18,9 @@ import pytest
 from syncs.connectors.http_api import SourceError
 from syncs.connectors.sources import open_source
 from tests.syncs.e2e.harness import (
+    check_status,
     connect,
+    create_connection,
     create_sync,
     read_all,
     run_sync,
@@ -151,6 +153,23 @@ def test_msft_sharepoint_end_to_end(api, httpserver, run_job):
     fake.requests.clear()
     run_sync(api, run_job, sync)
     assert [p["args"].get("token") for p in fake.data_requests(DELTA)] == ["t5"]
+
+
+def test_msft_sharepoint_check_finds_the_library_and_folder_it_names(api, httpserver):
+    fake = FakeGraph(httpserver)
+    for extra, error in [({"folder_path": "/Shared/Missing"},
+                          "The library 'Documents' has no folder '/Shared/Missing' (404)"),
+                         ({"drive_name": "Nope"},
+                          "The site has no document library named 'Nope'")]:
+        connection = create_connection(api, "msft_sharepoint", config_for(httpserver, **extra),
+                                       GRAPH_SECRETS, name=str(extra))
+        assert check_status(api, connection) == ("failed", f"{error}."), extra
+    asked = len(fake.data_requests("/drives/d1/root:"))
+    # Named neither: the site is checked, not the default library (lists may be all it reads).
+    config = {k: v for k, v in config_for(httpserver).items() if k != "folder_path"}
+    connection = create_connection(api, "msft_sharepoint", config, GRAPH_SECRETS, name="lists")
+    assert check_status(api, connection) == ("ok", "")
+    assert len(fake.data_requests("/drives/d1/root:")) == asked
 
 
 def test_msft_sharepoint_checkpoints_other_than_its_own_read_the_whole_delta(httpserver):
