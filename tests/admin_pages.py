@@ -33,3 +33,16 @@ def act(client, changelist: str, action: str, *objects, **extra):
     return client.post(changelist, {"action": action,
                                     "_selected_action": [str(o.pk) for o in objects], **extra},
                        follow=True)
+
+
+def assert_delete_refused(client, changelist: str, obj, message: str) -> None:
+    """``obj`` may not be deleted: no delete link on its page, its delete page redirects back
+    to it with the error ``message``, and a posted confirmation deletes nothing."""
+    change = f"{changelist}{obj.pk}/change/"
+    delete = f"{changelist}{obj.pk}/delete/"
+    assert f"{obj.pk}/delete/" not in client.get(change).content.decode()
+    response = client.get(delete, follow=True)
+    assert response.redirect_chain == [(change, 302)]
+    assert notes(response) == [("error", message)]
+    client.post(delete, {"post": "yes"})
+    assert type(obj).objects.filter(pk=obj.pk).exists()

@@ -17,7 +17,7 @@ from django.utils.html import escape
 from exports import services
 from exports.models import Export, ExportFile
 from jobs.models import Job
-from tests.admin_pages import act, notes, shown, staff
+from tests.admin_pages import act, assert_delete_refused, notes, shown, staff
 
 pytestmark = pytest.mark.usefixtures("media_storage")
 
@@ -306,13 +306,9 @@ def test_delete_removes_the_files_from_the_storage(admin_client, some_jobs, sett
 @pytest.mark.parametrize("status", ["pending", "processing"])
 def test_an_active_export_cannot_be_deleted(admin_client, project, status):
     export = new_export(project, status)
-    assert f"{export.pk}/delete/" not in admin_client.get(change_url(export)).content.decode()
-    response = admin_client.get(f"{CHANGELIST}{export.pk}/delete/", follow=True)
-    assert response.redirect_chain == [(change_url(export), 302)]
-    assert notes(response) == [("error", f"Export {short(export)} is {status} and cannot be "
-                                         "deleted; cancel its job first.")]
-    admin_client.post(f"{CHANGELIST}{export.pk}/delete/", {"post": "yes"})
-    assert Export.objects.filter(pk=export.pk).exists()
+    assert_delete_refused(admin_client, CHANGELIST, export,
+                          f"Export {short(export)} is {status} and cannot be deleted; cancel "
+                          "its job first.")
 
 
 def test_an_export_that_starts_while_being_deleted_is_kept(admin_client, project,

@@ -10,7 +10,7 @@ from django.utils.html import escape
 
 from jobs.admin import JobClassFilter
 from jobs.models import Job
-from tests.admin_pages import act, notes, shown, staff
+from tests.admin_pages import act, assert_delete_refused, notes, shown, staff
 
 CHANGELIST = "/admin/jobs/job/"
 TRACEBACK = ('Traceback (most recent call last):\n  File "handlers.py", line 3, in fail\n'
@@ -255,13 +255,9 @@ def test_signal_buttons(admin_client, new_job):
 
 def test_a_running_job_cannot_be_deleted(admin_client, new_job):
     job = new_job("running")
-    assert f"{job.pk}/delete/" not in admin_client.get(change_url(job)).content.decode()
-    response = admin_client.get(f"{CHANGELIST}{job.pk}/delete/", follow=True)
-    assert response.redirect_chain == [(change_url(job), 302)]
-    assert notes(response) == [("error", f"Job {str(job.pk)[:8]} is running and cannot be "
-                                         "deleted; cancel it first.")]
-    admin_client.post(f"{CHANGELIST}{job.pk}/delete/", {"post": "yes"})
-    assert Job.objects.filter(pk=job.pk).exists()
+    assert_delete_refused(admin_client, CHANGELIST, job,
+                          f"Job {str(job.pk)[:8]} is running and cannot be deleted; cancel it "
+                          "first.")
 
 
 def test_a_finished_job_can_be_deleted(admin_client, new_job):
