@@ -39,7 +39,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -51,31 +50,10 @@ CHILD_TIMEOUT = 600.0
 
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._machine import machine  # noqa: E402 - after the path is set
+from benchmarks import _database  # noqa: E402 - after the path is set
+from benchmarks._machine import machine  # noqa: E402
 
 # --- the database ---------------------------------------------------------------------------
-
-def db_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = db_name(url)
-    if not name or name.startswith("test_") or "bench" not in name:
-        raise SystemExit(f"Refusing to drop/create database {name!r}: use a name containing "
-                         "'bench' (not test_*).")
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
 
 CREATE = f"""
 CREATE TABLE {TABLE} (
@@ -137,9 +115,8 @@ FROM generate_series(%s::bigint, %s::bigint) AS g,
 
 
 def migrate(url: str) -> None:
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "syncservice.settings"}
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env,
-                   check=True)
+    _database.migrate({**os.environ, "DATABASE_URL": url,
+                       "DJANGO_SETTINGS_MODULE": "syncservice.settings"})
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
@@ -260,25 +237,8 @@ def _nth_second(n: int) -> str:
 def run_child(url: str, mode: str, out: Path) -> dict:
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "syncservice.settings",
            "PYTHONPATH": str(ROOT)}
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen([PYTHON, __file__, "--child", mode, "--out", str(out)],
-                                   cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + CHILD_TIMEOUT
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit(f"{mode}: timed out after {CHILD_TIMEOUT}s")
-            time.sleep(0.05)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        output.seek(0)
-        text = output.read().decode(errors="replace")
-    if process.returncode != 0:
-        raise SystemExit(f"{mode} failed ({process.returncode}):\n{text}")
-    result = json.loads(text.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # KiB on Linux
+    result = _database.run_child([PYTHON, __file__, "--child", mode, "--out", str(out)], env,
+                                 mode, CHILD_TIMEOUT)
     result["bytes"] = (out.stat().st_size if out.is_file()
                        else sum(size for _, size in result["files"]))
     return result
@@ -416,7 +376,7 @@ def main() -> None:
     started = time.monotonic()
     commit = commit_id()
     load_start = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    recreate_database(url)
+    _database.recreate_database(url, "bench")
     migrate(url)
     with psycopg.connect(url) as conn:
         postgres = "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0]

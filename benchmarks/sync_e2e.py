@@ -76,7 +76,8 @@ TUNED_ENV = {"NORMALIZE__WORKERS": "2", "DATA_WRITER__BUFFER_MAX_ITEMS": "100000
 
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._records import replace_results  # noqa: E402 - after the path is set
+from benchmarks import _database  # noqa: E402 - after the path is set
+from benchmarks._records import replace_results  # noqa: E402
 from benchmarks.sync_load import make_record  # noqa: E402
 
 # --- the API --------------------------------------------------------------------------------
@@ -178,32 +179,13 @@ def server_rate(base: str, pages: int) -> float:
 
 # --- the database ---------------------------------------------------------------------------
 
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
 def child_env(url: str) -> dict:
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "syncservice.settings",
-           "PYTHONPATH": str(ROOT), "DEBUG": "0", "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
-           "LOG_LEVEL": "WARNING"}
-    env.pop("WAREHOUSE_DATABASE_URL", None)  # the synced tables go to the same database
-    return env
+    return _database.child_env(url, OUTBOUND_ALLOWED_HOSTS="127.0.0.1", LOG_LEVEL="WARNING")
 
 
 def recreate_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = urlsplit(url).path.lstrip("/")
-    if "bench_sync_e2e" not in name or name.startswith("test_"):
-        raise SystemExit(f"Refusing to drop/create database {name!r}: use a name holding "
-                         "'bench_sync_e2e'.")
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
-                   env=child_env(url), check=True)
+    _database.recreate_database(url, "bench_sync_e2e")
+    _database.migrate(child_env(url))
 
 
 def query(url: str, text: str, params=()) -> list:

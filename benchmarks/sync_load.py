@@ -9,7 +9,7 @@
     #   --modes idle,copy,insert,update,change,other-insert,other-update,other-change \
     #   --other-root /tmp/old
 
-The script drops and creates its own database (its name must start with "bench_sync_load"),
+The script drops and creates its own database (its name must contain "bench_sync_load"),
 runs ``manage.py migrate`` on it in a subprocess, sets Django up in-process on it and creates a
 project, a connection, a sync and an upsert ``TableBinding`` (primary key ``id``). The source
 is a generator of ``--rows`` realistic records (id, ISO ``updated_at``, status, amount, currency,
@@ -53,12 +53,9 @@ import inspect
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -73,7 +70,9 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_sync_load"
 
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._machine import machine  # noqa: E402 - after the path is set
+from benchmarks import _database  # noqa: E402 - after the path is set
+from benchmarks._database import child_env  # noqa: E402
+from benchmarks._machine import machine  # noqa: E402
 from benchmarks._records import replace_results  # noqa: E402
 
 # --- the source -----------------------------------------------------------------------------
@@ -136,35 +135,9 @@ COLUMNS = {"id": "bigint", "updated_at": "text", "status": "text", "amount": "do
 
 # --- the database ---------------------------------------------------------------------------
 
-def db_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def child_env(url: str) -> dict:
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "syncservice.settings",
-           "PYTHONPATH": str(ROOT), "DEBUG": "0"}
-    env.pop("WAREHOUSE_DATABASE_URL", None)  # the synced tables go to the same database
-    return env
-
-
 def recreate_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = db_name(url)
-    if not name or name.startswith("test_") or "bench_sync_load" not in name:
-        raise SystemExit(f"Refusing to drop/create database {name!r}: use a name starting "
-                         "with 'bench_sync_load'.")
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
-                   env=child_env(url), check=True)
+    _database.recreate_database(url, "bench_sync_load")
+    _database.migrate(child_env(url))
 
 
 def setup_django(url: str) -> None:
@@ -344,26 +317,7 @@ def run_child(url: str, mode: str, binding_id: str, rows: int, batch_size: int,
               other_root: str) -> dict:
     command = [PYTHON, __file__, "--child", mode, "--binding", binding_id, "--rows", str(rows),
                "--batch", str(batch_size), "--other-root", other_root]
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=child_env(url), stdout=output,
-                                   stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + CHILD_TIMEOUT
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                process.kill()
-                raise SystemExit(f"{mode}: timed out after {CHILD_TIMEOUT}s")
-            time.sleep(0.05)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        output.seek(0)
-        text = output.read().decode(errors="replace")
-    if process.returncode != 0:
-        raise SystemExit(f"{mode} failed ({process.returncode}):\n{text}")
-    result = json.loads(text.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # KiB on Linux
-    return result
+    return _database.run_child(command, child_env(url), mode, CHILD_TIMEOUT)
 
 
 def measure(url: str, binding_id: str, size: int, batch_size: int, modes: list[str],

@@ -182,6 +182,16 @@ def media_storage(settings, tmp_path):
 
 
 @pytest.fixture
+def admin_client(client, db):
+    """The test client logged in as a superuser ("admin"); replaces pytest-django's (which
+    logs in another client than ``client``)."""
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    return client
+
+
+@pytest.fixture
 def run_job(db):
     """Run one job inline, as a worker would: ``run_job(job_id)`` returns the final row."""
     from jobs.claiming import claim_by_id

@@ -1,19 +1,11 @@
 import re
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from syncservice.accounts.models import ApiKey, Project
 from syncservice.accounts.services import verify_api_key
 from tests.conftest import body
-
-
-@pytest.fixture
-def admin_client(client, db):
-    user = User.objects.create_superuser("admin", "admin@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 def test_admin_creates_a_key_and_shows_the_secret_once(admin_client, project):

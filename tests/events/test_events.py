@@ -385,14 +385,6 @@ def test_a_sparse_fieldset_without_events_reads_none(api, timeline,
 
 # --- admin ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def admin_client(client, db):
-    from django.contrib.auth.models import User
-
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
-    return client
-
-
 def test_admin_shows_a_subjects_events_and_lists_them(admin_client, timeline, project,
                                                       make_job):
     job, made, _ = timeline

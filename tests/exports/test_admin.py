@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.template.defaultfilters import filesizeformat
@@ -17,17 +17,11 @@ from django.utils.html import escape
 from exports import services
 from exports.models import Export, ExportFile
 from jobs.models import Job
+from tests.admin_pages import act, assert_delete_refused, notes, shown, staff
 
 pytestmark = pytest.mark.usefixtures("media_storage")
 
 CHANGELIST = "/admin/exports/export/"
-
-
-@pytest.fixture
-def admin_client(client, db):
-    user = User.objects.create_superuser("admin", "admin@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -62,21 +56,6 @@ def change_url(export: Export) -> str:
 
 def download_url(export: Export, index: int = 1) -> str:
     return f"{CHANGELIST}{export.pk}/download/{index}/"
-
-
-def shown(response) -> set:
-    assert response.status_code == 200, response.status_code
-    return {export.pk for export in response.context["cl"].result_list}
-
-
-def notes(response) -> list[tuple[str, str]]:
-    return [(message.level_tag, str(message)) for message in response.context["messages"]]
-
-
-def act(client, action: str, *exports: Export, **extra):
-    return client.post(CHANGELIST, {"action": action,
-                                    "_selected_action": [str(e.pk) for e in exports], **extra},
-                       follow=True)
 
 
 def stored(export: Export) -> list[str]:
@@ -255,7 +234,7 @@ def test_rerun_action_creates_new_exports_with_the_same_options(admin_client, pr
                         "status", "--includes", "project", "--dry-data", "--compress",
                         "--reference", "nightly")
     Export.objects.filter(pk=export.pk).update(metadata={"ticket": "OPS-1"})
-    response = act(admin_client, "rerun_exports", export)
+    response = act(admin_client, CHANGELIST, "rerun_exports", export)
     new = Export.objects.exclude(pk=export.pk).get()
     assert notes(response) == [("success", f"Started 1 new export ({short(new)}).")]
     assert new.status == "pending" and new.project_id == project.pk
@@ -276,7 +255,7 @@ def test_rerun_reports_refusals_grouped_by_reason(admin_client, project, some_jo
     first = run_export("jobs", "--format", "csv")
     second = run_export("jobs", "--format", "jsonl")
     gone = new_export(project, "success", resource_type="no-such-type")
-    response = act(admin_client, "rerun_exports", first, second, gone)
+    response = act(admin_client, CHANGELIST, "rerun_exports", first, second, gone)
     (new,) = Export.objects.filter(status="pending")
     assert new.format in ("csv", "jsonl")
     refused_active = second if new.format == "csv" else first
@@ -289,7 +268,7 @@ def test_rerun_reports_refusals_grouped_by_reason(admin_client, project, some_jo
                     "'no-such-type'; exportable: exports, jobs, projects."),
     ])
     # Refused for every export: an error.
-    response = act(admin_client, "rerun_exports", gone)
+    response = act(admin_client, CHANGELIST, "rerun_exports", gone)
     assert [level for level, _ in notes(response)] == ["error"]
 
 
@@ -327,13 +306,9 @@ def test_delete_removes_the_files_from_the_storage(admin_client, some_jobs, sett
 @pytest.mark.parametrize("status", ["pending", "processing"])
 def test_an_active_export_cannot_be_deleted(admin_client, project, status):
     export = new_export(project, status)
-    assert f"{export.pk}/delete/" not in admin_client.get(change_url(export)).content.decode()
-    response = admin_client.get(f"{CHANGELIST}{export.pk}/delete/", follow=True)
-    assert response.redirect_chain == [(change_url(export), 302)]
-    assert notes(response) == [("error", f"Export {short(export)} is {status} and cannot be "
-                                         "deleted; cancel its job first.")]
-    admin_client.post(f"{CHANGELIST}{export.pk}/delete/", {"post": "yes"})
-    assert Export.objects.filter(pk=export.pk).exists()
+    assert_delete_refused(admin_client, CHANGELIST, export,
+                          f"Export {short(export)} is {status} and cannot be deleted; cancel "
+                          "its job first.")
 
 
 def test_an_export_that_starts_while_being_deleted_is_kept(admin_client, project,
@@ -360,14 +335,14 @@ def test_bulk_delete_skips_active_exports_and_removes_files(admin_client, projec
     names = stored(done)
     failed = new_export(project, "failed", resource_type="projects")
     pending = new_export(project, "pending", resource_type="exports")
-    confirmation = act(admin_client, "delete_selected", done, failed, pending)
+    confirmation = act(admin_client, CHANGELIST, "delete_selected", done, failed, pending)
     assert confirmation.status_code == 200
     assert {e.pk for e in confirmation.context["queryset"]} == {done.pk, failed.pk}
     assert not confirmation.context["perms_lacking"]
     assert notes(confirmation) == [
         ("warning", f"Skipped 1 pending or processing export ({short(pending)}): cancel their "
                     "jobs before deleting.")]
-    response = act(admin_client, "delete_selected", done, failed, pending, post="yes")
+    response = act(admin_client, CHANGELIST, "delete_selected", done, failed, pending, post="yes")
     assert list(Export.objects.values_list("pk", flat=True)) == [pending.pk]
     assert ("success", "Successfully deleted 2 exports.") in notes(response)
     assert names and not any(default_storage.exists(name) for name in names)
@@ -403,17 +378,9 @@ def test_an_expired_export_has_no_download(admin_client, some_jobs):
 
 # --- permissions ---------------------------------------------------------------------------
 
-def staff(client, *codenames: str):
-    user = User.objects.create_user("operator", password="pw", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="exports",
-                                                        codename__in=codenames))
-    client.force_login(user)
-    return client
-
-
 def test_view_permission_views_and_downloads_only(client, some_jobs):
     export = run_export("jobs", "--format", "csv")
-    staff(client, "view_export")
+    staff(client, "exports", "view_export")
     response = client.get(CHANGELIST)
     assert shown(response) == {export.pk}
     html = response.content.decode()
@@ -423,20 +390,20 @@ def test_view_permission_views_and_downloads_only(client, some_jobs):
     assert "/rerun/" not in page and "/delete/" not in page
     assert client.get(download_url(export)).status_code == 200
     assert client.post(f"{CHANGELIST}{export.pk}/rerun/").status_code == 403
-    act(client, "rerun_exports", export)
+    act(client, CHANGELIST, "rerun_exports", export)
     assert Export.objects.count() == 1
 
 
 def test_add_permission_allows_the_rerun(client, some_jobs):
     export = run_export("jobs", "--format", "csv")
-    staff(client, "view_export", "add_export")
+    staff(client, "exports", "view_export", "add_export")
     assert "rerun_exports" in client.get(CHANGELIST).content.decode()
     assert "/rerun/" in client.get(change_url(export)).content.decode()
-    act(client, "rerun_exports", export)
+    act(client, CHANGELIST, "rerun_exports", export)
     assert Export.objects.count() == 2
 
 
 def test_no_permission_no_download(client, some_jobs):
     export = run_export("jobs", "--format", "csv")
-    staff(client)
+    staff(client, "exports")
     assert client.get(download_url(export)).status_code == 403

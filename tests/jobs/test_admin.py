@@ -5,23 +5,16 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 from django.utils.html import escape
 
 from jobs.admin import JobClassFilter
 from jobs.models import Job
+from tests.admin_pages import act, assert_delete_refused, notes, shown, staff
 
 CHANGELIST = "/admin/jobs/job/"
 TRACEBACK = ('Traceback (most recent call last):\n  File "handlers.py", line 3, in fail\n'
              "    raise RuntimeError(message)\nRuntimeError: <boom> & bang\n")
-
-
-@pytest.fixture
-def admin_client(client, db):
-    user = User.objects.create_superuser("admin", "admin@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -36,23 +29,6 @@ def new_job(db):
 
 def change_url(job: Job) -> str:
     return f"{CHANGELIST}{job.pk}/change/"
-
-
-def shown(response) -> set:
-    """The pks of the jobs on a changelist page."""
-    assert response.status_code == 200, response.status_code
-    return {job.pk for job in response.context["cl"].result_list}
-
-
-def notes(response) -> list[tuple[str, str]]:
-    """The (level, text) messages shown on a page reached with follow=True."""
-    return [(message.level_tag, str(message)) for message in response.context["messages"]]
-
-
-def act(client, action: str, *jobs: Job, **extra):
-    return client.post(CHANGELIST, {"action": action,
-                                    "_selected_action": [str(job.pk) for job in jobs], **extra},
-                       follow=True)
 
 
 def fresh(job: Job) -> Job:
@@ -137,7 +113,7 @@ def test_changelist_date_hierarchy_and_sorting(admin_client, new_job):
 
 def test_cancel_action(admin_client, new_job):
     pending, running, done = new_job("pending"), new_job("running"), new_job("succeeded")
-    response = act(admin_client, "cancel_jobs", pending, running, done)
+    response = act(admin_client, CHANGELIST, "cancel_jobs", pending, running, done)
     assert response.status_code == 200
     assert fresh(pending).status == "cancelled"
     assert fresh(running).status == "running" and fresh(running).cancel_requested_at
@@ -155,7 +131,7 @@ def test_retry_action(admin_client, new_job):
     failed = new_job("failed", retry_count=3, finished_at=timezone.now(), error="boom")
     cancelled = new_job("cancelled")
     running = new_job("running")
-    response = act(admin_client, "retry_jobs", failed, cancelled, running)
+    response = act(admin_client, CHANGELIST, "retry_jobs", failed, cancelled, running)
     for job in (failed, cancelled):
         job = fresh(job)
         assert job.status == "pending" and job.retry_count == 0 and job.finished_at is None
@@ -171,14 +147,14 @@ def test_run_now_action(admin_client, new_job):
     later = new_job("pending", scheduled_at=timezone.now() + timedelta(hours=2))
     done = new_job("succeeded")
     before = timezone.now()
-    response = act(admin_client, "run_jobs_now", later, done)
+    response = act(admin_client, CHANGELIST, "run_jobs_now", later, done)
     assert before <= fresh(later).scheduled_at <= timezone.now()
     assert ("success", "Scheduled 1 job to run now.") in notes(response)
 
 
 def test_an_action_refused_for_every_job_is_an_error_grouped_by_reason(admin_client, new_job):
     running = [new_job("running") for _ in range(12)]
-    response = act(admin_client, "run_jobs_now", *running)
+    response = act(admin_client, CHANGELIST, "run_jobs_now", *running)
     ((level, text),) = notes(response)
     assert level == "error"
     assert text.startswith("Refused for 12 jobs (") and " and 2 more): " in text
@@ -187,7 +163,7 @@ def test_an_action_refused_for_every_job_is_an_error_grouped_by_reason(admin_cli
 
 def test_actions_are_logged_in_the_history(admin_client, new_job):
     job = new_job("pending")
-    act(admin_client, "cancel_jobs", job)
+    act(admin_client, CHANGELIST, "cancel_jobs", job)
     history = admin_client.get(f"{CHANGELIST}{job.pk}/history/").content.decode()
     assert "Cancelled." in history
 
@@ -279,13 +255,9 @@ def test_signal_buttons(admin_client, new_job):
 
 def test_a_running_job_cannot_be_deleted(admin_client, new_job):
     job = new_job("running")
-    assert f"{job.pk}/delete/" not in admin_client.get(change_url(job)).content.decode()
-    response = admin_client.get(f"{CHANGELIST}{job.pk}/delete/", follow=True)
-    assert response.redirect_chain == [(change_url(job), 302)]
-    assert notes(response) == [("error", f"Job {str(job.pk)[:8]} is running and cannot be "
-                                         "deleted; cancel it first.")]
-    admin_client.post(f"{CHANGELIST}{job.pk}/delete/", {"post": "yes"})
-    assert Job.objects.filter(pk=job.pk).exists()
+    assert_delete_refused(admin_client, CHANGELIST, job,
+                          f"Job {str(job.pk)[:8]} is running and cannot be deleted; cancel it "
+                          "first.")
 
 
 def test_a_finished_job_can_be_deleted(admin_client, new_job):
@@ -321,21 +293,22 @@ def test_a_job_that_starts_while_being_deleted_is_kept(admin_client, new_job, mo
 
 def test_bulk_delete_skips_running_jobs(admin_client, new_job):
     running, failed, pending = new_job("running"), new_job("failed"), new_job("pending")
-    confirmation = act(admin_client, "delete_selected", running, failed, pending)
+    confirmation = act(admin_client, CHANGELIST, "delete_selected", running, failed, pending)
     assert confirmation.status_code == 200
     assert {job.pk for job in confirmation.context["queryset"]} == {failed.pk, pending.pk}
     assert not confirmation.context["perms_lacking"]
     assert notes(confirmation) == [("warning", f"Skipped 1 running job ({str(running.pk)[:8]}):"
                                                " cancel before deleting.")]
     # Confirming, even with the running job in the form, deletes only the others.
-    response = act(admin_client, "delete_selected", running, failed, pending, post="yes")
+    response = act(admin_client, CHANGELIST, "delete_selected", running, failed, pending,
+                   post="yes")
     assert list(Job.objects.values_list("pk", flat=True)) == [running.pk]
     assert ("success", "Successfully deleted 2 jobs.") in notes(response)
 
 
 def test_bulk_delete_of_only_running_jobs_deletes_nothing(admin_client, new_job):
     running = new_job("running")
-    response = act(admin_client, "delete_selected", running)
+    response = act(admin_client, CHANGELIST, "delete_selected", running)
     assert response.redirect_chain == [(CHANGELIST, 302)]
     assert Job.objects.filter(pk=running.pk).exists()
 
@@ -360,33 +333,25 @@ def test_delete_queryset_never_deletes_a_job_that_started_meanwhile(new_job, rf)
 
 # --- permissions ---------------------------------------------------------------------------
 
-def staff(client, *codenames: str):
-    user = User.objects.create_user("operator", password="pw", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="jobs",
-                                                        codename__in=codenames))
-    client.force_login(user)
-    return client
-
-
 def test_view_permission_only_views(client, new_job):
     job = new_job("pending")
-    staff(client, "view_job")
+    staff(client, "jobs", "view_job")
     response = client.get(CHANGELIST)
     assert shown(response) == {job.pk}
     assert "cancel_jobs" not in response.content.decode()
     assert "signal/cancel/" not in client.get(change_url(job)).content.decode()
     assert client.post(f"{CHANGELIST}{job.pk}/signal/cancel/").status_code == 403
-    act(client, "cancel_jobs", job)
+    act(client, CHANGELIST, "cancel_jobs", job)
     assert fresh(job).status == "pending"
 
 
 def test_change_permission_allows_the_signals(client, new_job):
     job = new_job("pending")
-    staff(client, "view_job", "change_job")
+    staff(client, "jobs", "view_job", "change_job")
     html = client.get(CHANGELIST).content.decode()
     assert "cancel_jobs" in html and "delete_selected" not in html
     assert "signal/cancel/" in client.get(change_url(job)).content.decode()
-    act(client, "cancel_jobs", job)
+    act(client, CHANGELIST, "cancel_jobs", job)
     assert fresh(job).status == "cancelled"
 
 

@@ -13,19 +13,13 @@ from django.utils.html import escape
 from jobs.models import Job
 from syncs import services
 from syncs.models import Connection, Sync, SyncRun
+from tests.admin_pages import act, notes
 
 CONNECTIONS = "/admin/syncs/connection/"
 SYNCS = "/admin/syncs/sync/"
 RUNS = "/admin/syncs/syncrun/"
 CATALOG = f"{CONNECTIONS}catalog/"
 SECRET = "good-token"
-
-
-@pytest.fixture
-def admin_client(client, db):
-    user = User.objects.create_superuser("admin", "admin@example.com", "pw")
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -48,18 +42,9 @@ def page(client, url: str) -> str:
     return response.content.decode()
 
 
-def notes(response) -> list[tuple[str, str]]:
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
-
-
 def shown(response) -> set:
     assert response.status_code == 200, response.status_code
     return {str(obj.pk) for obj in response.context["cl"].result_list}
-
-
-def act(client, url: str, action: str, *objects, **extra):
-    return client.post(url, {"action": action, "_selected_action": [str(o.pk) for o in objects],
-                             **extra}, follow=True)
 
 
 def form_data(response) -> dict:

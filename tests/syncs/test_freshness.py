@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import orjson
 import pytest
-from django.contrib.auth.models import User
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -167,12 +166,6 @@ def test_syncs_stale_gauge_per_project(syncs, other_project, connection):
 
 
 # --- admin ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def admin_client(client, db):
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
-    return client
-
 
 def test_admin_shows_freshness_and_filters_on_it(admin_client, syncs):
     response = admin_client.get("/admin/syncs/sync/")

@@ -3,24 +3,14 @@ ones included) is not deleted (409 naming the syncs, and the admin refuses too),
 with runs is archived, never deleted, until its runs are deleted explicitly."""
 
 import pytest
-from django.contrib.auth.models import User
 
 from syncs import services
 from syncs.models import Connection, Sync, SyncRun
+from tests.admin_pages import notes
 from tests.conftest import body, error_of
 
 CONNECTIONS = "/admin/syncs/connection/"
 SYNCS = "/admin/syncs/sync/"
-
-
-@pytest.fixture
-def admin_client(client, db):
-    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
-    return client
-
-
-def notes(response) -> list[tuple[str, str]]:
-    return [(m.level_tag, str(m)) for m in response.context["messages"]]
 
 
 def trigger_and_run(api, sync, run_job) -> SyncRun:

@@ -15,6 +15,7 @@ import base64
 import json
 import logging
 import re
+import threading
 import time
 
 import pytest
@@ -41,6 +42,26 @@ from tests.syncs.fakes.gorgias import GORGIAS_KEY, GORGIAS_USER, FakeGorgias
 from tests.syncs.fakes.klaviyo import KLAVIYO_KEY, FakeKlaviyo
 from tests.syncs.fakes.salesforce import SF_CLIENT_SECRET, SF_REFRESH, FakeSalesforce
 from tests.syncs.fakes.shopify import SHOPIFY_TOKEN, FakeShopify
+
+
+def assert_waits_out_a_429(fake, source, entity: str, path_part: str) -> None:
+    """A full read whose first request to ``path_part`` is answered 429 with Retry-After: 1:
+    every record comes, the request after the 429 a second later."""
+    fake.throttle_next = 1
+    records, _ = read_all(source, entity)
+    assert len(records) == 5
+    assert retry_gap(fake, path_part) >= 0.95
+
+
+def refused_check(provider: str, config: dict, secrets: dict, wrong: dict, caplog) -> str:
+    """The check passes with ``secrets`` and fails with ``wrong``: the failure's message (the
+    logs captured from DEBUG on, for the tests' no-secret assertions)."""
+    caplog.set_level(logging.DEBUG)
+    open_source(provider, config, secrets).check()
+    with pytest.raises(CheckFailed) as failure:
+        open_source(provider, config, wrong).check()
+    return str(failure.value)
+
 
 # === Shopify ==================================================================================
 
@@ -92,21 +113,15 @@ def test_shopify_refunds_are_read_for_the_orders_changed(shopify, httpserver):
 def test_shopify_honours_retry_after(shopify, httpserver):
     source = open_source("shopify", shopify_config(httpserver),
                          {"access_token": SHOPIFY_TOKEN})
-    shopify.throttle_next = 1
     started = time.monotonic()
-    records, _ = read_all(source, "orders")
-    assert len(records) == 5
+    assert_waits_out_a_429(shopify, source, "orders", "/orders.json")
     assert time.monotonic() - started >= 0.95
-    assert retry_gap(shopify, "/orders.json") >= 0.95
 
 
 def test_shopify_check_with_a_wrong_token(shopify, httpserver, caplog):
-    caplog.set_level(logging.DEBUG)
-    open_source("shopify", shopify_config(httpserver), {"access_token": SHOPIFY_TOKEN}).check()
     wrong = "shpat_wrong-s3cr3t-token-9999"
-    with pytest.raises(CheckFailed) as failure:
-        open_source("shopify", shopify_config(httpserver), {"access_token": wrong}).check()
-    message = str(failure.value)
+    message = refused_check("shopify", shopify_config(httpserver),
+                            {"access_token": SHOPIFY_TOKEN}, {"access_token": wrong}, caplog)
     assert message.startswith("Shopify rejected the access token (401): check the Admin API "
                               "access token"), message
     assert_no_secret(wrong, message, log_text(caplog))
@@ -195,20 +210,13 @@ def test_klaviyo_full_then_incremental(klaviyo, httpserver):
 def test_klaviyo_honours_retry_after(klaviyo, httpserver):
     source = open_source("klaviyo", klaviyo_config(httpserver),
                          {"private_api_key": KLAVIYO_KEY})
-    klaviyo.throttle_next = 1
-    records, _ = read_all(source, "profiles")
-    assert len(records) == 5
-    assert retry_gap(klaviyo, "/api/profiles/") >= 0.95
+    assert_waits_out_a_429(klaviyo, source, "profiles", "/api/profiles/")
 
 
 def test_klaviyo_check_with_a_wrong_key(klaviyo, httpserver, caplog):
-    caplog.set_level(logging.DEBUG)
-    open_source("klaviyo", klaviyo_config(httpserver),
-                {"private_api_key": KLAVIYO_KEY}).check()
     wrong = "pk_wrong0s3cr3t0key0000000000000000"
-    with pytest.raises(CheckFailed) as failure:
-        open_source("klaviyo", klaviyo_config(httpserver), {"private_api_key": wrong}).check()
-    message = str(failure.value)
+    message = refused_check("klaviyo", klaviyo_config(httpserver),
+                            {"private_api_key": KLAVIYO_KEY}, {"private_api_key": wrong}, caplog)
     assert message.startswith("Klaviyo rejected the private API key (401)"), message
     assert_no_secret(wrong, message, log_text(caplog))
     assert_no_secret(KLAVIYO_KEY, log_text(caplog))
@@ -285,19 +293,13 @@ def test_salesforce_fetches_a_new_token_once_on_401(salesforce, httpserver):
 
 def test_salesforce_honours_retry_after(salesforce, httpserver):
     source = open_source("salesforce", salesforce_config(httpserver), SF_SECRETS)
-    salesforce.throttle_next = 1
-    records, _ = read_all(source, "account")
-    assert len(records) == 5
-    assert retry_gap(salesforce, "/queryAll/") >= 0.95
+    assert_waits_out_a_429(salesforce, source, "account", "/queryAll/")
 
 
 def test_salesforce_check_with_wrong_credentials(salesforce, httpserver, caplog):
-    caplog.set_level(logging.DEBUG)
-    open_source("salesforce", salesforce_config(httpserver), SF_SECRETS).check()
     wrong = {**SF_SECRETS, "refresh_token": "5Aep861-wrong-s3cr3t"}
-    with pytest.raises(CheckFailed) as failure:
-        open_source("salesforce", salesforce_config(httpserver), wrong).check()
-    message = str(failure.value)
+    message = refused_check("salesforce", salesforce_config(httpserver), SF_SECRETS, wrong,
+                            caplog)
     assert message.startswith("Salesforce rejected the OAuth credentials (400: invalid_grant "
                               "expired access/refresh token)"), message
     assert "refresh token" in message
@@ -359,19 +361,13 @@ def test_gorgias_full_then_incremental(gorgias, httpserver):
 
 def test_gorgias_honours_retry_after(gorgias, httpserver):
     source = open_source("gorgias", gorgias_config(httpserver), GORGIAS_SECRETS)
-    gorgias.throttle_next = 1
-    records, _ = read_all(source, "tickets")
-    assert len(records) == 5
-    assert retry_gap(gorgias, "/api/tickets") >= 0.95
+    assert_waits_out_a_429(gorgias, source, "tickets", "/api/tickets")
 
 
 def test_gorgias_check_with_a_wrong_key(gorgias, httpserver, caplog):
-    caplog.set_level(logging.DEBUG)
-    open_source("gorgias", gorgias_config(httpserver), GORGIAS_SECRETS).check()
     wrong = {"username": GORGIAS_USER, "api_key": "gorgias-wrong-s3cr3t-key"}
-    with pytest.raises(CheckFailed) as failure:
-        open_source("gorgias", gorgias_config(httpserver), wrong).check()
-    message = str(failure.value)
+    message = refused_check("gorgias", gorgias_config(httpserver), GORGIAS_SECRETS, wrong,
+                            caplog)
     assert message.startswith("Gorgias rejected the email and API key (401): check the user's "
                               "email and the REST API key"), message
     assert_no_secret(wrong["api_key"], message, log_text(caplog))
@@ -553,6 +549,44 @@ def token_document(request):
     return {"access_token": "at-s3cr3t-0001", "expires_in": 3600, "token_type": "Bearer"}
 
 
+def bullhorn_login(base: str, token) -> dict:
+    """Bullhorn's login as a ``routes`` table: loginInfo naming ``base``'s OAuth and REST URLs,
+    ``token`` answering the OAuth token endpoint, the REST login handing out a session."""
+    return {
+        "/rest-services/loginInfo": lambda r: {"oauthUrl": f"{base}/oauth",
+                                               "restUrl": f"{base}/rest-services"},
+        "/oauth/token": token,
+        "/rest-services/login": lambda r: {"BhRestToken": "bh-rest-s3cr3t",
+                                           "restUrl": f"{base}/rest-services/corp1/"},
+    }
+
+
+class SingleUseRefreshTokens:
+    """Bullhorn's token endpoint for the refresh_token grant: each refresh token is good once
+    (``rt-0001-s3cr3t`` first), each grant issues the next (``issued``); a spent or unknown one
+    is refused ``invalid_grant`` (``refused``). ``delay``: seconds before answering (a slow
+    endpoint), outside the lock that takes the grants one at a time."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.valid, self.issued, self.refused = {"rt-0001-s3cr3t"}, [], []
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    def __call__(self, request):
+        time.sleep(self.delay)
+        with self.lock:
+            presented = request.form.get("refresh_token")
+            if request.form.get("grant_type") != "refresh_token" or presented not in self.valid:
+                self.refused.append(presented)
+                return Response('{"error": "invalid_grant"}', status=400,
+                                content_type="application/json")
+            self.valid.discard(presented)
+            self.issued.append(f"rt-{len(self.issued) + 2:04d}-s3cr3t")
+            self.valid.add(self.issued[-1])
+            return {"access_token": f"bh-access-{len(self.issued)}",
+                    "refresh_token": self.issued[-1], "expires_in": 600}
+
+
 def test_bullhorn_logs_in_and_reads_by_date_last_modified(httpserver):
     base = httpserver.url_for("/").rstrip("/")
     candidates = [{"id": i, "firstName": f"C{i}", "dateLastModified": 1767225600000 + i}
@@ -568,14 +602,10 @@ def test_bullhorn_logs_in_and_reads_by_date_last_modified(httpserver):
                 "data": rows[start:start + count]}
 
     seen = routes(httpserver, {
-        "/rest-services/loginInfo": lambda r: {"oauthUrl": f"{base}/oauth",
-                                               "restUrl": f"{base}/rest-services"},
+        **bullhorn_login(base, lambda r: {"access_token": "bh-access-s3cr3t",
+                                          "refresh_token": "bh-refresh-next", "expires_in": 600}),
         "/oauth/authorize": lambda r: Response(status=302, headers={
             "Location": "https://example.com/cb?code=auth-code-s3cr3t&client_id=x"}),
-        "/oauth/token": lambda r: {"access_token": "bh-access-s3cr3t",
-                                   "refresh_token": "bh-refresh-next", "expires_in": 600},
-        "/rest-services/login": lambda r: {"BhRestToken": "bh-rest-s3cr3t",
-                                           "restUrl": f"{base}/rest-services/corp1/"},
         "/rest-services/corp1/query/Candidate": query,
     })
     source = open_source("bullhorn", {
@@ -600,26 +630,10 @@ def test_bullhorn_rotated_refresh_tokens_are_stored_with_the_connection(
     """Bullhorn's refresh tokens are single-use: each login's new one must replace the stored
     one, or the next run (or check) presents a spent token and is refused."""
     base = httpserver.url_for("/").rstrip("/")
-    valid, issued = {"rt-0001-s3cr3t"}, []
-
-    def token(request):
-        presented = request.form.get("refresh_token")
-        if request.form.get("grant_type") != "refresh_token" or presented not in valid:
-            return Response('{"error": "invalid_grant"}', status=400,
-                            content_type="application/json")
-        valid.discard(presented)
-        fresh = f"rt-{len(issued) + 2:04d}-s3cr3t"
-        valid.add(fresh)
-        issued.append(fresh)
-        return {"access_token": f"bh-access-{len(issued)}", "refresh_token": fresh,
-                "expires_in": 600}
-
+    token = SingleUseRefreshTokens()
+    issued = token.issued
     routes(httpserver, {
-        "/rest-services/loginInfo": lambda r: {"oauthUrl": f"{base}/oauth",
-                                               "restUrl": f"{base}/rest-services"},
-        "/oauth/token": token,
-        "/rest-services/login": lambda r: {"BhRestToken": "bh-rest-s3cr3t",
-                                           "restUrl": f"{base}/rest-services/corp1/"},
+        **bullhorn_login(base, token),
         "/rest-services/corp1/query/Candidate": lambda r: {
             "start": 0, "count": 1, "data": [{"id": 1, "dateLastModified": 1767225600001}]},
         "/rest-services/corp1/ping": lambda r: {"sessionExpires": 1767229200000},
@@ -649,34 +663,13 @@ def test_bullhorn_rotated_refresh_tokens_are_stored_with_the_connection(
 def test_bullhorn_concurrent_logins_of_one_connection_take_turns(project, httpserver):
     """Two tasks of one connection logging in at once (fan-out): the second waits for the
     first's rotated token instead of presenting the spent one."""
-    import threading as threads
-
     from django.db import connections
 
     base = httpserver.url_for("/").rstrip("/")
-    valid, issued, refused = {"rt-0001-s3cr3t"}, [], []
-    exchange = threads.Lock()
-
-    def token(request):
-        time.sleep(0.3)  # a slow token endpoint: both logins overlap unless serialised
-        with exchange:
-            presented = request.form.get("refresh_token")
-            if presented not in valid:
-                refused.append(presented)
-                return Response('{"error": "invalid_grant"}', status=400,
-                                content_type="application/json")
-            valid.discard(presented)
-            issued.append(f"rt-{len(issued) + 2:04d}-s3cr3t")
-            valid.add(issued[-1])
-            return {"access_token": f"bh-access-{len(issued)}", "refresh_token": issued[-1],
-                    "expires_in": 600}
-
+    token = SingleUseRefreshTokens(delay=0.3)  # slow: both logins overlap unless serialised
+    issued, refused = token.issued, token.refused
     routes(httpserver, {
-        "/rest-services/loginInfo": lambda r: {"oauthUrl": f"{base}/oauth",
-                                               "restUrl": f"{base}/rest-services"},
-        "/oauth/token": token,
-        "/rest-services/login": lambda r: {"BhRestToken": "bh-rest-s3cr3t",
-                                           "restUrl": f"{base}/rest-services/corp1/"},
+        **bullhorn_login(base, token),
         "/rest-services/corp1/ping": lambda r: {"sessionExpires": 1767229200000},
     })
     stored = services.create_connection(
@@ -695,7 +688,7 @@ def test_bullhorn_concurrent_logins_of_one_connection_take_turns(project, httpse
         finally:
             connections.close_all()
 
-    workers = [threads.Thread(target=check, args=(source,)) for source in sources]
+    workers = [threading.Thread(target=check, args=(source,)) for source in sources]
     for worker in workers:
         worker.start()
     for worker in workers:

@@ -10,10 +10,8 @@ import logging
 import socket
 import sys
 import types
-import uuid
 
 import orjson
-import psycopg
 import pytest
 from django.db import connection as db
 
@@ -22,45 +20,30 @@ from syncs.connectors.sql import SQLSERVER_MISSING
 from syncs.models import Sync, SyncRun
 from tests.conftest import body
 from tests.syncs.fakes.postgres import RejectingPostgres
+from tests.syncs.source_db import execute, source_database
 
 pytestmark = pytest.mark.timeout(60)
 
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
 PASSWORD = "pw-Zq81-never-shown"
 
 
 @pytest.fixture
 def source_db():
-    name = f"sql_source_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={name}") as conn:
-            conn.execute("""
-                CREATE TABLE orders (id integer PRIMARY KEY, customer text, total numeric(10, 2),
-                                     note text, updated_at timestamptz);
-                CREATE TABLE "Order Lines" (id integer PRIMARY KEY, "Order Id" integer,
-                                            sku text, seq bigint);
-                CREATE VIEW paid_orders AS SELECT id, total FROM orders WHERE total > 20;
-            """)
-            conn.execute("""
-                INSERT INTO orders VALUES
-                  (1, 'ann', 10.50, 'vip 100%', '2026-01-01T00:00:00Z'),
-                  (2, 'bob', 20.00, NULL,       '2026-01-02T00:00:00Z'),
-                  (3, 'cy',  30.25, 'vip',      '2026-01-03T00:00:00Z'),
-                  (4, 'dee', 40.00, NULL,       '2026-01-03T00:00:00Z'),
-                  (5, 'eve', 50.75, NULL,       '2026-01-03T00:00:00Z');
-                INSERT INTO "Order Lines" VALUES (1, 1, 'a', 10), (2, 1, 'b', 11), (3, 2, 'c', 12);
-            """)
+    with source_database("sql_source", """
+        CREATE TABLE orders (id integer PRIMARY KEY, customer text, total numeric(10, 2),
+                             note text, updated_at timestamptz);
+        CREATE TABLE "Order Lines" (id integer PRIMARY KEY, "Order Id" integer,
+                                    sku text, seq bigint);
+        CREATE VIEW paid_orders AS SELECT id, total FROM orders WHERE total > 20;
+        INSERT INTO orders VALUES
+          (1, 'ann', 10.50, 'vip 100%', '2026-01-01T00:00:00Z'),
+          (2, 'bob', 20.00, NULL,       '2026-01-02T00:00:00Z'),
+          (3, 'cy',  30.25, 'vip',      '2026-01-03T00:00:00Z'),
+          (4, 'dee', 40.00, NULL,       '2026-01-03T00:00:00Z'),
+          (5, 'eve', 50.75, NULL,       '2026-01-03T00:00:00Z');
+        INSERT INTO "Order Lines" VALUES (1, 1, 'a', 10), (2, 1, 'b', 11), (3, 2, 'c', 12);
+    """) as name:
         yield name
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def execute(database: str, statement: str) -> None:
-    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={database}") as conn:
-        conn.execute(statement)
 
 
 def pg_config(database: str, **extra) -> dict:

@@ -45,10 +45,8 @@ class FakeAmazonSp(Fake):
             {"marketplace": {"id": "ATVPDKIKX0DER"}, "participation": {"isParticipating": True}}]})
 
     def get_orders(self, request):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.denied(request)) is not None:
+        entry, answer = self.data_request(request, self.denied)
+        if answer is not None:
             return answer
         args = entry["args"]
         if args.get("MarketplaceIds") != "ATVPDKIKX0DER":

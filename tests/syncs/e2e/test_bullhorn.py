@@ -95,10 +95,8 @@ class FakeBullhorn(Fake):
         return self.denied(request) or as_json({"sessionExpires": T + 600_000})
 
     def query(self, request):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.denied(request)) is not None:
+        entry, answer = self.data_request(request, self.denied)
+        if answer is not None:
             return answer
         args = entry["args"]
         where = args["where"]

@@ -35,10 +35,8 @@ class FakeFlexiroam(Fake):
         return self.denied(request) or as_json({"data": {"partner_id": "PARTNER-1234"}})
 
     def list_sims(self, request):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.denied(request)) is not None:
+        entry, answer = self.data_request(request, self.denied)
+        if answer is not None:
             return answer
         args = entry["args"]
         rows = sorted(self.sims, key=lambda s: s["iccid"])

@@ -7,11 +7,9 @@ first, ``maxResults``/``nextPageToken``) then ``users.messages.get`` per message
 import base64
 import re
 
-import pytest
-
 from tests.syncs.e2e.harness import connect, create_sync, run_sync, table_rows, throttled_run
 from tests.syncs.fakes.base import Fake, as_json
-from tests.syncs.fakes.google import FakeGoogleToken, PageTokens, key_file, private_key_pem
+from tests.syncs.fakes.google import FakeGoogleToken, PageTokens, key_file
 
 USER = "invoices@example.com"
 MESSAGES = f"/gmail/v1/users/{USER}/messages"
@@ -46,10 +44,8 @@ class FakeGmail(Fake):
         return self.token.denied(request) or as_json({"emailAddress": USER})
 
     def list_messages(self, request):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.token.denied(request)) is not None:
+        entry, answer = self.data_request(request, self.token.denied)
+        if answer is not None:
             return answer
         args = entry["args"]
         rows = self.pages.following(args)
@@ -74,13 +70,8 @@ class FakeGmail(Fake):
         return as_json(found)
 
 
-@pytest.fixture(scope="module")
-def keys() -> tuple[str, str]:
-    return private_key_pem(), private_key_pem()  # the service account's, and another
-
-
-def test_gmail_inbox_end_to_end(api, httpserver, run_job, keys):
-    pem, other = keys
+def test_gmail_inbox_end_to_end(api, httpserver, run_job, google_keys):
+    pem, other = google_keys
     token = FakeGoogleToken(httpserver, pem, SCOPE, subject=USER)
     fake = FakeGmail(httpserver, token)
     config = {"user_email": USER, "query": "has:attachment", "page_size": 2,

@@ -7,11 +7,9 @@ names Google's, as every key Google issues does)."""
 
 import re
 
-import pytest
-
 from tests.syncs.e2e.harness import connect, create_sync, run_sync, table_rows, throttled_run
 from tests.syncs.fakes.base import Fake, as_json, instant
-from tests.syncs.fakes.google import FakeGoogleToken, PageTokens, key_file, private_key_pem
+from tests.syncs.fakes.google import FakeGoogleToken, PageTokens, key_file
 
 FILES = "/drive/v3/files"
 SCOPE = "https://www.googleapis.com/auth/drive.readonly"
@@ -35,10 +33,8 @@ class FakeDrive(Fake):
         return self.token.denied(request) or as_json({"id": "root-folder", "name": "Exports"})
 
     def list_files(self, request):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.token.denied(request)) is not None:
+        entry, answer = self.data_request(request, self.token.denied)
+        if answer is not None:
             return answer
         args = entry["args"]
         rows = self.pages.following(args)
@@ -55,13 +51,8 @@ class FakeDrive(Fake):
         return as_json({"kind": "drive#fileList", "files": chunk, **more})
 
 
-@pytest.fixture(scope="module")
-def keys() -> tuple[str, str]:
-    return private_key_pem(), private_key_pem()  # the service account's, and another
-
-
-def test_google_drive_end_to_end(api, httpserver, run_job, keys):
-    pem, other = keys
+def test_google_drive_end_to_end(api, httpserver, run_job, google_keys):
+    pem, other = google_keys
     token = FakeGoogleToken(httpserver, pem, SCOPE, subject=None)
     fake = FakeDrive(httpserver, token)
     config = {"folder_id": "root-folder", "include_subfolders": False, "page_size": 2,

@@ -11,9 +11,7 @@ does not apply (a database has no 429). Incremental: the second run reads
 checkpoint."""
 
 import socket
-import uuid
 
-import psycopg
 import pytest
 
 from tests.syncs.e2e.harness import (
@@ -24,8 +22,7 @@ from tests.syncs.e2e.harness import (
     table_rows,
 )
 from tests.syncs.fakes.postgres import RejectingPostgres
-
-ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
+from tests.syncs.source_db import execute, source_database
 
 
 def postgres_answers() -> bool:
@@ -42,24 +39,12 @@ pytestmark = pytest.mark.skipif(not postgres_answers(),
 
 @pytest.fixture
 def source_db():
-    name = f"e2e_source_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        execute(name, """
-            CREATE TABLE orders (id integer PRIMARY KEY, customer text, updated_at timestamptz);
-            INSERT INTO orders VALUES (1, 'ann', '2026-01-01Z'), (2, 'bob', '2026-01-02Z'),
-                                      (3, 'cy', '2026-01-03Z'), (4, 'dee', '2026-01-04Z'),
-                                      (5, 'eve', '2026-01-05Z');""")
+    with source_database("e2e_source", """
+        CREATE TABLE orders (id integer PRIMARY KEY, customer text, updated_at timestamptz);
+        INSERT INTO orders VALUES (1, 'ann', '2026-01-01Z'), (2, 'bob', '2026-01-02Z'),
+                                  (3, 'cy', '2026-01-03Z'), (4, 'dee', '2026-01-04Z'),
+                                  (5, 'eve', '2026-01-05Z');""") as name:
         yield name
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def execute(database: str, statement: str) -> None:
-    with psycopg.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={database}") as conn:
-        conn.execute(statement)
 
 
 def test_postgres_end_to_end(api, run_job, source_db):

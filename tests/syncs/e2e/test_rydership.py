@@ -30,10 +30,8 @@ class FakeRyderShip(Fake):
         return self.denied(request) or as_json([{"id": 1, "name": "Main"}])
 
     def list_orders(self, request):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.denied(request)) is not None:
+        entry, answer = self.data_request(request, self.denied)
+        if answer is not None:
             return answer
         args = entry["args"]
         rows = sorted(self.orders, key=lambda o: o["id"])

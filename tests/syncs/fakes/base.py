@@ -48,6 +48,17 @@ class Fake:
                 return Response("Too Many Requests", status=429, headers={"Retry-After": "1"})
         return None
 
+    def data_request(self, request, refused) -> tuple[dict, Response | None]:
+        """What a data endpoint does first: the request is seen, then answered 429 if a
+        throttle is pending, else ``refused(request)`` (the fake's auth check: None when the
+        credentials are good). Returns the request's entry and the answer that stops it (None:
+        go on)."""
+        entry = self.seen(request)
+        answer = self.throttled()
+        if answer is None:
+            answer = refused(request)
+        return entry, answer
+
     def data_requests(self, path_part: str) -> list[dict]:
         return [r for r in self.requests if path_part in r["path"]]
 

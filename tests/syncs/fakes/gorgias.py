@@ -33,10 +33,8 @@ class FakeGorgias(Fake):
         return self.authorized(request) or as_json({"domain": "acme", "status": "active"})
 
     def _list(self, request, rows, uri):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.authorized(request)) is not None:
+        entry, answer = self.data_request(request, self.authorized)
+        if answer is not None:
             return answer
         args = entry["args"]
         order = args.get("order_by", "created_datetime:asc")

@@ -154,10 +154,8 @@ class FakeGraph(Fake):
         return as_json(document)
 
     def delta(self, request):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.denied(request)) is not None:
+        entry, answer = self.data_request(request, self.denied)
+        if answer is not None:
             return answer
         args = entry["args"]
         if "$skiptoken" in args:  # a next link: the same round, further on

@@ -46,10 +46,8 @@ class FakeKlaviyo(Fake):
         return as_json({"data": [{"type": "account", "id": "ACC1", "attributes": {}}]})
 
     def _page(self, request, rows, path):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.check_headers(request)) is not None:
+        entry, answer = self.data_request(request, self.check_headers)
+        if answer is not None:
             return answer
         args = entry["args"]
         selected = list(rows)

@@ -94,10 +94,8 @@ class FakeSalesforce(Fake):
                 self.expire_after_pages = None
 
     def query(self, request):
-        entry = self.seen(request)
-        if (answer := self.throttled()) is not None:
-            return answer
-        if (answer := self.authorized(request)) is not None:
+        entry, answer = self.data_request(request, self.authorized)
+        if answer is not None:
             return answer
         soql = entry["args"]["q"]
         match = re.fullmatch(r"SELECT (.+) FROM (\w+)( WHERE (.+))? ORDER BY SystemModstamp ASC",
