@@ -136,11 +136,19 @@ class ParquetWriter(RowWriter):
     def write(self, rows):
         if rows:
             data = {c: [self.cell(row.get(c)) for row in rows] for c in self.columns}
-            self.writer.write_table(self.pa.table(data, schema=self.schema))
+            self._write_table(self.pa.table(data, schema=self.schema))
 
     def write_encoded(self, rows):  # ArrowRows: string columns already
         if len(rows):
-            self.writer.write_table(rows.table)
+            self._write_table(rows.table)
+
+    def _write_table(self, table):
+        self.writer.write_table(table)
+        # Arrow's allocator (mimalloc) keeps what a row group freed for later: over millions
+        # of rows its pages scatter and the process grows (1M rows of jobs: 176 MB, 2M: 214
+        # MB); handing them back after each row group keeps it flat (181 MB), at no
+        # measurable cost.
+        self.pa.default_memory_pool().release_unused()
 
     def close(self):
         self.writer.close()
