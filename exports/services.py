@@ -339,6 +339,7 @@ def build_export(ctx, export: Export) -> dict:
     # Straight from COPY when the resource can (PostgreSQL; every format but xlsx): the rows
     # encoded by the database as the format's writer encodes the Python path's rows.
     fast = getattr(resource, "supports_copy", _no_copy)(export.format)
+    batches = None
     try:
         total = resource.count(project, export.filters)
         if fast:
@@ -369,6 +370,12 @@ def build_export(ctx, export: Export) -> dict:
         sink.discard()
         _interrupt(export, ExportStatus.FAILED, {type(exc).__name__: str(exc)})
         raise
+    finally:
+        # A build that stops early ends its reading now (a COPY cancelled, its connection
+        # closed), not when the generator is collected: a traceback kept by a caller would
+        # keep it, and a COPY of millions of rows running on the server, alive.
+        if batches is not None and hasattr(batches, "close"):
+            batches.close()
     return {"export_id": str(export.pk), "records_count": written,
             "files": len(sink.published)}
 

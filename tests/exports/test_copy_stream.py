@@ -78,3 +78,40 @@ def test_inside_a_transaction_the_copy_sees_its_rows_and_leaves_it_usable():
         assert [len(sizes) for _, sizes in batches] == [100, 100, 50]
         cursor.execute("SELECT count(*) FROM copy_seen")
         assert cursor.fetchone() == (250,)
+
+
+def _copies_running() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                       "current_database() AND pid <> pg_backend_pid() AND query LIKE 'COPY%%'")
+        return cursor.fetchone()[0]
+
+
+def test_a_cancelled_build_ends_its_copy_at_once(project, make_job, monkeypatch, settings,
+                                                 tmp_path):
+    """Outside a transaction the build's COPY runs on a connection of its own: a cancel ends
+    it before build_export returns, though the caller keeps the traceback (and its frames)."""
+    from exports import services
+    from exports.models import Export
+    from exports.services import ExportRequest, create_export
+    from jobs import claiming
+    from jobs import services as job_services
+    from jobs.context import JobCancelled, JobContext
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    monkeypatch.setattr(services, "COPY_BATCH_SIZES", {"csv": 1})
+    for index in range(20):
+        make_job(project, payload={"n": index})
+    export = create_export(project, ExportRequest(resource_type="jobs", format="csv"))
+    job = claiming.claim_by_id(export.job_id, "w")
+
+    class CancelAfterFirstBatch(JobContext):
+        def progress(self, percent):
+            job_services.cancel(self.job)
+            super().progress(percent)
+
+    with pytest.raises(JobCancelled) as raised:
+        services.build_export(CancelAfterFirstBatch(job, "w"), Export.objects.get(pk=export.pk))
+    assert raised.traceback  # (kept alive here)
+    assert _copies_running() == 0
+    assert Export.objects.get(pk=export.pk).status == "cancelled"
