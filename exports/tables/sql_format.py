@@ -90,8 +90,13 @@ def _sql_float(value: str, sql_type: str | None) -> str:
 _JSON_TOKEN = r"""'("(?:[^"\\]|\\.)*"|[^" ]+) ?'"""
 
 
+def _as_jsonb(quoted: str, sql_type: str | None) -> str:
+    """A JSON column as jsonb (a ``json`` column is read as ``jsonb`` on every path)."""
+    return quoted if sql_type == "jsonb" else f"CAST({quoted} AS jsonb)"
+
+
 def _sql_json(quoted: str, sql_type: str | None, parquet: bool = False) -> str:
-    value = quoted if sql_type == "jsonb" else f"CAST({quoted} AS jsonb)"
+    value = _as_jsonb(quoted, sql_type)
     text = f"({value})::text"
     if parquet:
         # A Parquet cell of a JSON object or array holds jsonb's own text ({"a": 1}, where
@@ -180,7 +185,7 @@ def sql_json(column: TableColumn, quoted: str, dry: bool = False) -> str:
     planner uses them) and cost about half as much."""
     kind, sql_type = column.kind, column.sql_type
     if kind == "json":
-        value = quoted if sql_type == "jsonb" else f"CAST({quoted} AS jsonb)"
+        value = _as_jsonb(quoted, sql_type)
         if dry:  # (jsonb prints each of these one way only)
             return f"NULLIF(NULLIF(NULLIF(NULLIF(({value})::text, 'null'), '\"\"'), '[]'), '{{}}')"
         return f"COALESCE(({value})::text, 'null')"
@@ -206,7 +211,7 @@ def sql_dry_cell(column: TableColumn, quoted: str, cell: str) -> str:
     cell) for a blank value, as the Python path leaves the key out: "", an empty JSON array
     or object; a null already is."""
     if column.kind == "json":
-        value = quoted if column.sql_type == "jsonb" else f"CAST({quoted} AS jsonb)"
+        value = _as_jsonb(quoted, column.sql_type)
         return (f"(CASE WHEN {value} IN ('[]'::jsonb, '{{}}'::jsonb, '\"\"'::jsonb) THEN NULL "
                 f"ELSE {cell} END)")
     if column.kind in ("text", "other"):
